@@ -1,0 +1,21 @@
+"""Compiled kernels for convolution and pooling: im2col, col2im and max-pool.
+
+>>> import numpy as np, cnn_ext
+>>> x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+>>> cnn_ext.im2col(x, 3, 3, stride=1, pad=1).shape
+(128, 27)
+
+``cnn_ext.reference`` holds plain NumPy versions of the same four functions.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from cnn_ext._build_info import BOUNDS_CHECKED
+from cnn_ext.kernels import col2im, im2col, maxpool_backward, maxpool_forward
+
+try:
+    __version__ = version("cnn-ext")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward", "BOUNDS_CHECKED", "__version__"]

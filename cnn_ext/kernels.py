@@ -1,0 +1,201 @@
+"""The public kernel API: validate, allocate, then call the compiled loops.
+
+All four functions take float32 or float64 arrays and return arrays of the
+same dtype; any array-like is accepted and strided views are copied to
+C-contiguous memory first, so a view gives the same result as its copy.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from cnn_ext._checks import (
+    check_float_array,
+    check_int,
+    check_ndim,
+    check_shape4,
+    describe,
+    output_size,
+)
+from cnn_ext._im2col import col2im_kernel, im2col_kernel
+from cnn_ext._pool import maxpool_backward_kernel, maxpool_forward_kernel
+
+__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward"]
+
+
+def _conv_geometry(input_shape, filter_h, filter_w, stride, pad):
+    """Checked ``(filter_h, filter_w, stride, pad, out_h, out_w)`` of a convolution window."""
+    filter_h = check_int("filter_h", filter_h, 1)
+    filter_w = check_int("filter_w", filter_w, 1)
+    stride = check_int("stride", stride, 1)
+    pad = check_int("pad", pad, 0)
+    _, _, height, width = input_shape
+    out_h = output_size(height, filter_h, stride, pad, "height", "filter_h")
+    out_w = output_size(width, filter_w, stride, pad, "width", "filter_w")
+    return filter_h, filter_w, stride, pad, out_h, out_w
+
+
+def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Unfold every filter window of a batch of images into one row of a matrix.
+
+    Args:
+        x: images, shape (N, C, H, W), float32 or float64.
+        filter_h, filter_w: window height and width (positive).
+        stride: step between windows (positive).
+        pad: zero padding added on every side (>= 0).
+
+    Returns:
+        col, shape (N * out_h * out_w, C * filter_h * filter_w), C-contiguous, the
+        dtype of ``x``. Rows are ordered (n, oh, ow), columns (c, kh, kw), with
+        ``out_h = (H + 2 * pad - filter_h) // stride + 1`` and likewise ``out_w``.
+
+    Example:
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+        >>> im2col(x, 3, 3).shape
+        (4, 9)
+    """
+    x = check_float_array("x", x, 4, "(N, C, H, W)")
+    filter_h, filter_w, stride, pad, out_h, out_w = _conv_geometry(
+        x.shape, filter_h, filter_w, stride, pad
+    )
+    n_images, channels = x.shape[:2]
+    col = np.empty((n_images * out_h * out_w, channels * filter_h * filter_w), dtype=x.dtype)
+    im2col_kernel(x, filter_h, filter_w, stride, pad, out_h, out_w, col)
+    return col
+
+
+def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
+           pad: int = 0) -> np.ndarray:
+    """Fold a column matrix back into images: the adjoint of :func:`im2col`.
+
+    Each column entry is added to the pixel it was copied from; entries that
+    came from the padding are dropped. So for all ``x`` and ``c``,
+    ``np.sum(im2col(x, ...) * c) == np.sum(x * col2im(c, x.shape, ...))``.
+
+    Args:
+        col: shape (N * out_h * out_w, C * filter_h * filter_w), float32 or float64.
+        input_shape: (N, C, H, W) of the images that im2col unfolded.
+        filter_h, filter_w, stride, pad: as given to :func:`im2col`.
+
+    Returns:
+        x, shape ``input_shape``, C-contiguous, the dtype of ``col``.
+    """
+    col = check_float_array("col", col, 2, "(N * out_h * out_w, C * filter_h * filter_w)")
+    input_shape = check_shape4("input_shape", input_shape)
+    filter_h, filter_w, stride, pad, out_h, out_w = _conv_geometry(
+        input_shape, filter_h, filter_w, stride, pad
+    )
+    n_images, channels = input_shape[:2]
+    expected = (n_images * out_h * out_w, channels * filter_h * filter_w)
+    if col.shape != expected:
+        raise ValueError(
+            f"col must have shape {expected} for input_shape={input_shape}, "
+            f"filter {filter_h}x{filter_w}, stride={stride}, pad={pad}; got shape {col.shape}"
+        )
+    x = np.zeros(input_shape, dtype=col.dtype)
+    col2im_kernel(col, filter_h, filter_w, stride, pad, out_h, out_w, x)
+    return x
+
+
+def _pool_geometry(input_shape, pool_h, pool_w, stride, pad):
+    """Checked ``(pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w)`` of a pooling window."""
+    pool_h = check_int("pool_h", pool_h, 1)
+    pool_w = check_int("pool_w", pool_w, 1)
+    if stride is None:
+        stride_h, stride_w = pool_h, pool_w
+    else:
+        stride_h = stride_w = check_int("stride", stride, 1)
+    pad = check_int("pad", pad, 0)
+    # Each window must hold at least one pixel of the image, since padding never wins.
+    if 2 * pad > min(pool_h, pool_w):
+        raise ValueError(
+            f"pad must be at most half the pool size, min(pool_h, pool_w) // 2 = "
+            f"{min(pool_h, pool_w) // 2}, got pad={pad}"
+        )
+    _, _, height, width = input_shape
+    out_h = output_size(height, pool_h, stride_h, pad, "height", "pool_h")
+    out_w = output_size(width, pool_w, stride_w, pad, "width", "pool_w")
+    return pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w
+
+
+def maxpool_forward(x, pool_h: int, pool_w: int, stride: Optional[int] = None,
+                    pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling with the position of every maximum.
+
+    Padded positions never win (they act as -inf). Ties go to the first
+    maximum in row-major window order, and a NaN wins over numbers, as with
+    ``np.argmax``.
+
+    Args:
+        x: images, shape (N, C, H, W), float32 or float64.
+        pool_h, pool_w: window height and width (positive).
+        stride: step between windows; ``None`` (default) means the pool size.
+        pad: padding on every side, at most ``min(pool_h, pool_w) // 2``.
+
+    Returns:
+        ``(out, argmax)``, both of shape (N, C, out_h, out_w). ``out`` has the
+        dtype of ``x``. ``argmax`` is ``np.intp``: ``argmax[n, c, i, j]`` is the
+        flat index ``ih * W + iw`` of the maximum in the unpadded (H, W) plane
+        of image ``n``, channel ``c`` (the convention of PyTorch's
+        ``return_indices``).
+    """
+    x = check_float_array("x", x, 4, "(N, C, H, W)")
+    pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w = _pool_geometry(
+        x.shape, pool_h, pool_w, stride, pad
+    )
+    out_shape = x.shape[:2] + (out_h, out_w)
+    out = np.empty(out_shape, dtype=x.dtype)
+    argmax = np.empty(out_shape, dtype=np.intp)
+    maxpool_forward_kernel(x, pool_h, pool_w, stride_h, stride_w, pad, out, argmax)
+    return out, argmax
+
+
+def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
+                     stride: Optional[int] = None, pad: int = 0) -> np.ndarray:
+    """Gradient of max pooling: route each ``dout`` entry to its window's maximum.
+
+    Where windows overlap (stride < pool size) the contributions add up.
+
+    Args:
+        dout: gradient of the pooled output, shape (N, C, out_h, out_w), float32 or float64.
+        argmax: the second result of :func:`maxpool_forward`, same shape as ``dout``.
+        input_shape: (N, C, H, W) of the pooled images.
+        pool_h, pool_w, stride, pad: as given to :func:`maxpool_forward`.
+
+    Returns:
+        dx, shape ``input_shape``, the dtype of ``dout``.
+    """
+    dout = check_float_array("dout", dout, 4, "(N, C, out_h, out_w)")
+    input_shape = check_shape4("input_shape", input_shape)
+    _, _, _, _, _, out_h, out_w = _pool_geometry(input_shape, pool_h, pool_w, stride, pad)
+    expected = input_shape[:2] + (out_h, out_w)
+    if dout.shape != expected:
+        raise ValueError(
+            f"dout must have shape {expected} for input_shape={input_shape} and this pooling, "
+            f"got shape {dout.shape}"
+        )
+    argmax = _check_argmax(argmax, expected, input_shape[2] * input_shape[3])
+    n_images, channels, height, width = input_shape
+    dx = np.zeros((n_images, channels, height * width), dtype=dout.dtype)
+    maxpool_backward_kernel(dout, argmax, dx)
+    return dx.reshape(input_shape)
+
+
+def _check_argmax(argmax, expected_shape, plane_size: int) -> np.ndarray:
+    """Return ``argmax`` as C-contiguous ``np.intp`` after checking its shape and range."""
+    if not isinstance(argmax, np.ndarray) or not np.issubdtype(argmax.dtype, np.integer):
+        raise TypeError(
+            f"argmax must be an integer array from maxpool_forward, got {describe(argmax)}"
+        )
+    check_ndim("argmax", argmax, 4, "(N, C, out_h, out_w)")
+    if argmax.shape != expected_shape:
+        raise ValueError(f"argmax must have shape {expected_shape}, got shape {argmax.shape}")
+    low, high = argmax.min(), argmax.max()
+    if low < 0 or high >= plane_size:
+        raise ValueError(
+            f"argmax values must be flat indices in [0, H * W) = [0, {plane_size}), "
+            f"got values from {low} to {high}"
+        )
+    return np.ascontiguousarray(argmax, dtype=np.intp)

@@ -1,0 +1,54 @@
+"""Build the Cython kernels of the ``cnn_ext`` package.
+
+Project metadata lives in ``pyproject.toml``; this file only declares the
+extension modules. Set ``CNN_EXT_DEBUG=1`` at build time to compile the
+kernels with bounds, wraparound and initialisation checks turned on.
+"""
+
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+DEBUG_BUILD = os.environ.get("CNN_EXT_DEBUG", "0") not in ("", "0")
+
+compiler_directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG_BUILD,
+    "wraparound": DEBUG_BUILD,
+    "initializedcheck": DEBUG_BUILD,
+    "cdivision": True,
+}
+
+define_macros = [("CNN_EXT_DEBUG", "1" if DEBUG_BUILD else "0")]
+
+extensions = [
+    Extension(
+        f"cnn_ext.{name}",
+        [f"cnn_ext/{name}.pyx"],
+        define_macros=define_macros,
+    )
+    for name in ("_im2col", "_pool", "_build_info")
+]
+
+
+
+class AlwaysRebuild(build_ext):
+    """Compile every time: release and debug builds share ``build/``, whose
+    timestamps cannot tell which mode an existing object was built in."""
+
+    def initialize_options(self):
+        super().initialize_options()
+        self.force = True
+
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=compiler_directives,
+        build_dir="build/cython",
+        force=True,
+    ),
+    cmdclass={"build_ext": AlwaysRebuild},
+)

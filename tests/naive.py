@@ -1,0 +1,62 @@
+"""Element-by-element loop versions of the kernels, written for the tests only.
+
+They are slow and obviously right; they check ``cnn_ext.reference`` (which in
+turn checks the compiled kernels on many more shapes).
+"""
+
+import numpy as np
+
+
+def out_size(size, window, stride, pad):
+    return (size + 2 * pad - window) // stride + 1
+
+
+def im2col_loops(x, filter_h, filter_w, stride, pad):
+    n_images, channels, height, width = x.shape
+    out_h = out_size(height, filter_h, stride, pad)
+    out_w = out_size(width, filter_w, stride, pad)
+    col = np.zeros((n_images * out_h * out_w, channels * filter_h * filter_w), dtype=x.dtype)
+    for n in range(n_images):
+        for oh in range(out_h):
+            for ow in range(out_w):
+                row = (n * out_h + oh) * out_w + ow
+                for c in range(channels):
+                    for kh in range(filter_h):
+                        for kw in range(filter_w):
+                            ih = oh * stride - pad + kh
+                            iw = ow * stride - pad + kw
+                            if 0 <= ih < height and 0 <= iw < width:
+                                col[row, (c * filter_h + kh) * filter_w + kw] = x[n, c, ih, iw]
+    return col
+
+
+def maxpool_loops(x, pool_h, pool_w, stride_h, stride_w, pad):
+    n_images, channels, height, width = x.shape
+    out_h = out_size(height, pool_h, stride_h, pad)
+    out_w = out_size(width, pool_w, stride_w, pad)
+    out = np.zeros((n_images, channels, out_h, out_w), dtype=x.dtype)
+    argmax = np.zeros((n_images, channels, out_h, out_w), dtype=np.intp)
+    for n in range(n_images):
+        for c in range(channels):
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    best = None
+                    for kh in range(pool_h):
+                        for kw in range(pool_w):
+                            ih = oh * stride_h - pad + kh
+                            iw = ow * stride_w - pad + kw
+                            if 0 <= ih < height and 0 <= iw < width:
+                                if best is None or x[n, c, ih, iw] > best:
+                                    best = x[n, c, ih, iw]
+                                    argmax[n, c, oh, ow] = ih * width + iw
+                    out[n, c, oh, ow] = best
+    return out, argmax
+
+
+def maxpool_backward_loops(dout, argmax, input_shape):
+    n_images, channels, height, width = input_shape
+    dx = np.zeros(input_shape, dtype=dout.dtype)
+    for n, c, oh, ow in np.ndindex(*dout.shape):
+        index = argmax[n, c, oh, ow]
+        dx[n, c, index // width, index % width] += dout[n, c, oh, ow]
+    return dx
