@@ -60,3 +60,34 @@ def maxpool_backward_loops(dout, argmax, input_shape):
         index = argmax[n, c, oh, ow]
         dx[n, c, index // width, index % width] += dout[n, c, oh, ow]
     return dx
+
+
+def cross_correlation_loops(x, W, b, stride, pad):
+    """Direct convolution (cross-correlation) of x (N, C, H, W) with W (F, C, fh, fw) plus b (F,)."""
+    n_images, channels, height, width = x.shape
+    filters, _, filter_h, filter_w = W.shape
+    out_h = out_size(height, filter_h, stride, pad)
+    out_w = out_size(width, filter_w, stride, pad)
+    padded = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    out = np.zeros((n_images, filters, out_h, out_w), dtype=np.float64)
+    for n in range(n_images):
+        for f in range(filters):
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    window = padded[n, :, oh * stride:oh * stride + filter_h, ow * stride:ow * stride + filter_w]
+                    out[n, f, oh, ow] = np.sum(window * W[f]) + b[f]
+    return out
+
+
+def avgpool_loops(x, pool_h, pool_w, stride, pad):
+    """Average pooling with zero padding counted in the window (count_include_pad)."""
+    n_images, channels, height, width = x.shape
+    out_h = out_size(height, pool_h, stride, pad)
+    out_w = out_size(width, pool_w, stride, pad)
+    padded = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    out = np.zeros((n_images, channels, out_h, out_w), dtype=x.dtype)
+    for oh in range(out_h):
+        for ow in range(out_w):
+            window = padded[:, :, oh * stride:oh * stride + pool_h, ow * stride:ow * stride + pool_w]
+            out[:, :, oh, ow] = window.mean(axis=(2, 3))
+    return out

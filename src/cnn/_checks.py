@@ -1,0 +1,85 @@
+"""Argument checks for the layers, models and optimizers.
+
+Messages name the argument (and the layer), say what was expected and show
+what came in. The integer and description helpers are shared with the kernels.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from cnn_ext._checks import check_int, describe
+
+__all__ = ["check_int", "describe", "check_float", "check_weight", "check_input", "check_labels"]
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float(name: str, value: Any, low: float = 0.0, high: float = math.inf,
+                low_inclusive: bool = False, high_inclusive: bool = False) -> float:
+    """Return ``value`` as a finite ``float`` inside the interval from ``low`` to ``high``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
+    value = float(value)
+    above = value >= low if low_inclusive else value > low
+    below = value <= high if high_inclusive else value < high
+    if not (math.isfinite(value) and above and below):
+        interval = f"{'[' if low_inclusive else '('}{low}, {high}{']' if high_inclusive else ')'}"
+        raise ValueError(f"{name} must be a finite number in {interval}, got {name}={value}")
+    return value
+
+
+def check_weight(layer: str, name: str, value: Any, ndim: int, layout: str) -> np.ndarray:
+    """Return a weight array after checking its dtype (float32/float64) and ndim."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{layer}: {name} must be a numpy array {layout}, got {describe(value)}")
+    if value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{layer}: {name} must have dtype float32 or float64, got {value.dtype}")
+    if value.ndim != ndim or 0 in value.shape:
+        raise ValueError(f"{layer}: {name} must be a non-empty {ndim}-D array {layout}, "
+                         f"got shape {value.shape}")
+    return value
+
+
+def check_input(layer: str, x: Any, ndims: Sequence[int], expected: str,
+                dtype: Optional[np.dtype] = None) -> np.ndarray:
+    """Check a layer input: a float ndarray with one of ``ndims`` dimensions and no empty axis.
+
+    ``expected`` describes the shape for the message, for example ``"(N, 3, H, W)"``.
+    With ``dtype`` the input must have exactly that dtype (no silent casts).
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{layer}: x must be a numpy array of shape {expected}, got {describe(x)}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{layer}: x must have dtype float32 or float64, got {x.dtype}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{layer}: x has dtype {x.dtype} but the weights are {dtype}; "
+                        f"convert it with x.astype(np.{dtype})")
+    if x.ndim not in ndims or 0 in x.shape:
+        raise ValueError(f"{layer}: expected input of shape {expected}, got shape {x.shape}")
+    return x
+
+
+def check_labels(t: Any, n_samples: int, n_classes: int) -> np.ndarray:
+    """Return labels as integer class indices of shape (N,); one-hot (N, K) labels are converted."""
+    t = np.asarray(t)
+    if t.ndim == 2:
+        if t.shape != (n_samples, n_classes):
+            raise ValueError(f"t: one-hot labels must have shape ({n_samples}, {n_classes}), "
+                             f"got shape {t.shape}")
+        if not np.all((t == 0) | (t == 1)) or not np.all(t.sum(axis=1) == 1):
+            raise ValueError("t: one-hot labels must hold a single 1 per row and 0 elsewhere")
+        return t.argmax(axis=1)
+    if t.ndim != 1 or t.shape[0] != n_samples:
+        raise ValueError(f"t: labels must have shape ({n_samples},) or ({n_samples}, {n_classes}), "
+                         f"got shape {t.shape}")
+    if not np.issubdtype(t.dtype, np.integer):
+        raise TypeError(f"t: class labels must be integers, got dtype {t.dtype}")
+    if t.size and (t.min() < 0 or t.max() >= n_classes):
+        raise ValueError(f"t: class labels must lie in [0, {n_classes}), "
+                         f"got values from {t.min()} to {t.max()}")
+    return t

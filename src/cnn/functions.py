@@ -1,0 +1,22 @@
+"""Softmax and cross-entropy, computed stably through the log-sum-exp."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def log_softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax of scores (N, K); subtracting the row maximum avoids overflow."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of scores (N, K)."""
+    return np.exp(log_softmax(scores))
+
+
+def cross_entropy(log_probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of integer ``labels`` (N,) under ``log_probabilities`` (N, K)."""
+    picked = log_probabilities[np.arange(labels.shape[0]), labels]
+    return float(-picked.mean())

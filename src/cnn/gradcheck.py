@@ -1,0 +1,109 @@
+"""Gradient checking: backpropagation against central finite differences.
+
+Run it in float64: in float32 the finite differences themselves are only
+good to about 1e-3.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional, Union
+
+import numpy as np
+
+from cnn._checks import check_float
+from cnn.layers.base import Layer
+from cnn.models.sequential import Sequential
+
+__all__ = ["numerical_gradient", "relative_error", "check_gradients"]
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6,
+                       indices: Optional[Iterable[tuple[int, ...]]] = None) -> np.ndarray:
+    """Central-difference gradient of the scalar ``f(x)`` with respect to ``x``.
+
+    Each element of ``x`` is moved by ``+eps`` and ``-eps`` in place and then
+    restored, so ``f`` may read ``x`` through any reference (a layer's weights).
+    Returns an array of ``x``'s shape and dtype. With ``indices``, only those
+    entries are computed and the others are left at 0.
+    """
+    eps = check_float("eps", eps)
+    gradient = np.zeros_like(x)
+    for index in np.ndindex(*x.shape) if indices is None else indices:
+        original = x[index]
+        x[index] = original + eps
+        above = f(x)
+        x[index] = original - eps
+        below = f(x)
+        x[index] = original
+        gradient[index] = (above - below) / (2 * eps)
+    return gradient
+
+
+def relative_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
+    """``|a - n| / (|a| + |n|)`` with Euclidean norms; 0 when both are zero."""
+    scale = np.linalg.norm(analytic) + np.linalg.norm(numerical)
+    return 0.0 if scale == 0 else float(np.linalg.norm(analytic - numerical) / scale)
+
+
+def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional[np.ndarray] = None,
+                    eps: float = 1e-6, seed: int = 0,
+                    entries_per_array: Optional[int] = None) -> dict[str, float]:
+    """Relative error between backprop and finite differences for every parameter and the input.
+
+    Args:
+        target: a model (its loss with labels ``t`` is differentiated) or a single
+            layer (the scalar ``sum(layer.forward(x) * R)`` for a fixed random ``R``).
+        x: an input batch, float64 for meaningful errors.
+        t: labels, needed for a model.
+        eps: finite-difference step.
+        seed: seed of ``R`` for a layer and of the sampled entries.
+        entries_per_array: compare only this many randomly chosen entries of each
+            array (default: all of them; a full LeNet takes minutes).
+
+    Returns:
+        ``{name: relative error}``, names like ``"layers[0].Convolution.W"`` and ``"x"``.
+        The target must be deterministic in training mode (no Dropout).
+    """
+    if isinstance(target, Sequential):
+        if t is None:
+            raise ValueError("t: a model's gradient check needs labels, got t=None")
+        layers = target.layers
+
+        def loss(_=None):
+            return target.forward(x, t, train=True)
+
+        loss()
+        backward = target.backward
+    elif isinstance(target, Layer):
+        layers = [target]
+        projection = np.random.default_rng(seed).standard_normal(target.forward(x).shape)
+
+        def loss(_=None):
+            return float(np.sum(target.forward(x, train=True) * projection))
+
+        loss()
+
+        def backward():
+            return target.backward(projection.astype(x.dtype))
+    else:
+        raise TypeError(f"target must be a Sequential model or a Layer, got {type(target).__name__}")
+
+    sampler = np.random.default_rng(seed)
+
+    def error(analytic, array):
+        if entries_per_array is None or array.size <= entries_per_array:
+            return relative_error(analytic, numerical_gradient(loss, array, eps))
+        flat = sampler.choice(array.size, entries_per_array, replace=False)
+        indices = list(zip(*np.unravel_index(flat, array.shape)))
+        numerical = numerical_gradient(loss, array, eps, indices)
+        chosen = tuple(np.array(axis) for axis in zip(*indices))
+        return relative_error(analytic[chosen], numerical[chosen])
+
+    dx = backward()
+    errors = {}
+    for layer_index, layer in enumerate(layers):
+        names = layer.param_names or tuple(f"params[{k}]" for k in range(len(layer.params)))
+        for name, param, grad in zip(names, layer.params, layer.grads):
+            errors[f"layers[{layer_index}].{layer.name}.{name}"] = error(grad.copy(), param)
+    errors["x"] = error(dx, x)
+    return errors

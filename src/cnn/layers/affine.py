@@ -1,0 +1,70 @@
+"""Fully connected layer and flattening."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnn._checks import check_input, check_weight
+from cnn.layers.base import Layer
+
+
+class Flatten(Layer):
+    """Shape: x (N, ...) -> out (N, product of the other axes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x_shape = None
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        check_input(self.name, x, range(2, 33), "(N, ...)")
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout.reshape(self.x_shape)
+
+
+class Affine(Layer):
+    """``out = x @ W + b``; an input of more than two axes is flattened first.
+
+    Args:
+        W: weights, shape (in_features, out_features). b: biases, shape (out_features,).
+
+    Shape:
+        x (N, in_features) or (N, ...) with in_features elements per sample -> out (N, out_features).
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        super().__init__()
+        W = check_weight("Affine", "W", W, 2, "(in_features, out_features)")
+        b = check_weight("Affine", "b", b, 1, "(out_features,)")
+        if b.shape != (W.shape[1],) or b.dtype != W.dtype:
+            raise ValueError(f"Affine: b must have shape ({W.shape[1]},) and dtype {W.dtype}, "
+                             f"got shape {b.shape} and dtype {b.dtype}")
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.x_shape = None
+        self.x = None
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        W, b = self.params
+        in_features = W.shape[0]
+        check_input("Affine", x, range(2, 33), f"(N, {in_features}) or (N, ...) with {in_features} "
+                    "features per sample", W.dtype)
+        flat = x.reshape(x.shape[0], -1)
+        if flat.shape[1] != in_features:
+            raise ValueError(f"Affine: expected {in_features} features per sample, got input of "
+                             f"shape {x.shape} ({flat.shape[1]} features)")
+        self.x_shape, self.x = x.shape, flat
+        return flat @ W + b
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        W, _ = self.params
+        self.grads[0][...] = self.x.T @ dout
+        self.grads[1][...] = dout.sum(axis=0)
+        return (dout @ W.T).reshape(self.x_shape)
+
+    def __repr__(self) -> str:
+        return f"Affine({self.params[0].shape[0]}->{self.params[0].shape[1]})"

@@ -1,0 +1,39 @@
+"""The layer contract shared by every layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Layer:
+    """A layer with ``params`` and ``grads`` lists and ``forward``/``backward``.
+
+    ``grads[i]`` has the shape of ``params[i]``; ``backward`` writes into it in
+    place (``grads[i][...] = ...``), so an optimizer holding both lists sees
+    every update. ``buffers`` hold state that is saved with the model but not
+    trained (BatchNormalization's running statistics). ``param_names`` names
+    the entries of ``params`` for messages and gradient checks.
+    """
+
+    param_names: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.buffers: list[np.ndarray] = []
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def num_params(self) -> int:
+        return sum(param.size for param in self.params)
+
+    def __repr__(self) -> str:
+        return f"{self.name}()"

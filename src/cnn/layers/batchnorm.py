@@ -1,0 +1,90 @@
+"""Batch normalization over the batch (and, for images, the spatial axes)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnn._checks import check_float, check_input, check_weight
+from cnn.layers.base import Layer
+
+
+class BatchNormalization(Layer):
+    """Normalize each feature (or each channel of an image) by batch statistics.
+
+    In training it uses the batch mean and variance and updates running
+    averages ``running = momentum * running + (1 - momentum) * batch``; in
+    inference (``train=False``) it uses the running averages.
+
+    Args:
+        gamma, beta: scale and shift, shape (D,) for input (N, D) or (C,) for input (N, C, H, W).
+        momentum: weight of the old running statistics, in [0, 1).
+        eps: added to the variance before the square root.
+
+    Shape: x (N, D) or (N, C, H, W) -> out (same shape).
+    """
+
+    param_names = ("gamma", "beta")
+
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
+                 eps: float = 1e-5) -> None:
+        super().__init__()
+        gamma = check_weight("BatchNormalization", "gamma", gamma, 1, "(features,)")
+        beta = check_weight("BatchNormalization", "beta", beta, 1, "(features,)")
+        if beta.shape != gamma.shape or beta.dtype != gamma.dtype:
+            raise ValueError(f"BatchNormalization: beta must have shape {gamma.shape} and dtype "
+                             f"{gamma.dtype}, got shape {beta.shape} and dtype {beta.dtype}")
+        self.momentum = check_float("momentum", momentum, 0.0, 1.0, low_inclusive=True)
+        self.eps = check_float("eps", eps)
+        self.params = [gamma, beta]
+        self.grads = [np.zeros_like(gamma), np.zeros_like(beta)]
+        self.buffers = [np.zeros_like(gamma), np.ones_like(gamma)]  # running mean, running variance
+        self.x_shape = None
+        self.normalized = None
+        self.std = None
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        gamma, beta = self.params
+        features = gamma.shape[0]
+        check_input(self.name, x, (2, 4), f"(N, {features}) or (N, {features}, H, W)", gamma.dtype)
+        if x.shape[1] != features:
+            raise ValueError(f"BatchNormalization: expected input of shape (N, {features}) or "
+                             f"(N, {features}, H, W), got shape {x.shape}")
+        self.x_shape = x.shape
+        rows = self._to_rows(x)  # (samples, features)
+        running_mean, running_var = self.buffers
+        if train:
+            mean = rows.mean(axis=0)
+            centered = rows - mean
+            var = (centered ** 2).mean(axis=0)
+            running_mean[...] = self.momentum * running_mean + (1 - self.momentum) * mean
+            running_var[...] = self.momentum * running_var + (1 - self.momentum) * var
+        else:
+            centered = rows - running_mean
+            var = running_var
+        self.std = np.sqrt(var + x.dtype.type(self.eps))
+        self.normalized = centered / self.std
+        return self._from_rows(gamma * self.normalized + beta)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        gamma, _ = self.params
+        dout = self._to_rows(dout)
+        samples = dout.shape[0]
+        self.grads[0][...] = (dout * self.normalized).sum(axis=0)
+        self.grads[1][...] = dout.sum(axis=0)
+        dnormalized = dout * gamma
+        dx = (dnormalized - dnormalized.mean(axis=0)
+              - self.normalized * (dnormalized * self.normalized).sum(axis=0) / samples) / self.std
+        return self._from_rows(dx)
+
+    def _to_rows(self, x: np.ndarray) -> np.ndarray:
+        """(N, D) stays; (N, C, H, W) becomes (N*H*W, C)."""
+        return x if x.ndim == 2 else x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+
+    def _from_rows(self, rows: np.ndarray) -> np.ndarray:
+        if len(self.x_shape) == 2:
+            return rows
+        n_images, channels, height, width = self.x_shape
+        return rows.reshape(n_images, height, width, channels).transpose(0, 3, 1, 2)
+
+    def __repr__(self) -> str:
+        return f"BatchNormalization({self.params[0].shape[0]}, momentum={self.momentum})"

@@ -1,0 +1,73 @@
+"""Convolution by im2col and one matrix product."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cnn_ext
+from cnn._checks import check_input, check_int, check_weight
+from cnn.layers.base import Layer
+
+
+class Convolution(Layer):
+    """2-D convolution (cross-correlation, as in every deep learning library).
+
+    Args:
+        W: filters, shape (out_channels, in_channels, filter_h, filter_w).
+        b: biases, shape (out_channels,), same dtype as ``W``.
+        stride: step between windows. pad: zero padding on every side.
+
+    Shape:
+        x (N, in_channels, H, W) -> out (N, out_channels, out_h, out_w) with
+        ``out_h = (H + 2*pad - filter_h) // stride + 1``, likewise ``out_w``.
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
+        super().__init__()
+        W = check_weight("Convolution", "W", W, 4, "(out_channels, in_channels, filter_h, filter_w)")
+        b = check_weight("Convolution", "b", b, 1, "(out_channels,)")
+        if b.shape != (W.shape[0],) or b.dtype != W.dtype:
+            raise ValueError(f"Convolution: b must have shape ({W.shape[0]},) and dtype {W.dtype}, "
+                             f"got shape {b.shape} and dtype {b.dtype}")
+        self.stride = check_int("stride", stride, 1)
+        self.pad = check_int("pad", pad, 0)
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.x_shape = None
+        self.col = None
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        W, b = self.params
+        out_channels, in_channels, filter_h, filter_w = W.shape
+        check_input("Convolution", x, (4,), f"(N, {in_channels}, H, W)", W.dtype)
+        if x.shape[1] != in_channels:
+            raise ValueError(f"Convolution: expected input of shape (N, {in_channels}, H, W), "
+                             f"got shape {x.shape}")
+        n_images = x.shape[0]
+        col = cnn_ext.im2col(x, filter_h, filter_w, self.stride, self.pad)  # (N*out_h*out_w, C*fh*fw)
+        out = col @ W.reshape(out_channels, -1).T + b                       # (N*out_h*out_w, out_channels)
+        out_h, out_w = self.output_size(x.shape[2], x.shape[3])
+        self.x_shape, self.col = x.shape, col
+        # Rows are ordered (n, oh, ow): reshape to (N, out_h, out_w, C_out), then move channels forward.
+        return out.reshape(n_images, out_h, out_w, out_channels).transpose(0, 3, 1, 2)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        W, _ = self.params
+        out_channels, _, filter_h, filter_w = W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, out_channels)  # (N*out_h*out_w, C_out)
+        self.grads[0][...] = (dout.T @ self.col).reshape(W.shape)
+        self.grads[1][...] = dout.sum(axis=0)
+        dcol = dout @ W.reshape(out_channels, -1)                    # (N*out_h*out_w, C*fh*fw)
+        return cnn_ext.col2im(dcol, self.x_shape, filter_h, filter_w, self.stride, self.pad)
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        filter_h, filter_w = self.params[0].shape[2:]
+        return ((height + 2 * self.pad - filter_h) // self.stride + 1,
+                (width + 2 * self.pad - filter_w) // self.stride + 1)
+
+    def __repr__(self) -> str:
+        out_channels, in_channels, filter_h, filter_w = self.params[0].shape
+        return (f"Convolution({in_channels}->{out_channels}, {filter_h}x{filter_w}, "
+                f"stride={self.stride}, pad={self.pad})")

@@ -1,0 +1,45 @@
+"""Dropout."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+
+from cnn._checks import check_float, check_input
+from cnn.layers.base import Layer
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training each element is zeroed with probability
+    ``ratio`` and the survivors are scaled by ``1 / (1 - ratio)``, so inference
+    (``train=False``) is the identity.
+
+    Args:
+        ratio: drop probability in [0, 1).
+        seed: an int seed or a ``numpy.random.Generator`` for the masks.
+
+    Shape: x (any) -> out (same shape).
+    """
+
+    def __init__(self, ratio: float = 0.5,
+                 seed: Optional[Union[int, np.random.Generator]] = None) -> None:
+        super().__init__()
+        self.ratio = check_float("ratio", ratio, 0.0, 1.0, low_inclusive=True)
+        self.rng = np.random.default_rng(seed)
+        self.mask = None
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        check_input(self.name, x, range(1, 33), "(N, ...)")
+        if not train:
+            self.mask = None
+            return x
+        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.ratio
+        self.mask = keep.astype(x.dtype) / x.dtype.type(1 - self.ratio)
+        return x * self.mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout if self.mask is None else dout * self.mask
+
+    def __repr__(self) -> str:
+        return f"Dropout(ratio={self.ratio})"

@@ -1,0 +1,65 @@
+"""Each layer's backward pass by gradient check in float64."""
+
+import numpy as np
+import pytest
+
+from cnn.gradcheck import check_gradients
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Flatten, Pooling, Relu,
+                        Sigmoid, SoftmaxWithLoss, Tanh)
+from cnn.models import Sequential
+
+MAX_RELATIVE_ERROR = 1e-6
+
+
+def normal(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+LAYERS = {
+    "conv-s1-p0": (lambda r: Convolution(normal(r, 3, 2, 3, 3), normal(r, 3)), (2, 2, 6, 5)),
+    "conv-s2-p1": (lambda r: Convolution(normal(r, 4, 3, 3, 3), normal(r, 4), stride=2, pad=1), (2, 3, 7, 7)),
+    "conv-s3-p2-5x2": (lambda r: Convolution(normal(r, 2, 2, 5, 2), normal(r, 2), stride=3, pad=2), (1, 2, 8, 9)),
+    "maxpool-2x2": (lambda r: Pooling(2, 2), (2, 3, 6, 6)),
+    "maxpool-overlapping": (lambda r: Pooling(3, 3, stride=1, pad=1), (2, 2, 5, 5)),
+    "avgpool-overlapping": (lambda r: AvgPooling(3, 3, stride=2, pad=1), (2, 2, 7, 6)),
+    "affine-4d": (lambda r: Affine(normal(r, 18, 5), normal(r, 5)), (3, 2, 3, 3)),
+    "flatten": (lambda r: Flatten(), (3, 2, 2, 2)),
+    "relu": (lambda r: Relu(), (4, 7)),
+    "sigmoid": (lambda r: Sigmoid(), (4, 7)),
+    "tanh": (lambda r: Tanh(), (4, 7)),
+    "batchnorm-NxD": (lambda r: BatchNormalization(normal(r, 6), normal(r, 6)), (8, 6)),
+    "batchnorm-NxCxHxW": (lambda r: BatchNormalization(normal(r, 3), normal(r, 3)), (4, 3, 3, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_layer_backward_matches_finite_differences(name):
+    rng = np.random.default_rng(7)
+    make_layer, x_shape = LAYERS[name]
+    layer = make_layer(rng)
+    # Keep inputs away from ReLU's and max-pool's kinks: distinct values, none near 0.
+    x = rng.permutation(np.linspace(0.1, 2.0, int(np.prod(x_shape)))).reshape(x_shape)
+    x *= rng.choice([-1.0, 1.0], size=x_shape)
+    errors = check_gradients(layer, x)
+    assert "x" in errors
+    assert len(errors) == len(layer.params) + 1
+    for key, error in errors.items():
+        assert error < MAX_RELATIVE_ERROR, f"{name} {key}: relative error {error:.2e}"
+
+
+def test_softmax_with_loss_gradient():
+    rng = np.random.default_rng(3)
+    model = Sequential([Affine(rng.standard_normal((5, 4)), rng.standard_normal(4))], SoftmaxWithLoss())
+    x = rng.standard_normal((6, 5))
+    for labels in (np.array([0, 1, 2, 3, 0, 1]), np.eye(4)[[3, 2, 1, 0, 3, 2]]):
+        errors = check_gradients(model, x, labels)
+        assert max(errors.values()) < MAX_RELATIVE_ERROR, errors
+
+
+def test_gradient_check_detects_a_wrong_backward():
+    class WrongRelu(Relu):
+        def backward(self, dout):
+            return dout  # forgets the mask
+
+    x = np.linspace(-1, 1, 12).reshape(3, 4) + 0.05
+    assert check_gradients(WrongRelu(), x)["x"] > 0.1

@@ -1,0 +1,78 @@
+"""Optimizers: progress on a convex function, and the first steps computed by hand."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from cnn.optim import OPTIMIZERS, SGD, Adam, Momentum, make_optimizer
+
+# f(p) = 0.5 * sum(scale * p**2): convex, minimum 0 at p = 0, gradient scale * p.
+SCALE = np.array([1.0, 4.0, 0.5])
+SETTINGS = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.5, "rmsprop": 0.05,
+            "adam": 0.1}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_decreases_a_convex_function(name):
+    param = np.array([1.0, -2.0, 3.0])
+    optimizer = make_optimizer(name, lr=SETTINGS[name])
+    start = 0.5 * np.sum(SCALE * param ** 2)
+    grad = np.zeros(3)
+    for _ in range(100):
+        grad[...] = SCALE * param
+        optimizer.update([param], [grad])
+    assert 0.5 * np.sum(SCALE * param ** 2) < 0.05 * start
+
+
+def test_momentum_first_two_steps_by_hand():
+    param, grad = np.array([1.0]), np.array([0.5])
+    optimizer = Momentum(lr=0.1, momentum=0.9)
+    optimizer.update([param], [grad])  # v = -0.05, p = 0.95
+    assert_allclose(param, [0.95])
+    grad[...] = 0.25
+    optimizer.update([param], [grad])  # v = 0.9 * -0.05 - 0.025 = -0.07, p = 0.88
+    assert_allclose(param, [0.88])
+
+
+def test_adam_first_two_steps_by_hand():
+    param, grad = np.array([1.0]), np.array([0.5])
+    optimizer = Adam(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
+    optimizer.update([param], [grad])
+    # m = 0.05, v = 0.00025; bias-corrected 0.5 and 0.25: step 0.1 * 0.5 / (0.5 + 1e-8)
+    first_value = 1 - 0.1 * 0.5 / (0.5 + 1e-8)
+    assert_allclose(param, [first_value], rtol=1e-12)
+    grad[...] = -1.0
+    optimizer.update([param], [grad])
+    m = 0.9 * 0.05 + 0.1 * -1.0           # -0.055
+    v = 0.999 * 0.00025 + 0.001 * 1.0     # 0.00124975
+    m_hat, v_hat = m / (1 - 0.9 ** 2), v / (1 - 0.999 ** 2)
+    assert_allclose(param, [first_value - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8)], rtol=1e-12)
+
+
+def test_weight_decay_adds_to_the_gradient():
+    param, grad = np.array([2.0]), np.array([0.0])
+    SGD(lr=0.1, weight_decay=0.5).update([param], [grad])
+    assert_allclose(param, [2.0 - 0.1 * 0.5 * 2.0])
+
+
+def test_float32_parameters_stay_float32():
+    for name in OPTIMIZERS:
+        param, grad = np.ones(4, np.float32), np.full(4, 0.3, np.float32)
+        optimizer = make_optimizer(name, lr=0.01)
+        optimizer.update([param], [grad])
+        optimizer.update([param], [grad])
+        assert param.dtype == np.float32
+        assert all(s.dtype == np.float32 for values in optimizer.state.values() for s in values)
+
+
+def test_state_dict_round_trip_continues_identically():
+    params = [np.array([1.0, 2.0])]
+    grads = [np.array([0.3, -0.1])]
+    original = Adam(lr=0.01)
+    original.update(params, grads)
+    copy = Adam(lr=0.01)
+    copy.load_state_dict(original.state_dict())
+    twin = [params[0].copy()]
+    original.update(params, grads)
+    copy.update(twin, grads)
+    assert_allclose(twin[0], params[0], rtol=0, atol=0)
