@@ -73,12 +73,13 @@ class Sequential:
 
     def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 256) -> float:
         """Fraction of samples whose highest score is the label, computed in batches."""
+        return self.evaluate(x, t, batch_size)[1]
+
+    def evaluate(self, x: np.ndarray, t: np.ndarray, batch_size: int = 256) -> tuple[float, float]:
+        """``(loss, accuracy)`` over all samples, predicted ``batch_size`` at a time."""
         scores = self.predict_batches(x, batch_size)
-        t = np.asarray(t)
-        labels = t.argmax(axis=1) if t.ndim == 2 else t
-        if labels.shape != (scores.shape[0],):
-            raise ValueError(f"t must hold one label per sample ({scores.shape[0]}), got shape {t.shape}")
-        return float(np.mean(scores.argmax(axis=1) == labels))
+        loss = self.loss_layer.forward(scores, t)
+        return loss, float(np.mean(scores.argmax(axis=1) == self.loss_layer.labels))
 
     def num_params(self) -> int:
         return sum(param.size for param in self.params)

@@ -1,0 +1,256 @@
+"""Mini-batch training with per-epoch reports, checkpoints, resume and Ctrl-C handling."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+import numpy as np
+
+from cnn._checks import check_int, describe
+from cnn.models.sequential import Sequential
+from cnn.optim import Optimizer
+from cnn.progress import ProgressBar
+from cnn.schedules import Schedule
+from cnn.storage import atomic_write_npz, read_npz
+
+__all__ = ["Trainer", "TrainingInterrupted", "format_epoch"]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training after a step; ``checkpoint`` is where the state was saved (or None)."""
+
+    def __init__(self, message: str, checkpoint: Optional[Path]) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+
+
+def format_epoch(record: dict) -> str:
+    """One report line: ``| epoch 3 | train loss 0.0812 acc 0.9751 | test loss 0.0594 acc 0.9808 | 9.1 s``."""
+    line = (f"| epoch {record['epoch']} | train loss {record['train_loss']:.4f} "
+            f"acc {record['train_acc']:.4f} |")
+    if record.get("test_loss") is not None:
+        line += f" test loss {record['test_loss']:.4f} acc {record['test_acc']:.4f} |"
+    return line + f" {record['seconds']:.1f} s"
+
+
+class DeferredInterrupt:
+    """Inside the block the first Ctrl-C only sets ``requested`` (so that a step is
+    never cut in half); a second one interrupts at once. Outside the main thread,
+    where signal handlers cannot be set, Ctrl-C behaves as usual."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous_handler = None
+
+    def __enter__(self) -> "DeferredInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            self.previous_handler = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def _request(self, signum, frame) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous_handler)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.previous_handler is not None:
+            signal.signal(signal.SIGINT, self.previous_handler)
+
+
+class Trainer:
+    """Train a model with an optimizer on (x, t) in shuffled mini-batches.
+
+    Every epoch visits every sample once (the last batch may be smaller), in an
+    order drawn from a generator seeded by ``seed``; the same seed gives the
+    same run. After each epoch the model is evaluated on the test set, a line
+    is reported and, with ``checkpoint``, the whole state (model, optimizer,
+    generator, history, position) is written atomically, so that
+    ``fit(..., resume=True)`` continues an interrupted run to the same final
+    weights as an uninterrupted one. Ctrl-C finishes the current step, saves a
+    checkpoint and raises :class:`TrainingInterrupted`. A loss that becomes NaN
+    or infinite raises ``FloatingPointError`` naming the epoch and the step.
+
+    Args:
+        model: a :class:`~cnn.models.Sequential` (for example a LeNet).
+        optimizer: any :class:`~cnn.optim.Optimizer`.
+        batch_size: samples per step.
+        seed: seed of the shuffling generator.
+        lr_schedule: optional callable epoch (0-based) -> learning rate.
+        checkpoint: path of the checkpoint file (``.npz``), or None for none.
+        log: called with each report line (default ``print``); None for silence.
+        progress: draw a progress bar within each epoch; None (default) draws
+            only when standard error is a terminal.
+    """
+
+    def __init__(self, model: Sequential, optimizer: Optimizer, batch_size: int = 128, seed: int = 0,
+                 lr_schedule: Optional[Schedule] = None,
+                 checkpoint: Optional[Union[str, os.PathLike]] = None,
+                 log: Optional[Callable[[str], None]] = print,
+                 progress: Optional[bool] = None) -> None:
+        if not isinstance(model, Sequential):
+            raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a cnn.optim.Optimizer, got {describe(optimizer)}")
+        self.model = model
+        self.optimizer = optimizer
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.seed = check_int("seed", seed, 0)
+        self.lr_schedule = lr_schedule
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.log = log or (lambda line: None)
+        self.progress = progress
+        self.history: list[dict] = []
+
+    def fit(self, x: np.ndarray, t: np.ndarray, epochs: int, x_test: Optional[np.ndarray] = None,
+            t_test: Optional[np.ndarray] = None, resume: bool = False) -> list[dict]:
+        """Train for ``epochs`` epochs in all (counting those of a resumed run).
+
+        Args:
+            x, t: training samples (N, ...) and labels (N,) or one-hot (N, classes).
+            epochs: total number of epochs.
+            x_test, t_test: optional evaluation set, evaluated after each epoch.
+            resume: continue from ``checkpoint`` if that file exists.
+
+        Returns:
+            The history: one dict per epoch with ``epoch``, ``lr``, ``train_loss``,
+            ``train_acc``, ``test_loss``, ``test_acc`` (None without a test set), ``seconds``.
+        """
+        epochs = check_int("epochs", epochs, 1)
+        n_samples = self._check_data(x, t, x_test, t_test)
+        state = self._fresh_state(n_samples)
+        if resume:
+            if self.checkpoint is None:
+                raise ValueError("resume=True needs a checkpoint path; pass checkpoint=... to Trainer")
+            if self.checkpoint.exists():
+                state = self._load_checkpoint(n_samples)
+                self.log(f"resumed from {self.checkpoint} at epoch {state['epoch'] + 1}, "
+                         f"step {state['step']}")
+        with DeferredInterrupt() as interrupt:
+            while state["epoch"] < epochs:
+                self._run_epoch(state, x, t, x_test, t_test, interrupt)
+        return self.history
+
+    def save_history(self, path: Union[str, os.PathLike]) -> None:
+        """Write the history as JSON."""
+        Path(path).write_text(json.dumps(self.history, indent=2) + "\n")
+
+    def _check_data(self, x, t, x_test, t_test) -> int:
+        if not isinstance(x, np.ndarray) or x.ndim < 2 or x.shape[0] == 0:
+            raise ValueError(f"x must be a non-empty array of samples (N, ...), got {describe(x)}")
+        t = np.asarray(t)
+        if t.ndim not in (1, 2) or t.shape[0] != x.shape[0]:
+            raise ValueError(f"t must hold one label per sample of x ({x.shape[0]}), got shape {t.shape}")
+        if (x_test is None) != (t_test is None):
+            raise ValueError("x_test and t_test must be given together")
+        if x_test is not None and np.asarray(t_test).shape[:1] != x_test.shape[:1]:
+            raise ValueError(f"t_test must hold one label per sample of x_test ({x_test.shape[0]}), "
+                             f"got shape {np.asarray(t_test).shape}")
+        return x.shape[0]
+
+    def _fresh_state(self, n_samples: int) -> dict:
+        self.history = []
+        return {"epoch": 0, "step": 0, "order": None, "loss_sum": 0.0, "correct": 0, "seen": 0,
+                "seconds": 0.0, "rng": np.random.default_rng(self.seed), "n_samples": n_samples}
+
+    def _run_epoch(self, state: dict, x, t, x_test, t_test, interrupt: "DeferredInterrupt") -> None:
+        epoch = state["epoch"]
+        if self.lr_schedule is not None:
+            self.optimizer.lr = float(self.lr_schedule(epoch))
+        if state["order"] is None:
+            state["order"] = state["rng"].permutation(state["n_samples"])
+        order = state["order"]
+        steps = math.ceil(state["n_samples"] / self.batch_size)
+        started = time.perf_counter() - state["seconds"]
+        with ProgressBar(steps, f"epoch {epoch + 1}", enabled=self.progress) as bar:
+            bar.update(state["step"])
+            while state["step"] < steps:
+                batch = order[state["step"] * self.batch_size:(state["step"] + 1) * self.batch_size]
+                loss, correct = self._train_step(x[batch], t[batch], epoch, state["step"])
+                state["loss_sum"] += loss * len(batch)
+                state["correct"] += correct
+                state["seen"] += len(batch)
+                state["step"] += 1
+                bar.update(1, loss=state["loss_sum"] / state["seen"])
+                if interrupt.requested:
+                    state["seconds"] = time.perf_counter() - started
+                    self._interrupt(state)
+        record = {"epoch": epoch + 1, "lr": self.optimizer.lr,
+                  "train_loss": state["loss_sum"] / state["seen"],
+                  "train_acc": state["correct"] / state["seen"], "test_loss": None, "test_acc": None}
+        if x_test is not None:
+            record["test_loss"], record["test_acc"] = self.model.evaluate(x_test, t_test)
+        record["seconds"] = time.perf_counter() - started
+        self.history.append(record)
+        state.update(epoch=epoch + 1, step=0, order=None, loss_sum=0.0, correct=0, seen=0, seconds=0.0)
+        if self.checkpoint is not None:
+            self._save_checkpoint(state)
+        self.log(format_epoch(record))
+
+    def _train_step(self, x_batch, t_batch, epoch: int, step: int) -> tuple[float, int]:
+        scores = self.model.predict(x_batch, train=True)
+        loss = self.model.loss_layer.forward(scores, t_batch)
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training stopped. "
+                f"Try a smaller learning rate (lr={self.optimizer.lr:g})")
+        self.model.backward()
+        self.optimizer.update(self.model.params, self.model.grads)
+        return loss, int(np.sum(scores.argmax(axis=1) == self.model.loss_layer.labels))
+
+    def _interrupt(self, state: dict) -> None:
+        where = f"epoch {state['epoch'] + 1}, step {state['step']}"
+        if self.checkpoint is None:
+            raise TrainingInterrupted(f"training interrupted at {where}; no checkpoint path was "
+                                      f"given, so nothing was saved", None)
+        self._save_checkpoint(state)
+        raise TrainingInterrupted(f"training interrupted at {where}; checkpoint saved to "
+                                  f"{self.checkpoint}; resume to continue", self.checkpoint)
+
+    def _save_checkpoint(self, state: dict) -> None:
+        meta = {key: state[key] for key in ("epoch", "step", "loss_sum", "correct", "seen",
+                                            "seconds", "n_samples")}
+        meta.update(rng=state["rng"].bit_generator.state, batch_size=self.batch_size,
+                    seed=self.seed, history=self.history, lr=self.optimizer.lr,
+                    layer_rngs=[layer.rng.bit_generator.state for layer in self._layers_with_rng()])
+        arrays = {f"model.{key}": value for key, value in self.model.state_dict().items()}
+        arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
+        arrays["meta"] = np.array(json.dumps(meta))
+        if state["order"] is not None:
+            arrays["order"] = state["order"]
+        atomic_write_npz(self.checkpoint, arrays)
+
+    def _load_checkpoint(self, n_samples: int) -> dict:
+        arrays = read_npz(self.checkpoint)
+        source = f"checkpoint {str(self.checkpoint)!r}"
+        if "meta" not in arrays:
+            raise ValueError(f"{source} is not a training checkpoint (no 'meta' entry)")
+        meta = json.loads(str(arrays["meta"]))
+        for key, value in (("n_samples", n_samples), ("batch_size", self.batch_size),
+                           ("seed", self.seed)):
+            if meta[key] != value:
+                raise ValueError(f"{source} was written with {key}={meta[key]}, this run has "
+                                 f"{key}={value}; resume with the same settings")
+        self.model.load_state_dict({key[len("model."):]: value for key, value in arrays.items()
+                                    if key.startswith("model.")}, source=source)
+        self.optimizer.load_state_dict({key[len("optimizer."):]: value for key, value in arrays.items()
+                                        if key.startswith("optimizer.")})
+        self.optimizer.lr = meta["lr"]
+        for layer, rng_state in zip(self._layers_with_rng(), meta["layer_rngs"]):
+            layer.rng.bit_generator.state = rng_state
+        rng = np.random.default_rng(self.seed)
+        rng.bit_generator.state = meta["rng"]
+        self.history = meta["history"]
+        state = {key: meta[key] for key in ("epoch", "step", "loss_sum", "correct", "seen",
+                                            "seconds", "n_samples")}
+        state.update(rng=rng, order=arrays.get("order"))
+        return state
+
+    def _layers_with_rng(self):
+        return [layer for layer in self.model.layers
+                if isinstance(getattr(layer, "rng", None), np.random.Generator)]
