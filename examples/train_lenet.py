@@ -68,8 +68,7 @@ def load_data(args):
     return x_train.astype(dtype, copy=False), t_train, x_test.astype(dtype, copy=False), t_test
 
 
-def write_figures(model, history, x_test, t_test, out: Path) -> None:
-    predictions = model.predict_batches(x_test).argmax(axis=1)
+def write_figures(model, history, x_test, t_test, predictions, out: Path) -> None:
     try:
         plots.plot_history(history, out / "curves.png")
         plots.plot_filters(model.params[0], out / "filters.png")
@@ -102,8 +101,9 @@ def run(args) -> float:
     print(f"trained in {time.perf_counter() - started:.1f} s")
     trainer.save_history(args.out / "history.json")
     model.save(args.out / "weights.npz")
-    write_figures(model, history, x_test, t_test, args.out)
-    return model.accuracy(x_test, t_test)
+    predictions = model.predict_batches(x_test).argmax(axis=1)
+    write_figures(model, history, x_test, t_test, predictions, args.out)
+    return float(np.mean(predictions == t_test))
 
 
 def main(argv=None) -> int:

@@ -92,7 +92,9 @@ def plot_misclassified(images: np.ndarray, labels: np.ndarray, predictions: np.n
     for axis, index in zip(axes.flat, wrong):
         axis.imshow(images[index].reshape(images.shape[-2:]), cmap="gray_r")
         axis.set_title(f"true {labels[index]} / pred {predictions[index]}", fontsize=7)
-    figure.suptitle(f"{len(wrong)} misclassified test images" if len(wrong) else "no misclassified images")
+    total = int(np.sum(labels != predictions))
+    figure.suptitle(f"{len(wrong)} of {total} misclassified test images" if total
+                    else "no misclassified images")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

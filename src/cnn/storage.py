@@ -16,7 +16,10 @@ def atomic_write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) 
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)
             file.flush()

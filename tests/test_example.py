@@ -1,0 +1,75 @@
+"""examples/train_lenet.py end to end on a few images, and its answers to bad flags."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_lenet.py"
+
+
+def run_example(*flags, env=None):
+    return subprocess.run([sys.executable, str(EXAMPLE), *flags], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_short_run_writes_every_output(tmp_path):
+    result = run_example("--train-size", "300", "--epochs", "2", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("test accuracy: ")
+    accuracy = float(lines[-1].split(": ")[1])
+    assert 0.5 < accuracy <= 1.0
+    assert sum(line.startswith("| epoch ") for line in lines) == 2
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [record["epoch"] for record in history] == [1, 2]
+    assert history[-1]["test_acc"] == pytest.approx(accuracy, abs=1e-4)
+    with np.load(tmp_path / "weights.npz") as weights:
+        assert weights["param_0"].shape == (6, 1, 5, 5)
+    assert (tmp_path / "checkpoint.npz").exists()
+    for figure in ("curves.png", "filters.png", "confusion.png", "misclassified.png"):
+        assert (tmp_path / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
+
+
+def test_resume_of_a_finished_run_and_refusal_to_overwrite(tmp_path):
+    first = run_example("--train-size", "64", "--epochs", "1", "--out", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    again = run_example("--train-size", "64", "--epochs", "1", "--out", str(tmp_path))
+    assert again.returncode == 2
+    assert "--resume" in again.stderr and "Traceback" not in again.stderr
+    longer = run_example("--train-size", "64", "--epochs", "2", "--out", str(tmp_path), "--resume")
+    assert longer.returncode == 0, longer.stderr
+    assert "resumed from" in longer.stdout
+    assert len(json.loads((tmp_path / "history.json").read_text())) == 2
+
+
+def test_without_matplotlib_the_figures_are_skipped(tmp_path):
+    blocker = tmp_path / "blocker" / "matplotlib"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('No module named matplotlib')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "blocker"))
+    result = run_example("--train-size", "64", "--epochs", "1", "--out", str(tmp_path / "run"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert 'figures skipped: matplotlib is needed for figures: pip install "cnn-ext[plot]"' in result.stdout
+    assert not (tmp_path / "run" / "curves.png").exists()
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--lr", "-1"], ["lr", "-1"]),
+    (["--train-size", "0"], ["--train-size", "0"]),
+    (["--epochs", "0"], ["--epochs", "0"]),
+    (["--batch-size", "0"], ["batch_size", "0"]),
+    (["--data-dir", "/nonexistent/mnist"], ["--data-dir", "/nonexistent/mnist", "does not exist"]),
+    (["--optimizer", "adamw"], ["--optimizer", "adamw"]),
+    (["--epochs", "two"], ["--epochs", "two"]),
+])
+def test_bad_flags_give_one_line_and_a_nonzero_exit(tmp_path, flags, words):
+    result = run_example(*flags, "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, f"{word!r} missing from {result.stderr!r}"
