@@ -110,7 +110,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_finishes_identically(tmp_path):
 
     def press_ctrl_c(step):
         if step == 11:  # inside the second epoch (7 steps per epoch)
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
 
     with pytest.raises(TrainingInterrupted) as info:
         train(4, checkpoint=checkpoint, on_step=press_ctrl_c)
@@ -132,6 +132,8 @@ def test_a_nan_loss_stops_training_with_epoch_and_step():
     assert "smaller learning rate" in message
 
 
+# NumPy 1.26's savez leaves its ZipFile to the garbage collector after a failed write.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_checkpoint_is_replaced_atomically(tmp_path):
     path = tmp_path / "state.npz"
     atomic_write_npz(path, {"a": np.arange(3)})
