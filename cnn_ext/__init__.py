@@ -11,6 +11,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from cnn_ext._build_info import BOUNDS_CHECKED
+from cnn_ext._threads import get_num_threads, set_num_threads
 from cnn_ext.kernels import col2im, im2col, maxpool_backward, maxpool_forward
 
 try:
@@ -18,4 +19,5 @@ try:
 except PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward", "BOUNDS_CHECKED", "__version__"]
+__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward", "get_num_threads",
+           "set_num_threads", "BOUNDS_CHECKED", "__version__"]

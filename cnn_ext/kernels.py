@@ -21,6 +21,7 @@ from cnn_ext._checks import (
 )
 from cnn_ext._im2col import col2im_kernel, im2col_kernel
 from cnn_ext._pool import maxpool_backward_kernel, maxpool_forward_kernel
+from cnn_ext._threads import for_image_slices
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward"]
 
@@ -62,7 +63,13 @@ def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np
     )
     n_images, channels = x.shape[:2]
     col = np.empty((n_images * out_h * out_w, channels * filter_h * filter_w), dtype=x.dtype)
-    im2col_kernel(x, filter_h, filter_w, stride, pad, out_h, out_w, col)
+    rows_per_image = out_h * out_w
+
+    def work(start, stop):
+        im2col_kernel(x[start:stop], filter_h, filter_w, stride, pad, out_h, out_w,
+                      col[start * rows_per_image:stop * rows_per_image])
+
+    for_image_slices(n_images, col.size, work)
     return col
 
 
@@ -95,7 +102,13 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
             f"filter {filter_h}x{filter_w}, stride={stride}, pad={pad}; got shape {col.shape}"
         )
     x = np.zeros(input_shape, dtype=col.dtype)
-    col2im_kernel(col, filter_h, filter_w, stride, pad, out_h, out_w, x)
+    rows_per_image = out_h * out_w
+
+    def work(start, stop):
+        col2im_kernel(col[start * rows_per_image:stop * rows_per_image], filter_h, filter_w,
+                      stride, pad, out_h, out_w, x[start:stop])
+
+    for_image_slices(n_images, col.size, work)
     return x
 
 
@@ -148,7 +161,12 @@ def maxpool_forward(x, pool_h: int, pool_w: int, stride: Optional[int] = None,
     out_shape = x.shape[:2] + (out_h, out_w)
     out = np.empty(out_shape, dtype=x.dtype)
     argmax = np.empty(out_shape, dtype=np.intp)
-    maxpool_forward_kernel(x, pool_h, pool_w, stride_h, stride_w, pad, out, argmax)
+
+    def work(start, stop):
+        maxpool_forward_kernel(x[start:stop], pool_h, pool_w, stride_h, stride_w, pad,
+                               out[start:stop], argmax[start:stop])
+
+    for_image_slices(x.shape[0], x.size, work)
     return out, argmax
 
 
@@ -179,7 +197,11 @@ def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
     argmax = _check_argmax(argmax, expected, input_shape[2] * input_shape[3])
     n_images, channels, height, width = input_shape
     dx = np.zeros((n_images, channels, height * width), dtype=dout.dtype)
-    maxpool_backward_kernel(dout, argmax, dx)
+
+    def work(start, stop):
+        maxpool_backward_kernel(dout[start:stop], argmax[start:stop], dx[start:stop])
+
+    for_image_slices(n_images, dx.size, work)
     return dx.reshape(input_shape)
 
 

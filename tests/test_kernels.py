@@ -180,3 +180,32 @@ def test_non_contiguous_input_gives_the_result_of_its_copy(make_view, dtype, rng
         cnn_ext.maxpool_backward(dout[..., ::-1].copy()[..., ::-1], argmax_copy, copy.shape, 2, 2),
         cnn_ext.maxpool_backward(dout, argmax_copy, copy.shape, 2, 2),
     )
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_results_do_not_depend_on_the_thread_count(threads, dtype, rng, tol):
+    # Large enough that every kernel splits the 9 images between the threads.
+    x = rng.standard_normal((9, 4, 64, 64)).astype(dtype)
+    col = cnn_ext.im2col(x, 5, 5, 1, 2)
+    out, argmax = cnn_ext.maxpool_forward(x, 3, 3, 2, 1)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    previous = cnn_ext.get_num_threads()
+    cnn_ext.set_num_threads(threads)
+    try:
+        assert_array_equal(cnn_ext.im2col(x, 5, 5, 1, 2), reference.im2col(x, 5, 5, 1, 2))
+        assert_allclose(cnn_ext.col2im(col, x.shape, 5, 5, 1, 2),
+                        reference.col2im(col, x.shape, 5, 5, 1, 2), **tol)
+        threaded_out, threaded_argmax = cnn_ext.maxpool_forward(x, 3, 3, 2, 1)
+        assert_array_equal(threaded_out, out)
+        assert_array_equal(threaded_argmax, argmax)
+        assert_allclose(cnn_ext.maxpool_backward(dout, argmax, x.shape, 3, 3, 2, 1),
+                        reference.maxpool_backward(dout, argmax, x.shape, 3, 3, 2, 1), **tol)
+    finally:
+        cnn_ext.set_num_threads(previous)
+
+
+def test_set_num_threads_checks_its_argument():
+    with pytest.raises(ValueError, match="threads"):
+        cnn_ext.set_num_threads(0)
+    with pytest.raises(TypeError, match="threads"):
+        cnn_ext.set_num_threads(2.0)

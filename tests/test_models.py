@@ -133,3 +133,16 @@ def test_sequential_collects_params_of_every_layer():
     model = Sequential([first, Relu(), second])
     assert model.params == first.params + second.params
     assert model.grads == first.grads + second.grads
+
+
+def test_backward_without_input_gradient_fills_the_same_grads():
+    model = LeNet(seed=3)
+    x, t = first_training_images(16)
+    model.forward(x, t)
+    dx = model.backward()
+    full = [grad.copy() for grad in model.grads]
+    model.forward(x, t)
+    assert model.backward(input_grad=False) is None
+    assert dx.shape == x.shape
+    for expected, grad in zip(full, model.grads):
+        np.testing.assert_array_equal(grad, expected)

@@ -199,7 +199,7 @@ class Trainer:
             raise FloatingPointError(
                 f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training stopped. "
                 f"Try a smaller learning rate (lr={self.optimizer.lr:g})")
-        self.model.backward()
+        self.model.backward(input_grad=False)
         self.optimizer.update(self.model.params, self.model.grads)
         return loss, int(np.sum(scores.argmax(axis=1) == self.model.loss_layer.labels))
 

@@ -61,10 +61,12 @@ class Affine(Layer):
         return flat @ W + b
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        W, _ = self.params
+        self.backward_params(dout)
+        return (dout @ self.params[0].T).reshape(self.x_shape)
+
+    def backward_params(self, dout: np.ndarray) -> None:
         self.grads[0][...] = self.x.T @ dout
         self.grads[1][...] = dout.sum(axis=0)
-        return (dout @ W.T).reshape(self.x_shape)
 
     def __repr__(self) -> str:
         return f"Affine({self.params[0].shape[0]}->{self.params[0].shape[1]})"

@@ -28,6 +28,12 @@ class Layer:
     def backward(self, dout: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def backward_params(self, dout: np.ndarray) -> None:
+        """Fill ``grads`` only, for a first layer whose input needs no gradient.
+
+        Layers that can skip computing dx (Convolution, Affine) override this."""
+        self.backward(dout)
+
     @property
     def name(self) -> str:
         return type(self).__name__

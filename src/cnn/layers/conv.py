@@ -47,20 +47,31 @@ class Convolution(Layer):
                              f"got shape {x.shape}")
         n_images = x.shape[0]
         col = cnn_ext.im2col(x, filter_h, filter_w, self.stride, self.pad)  # (N*out_h*out_w, C*fh*fw)
-        out = col @ W.reshape(out_channels, -1).T + b                       # (N*out_h*out_w, out_channels)
+        out = col @ W.reshape(out_channels, -1).T                           # (N*out_h*out_w, out_channels)
         out_h, out_w = self.output_size(x.shape[2], x.shape[3])
         self.x_shape, self.col = x.shape, col
-        # Rows are ordered (n, oh, ow): reshape to (N, out_h, out_w, C_out), then move channels forward.
-        return out.reshape(n_images, out_h, out_w, out_channels).transpose(0, 3, 1, 2)
+        # Rows are ordered (n, oh, ow): reshape to (N, out_h, out_w, C_out), then move channels
+        # forward. The copy to contiguous memory keeps the element-wise layers after it fast.
+        out = np.ascontiguousarray(out.reshape(n_images, out_h, out_w, out_channels).transpose(0, 3, 1, 2))
+        out += b.reshape(1, out_channels, 1, 1)
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         W, _ = self.params
         out_channels, _, filter_h, filter_w = W.shape
-        dout = dout.transpose(0, 2, 3, 1).reshape(-1, out_channels)  # (N*out_h*out_w, C_out)
-        self.grads[0][...] = (dout.T @ self.col).reshape(W.shape)
-        self.grads[1][...] = dout.sum(axis=0)
-        dcol = dout @ W.reshape(out_channels, -1)                    # (N*out_h*out_w, C*fh*fw)
+        dout = self._param_grads(dout)
+        dcol = dout @ W.reshape(out_channels, -1)  # (N*out_h*out_w, C*fh*fw)
         return cnn_ext.col2im(dcol, self.x_shape, filter_h, filter_w, self.stride, self.pad)
+
+    def backward_params(self, dout: np.ndarray) -> None:
+        self._param_grads(dout)
+
+    def _param_grads(self, dout: np.ndarray) -> np.ndarray:
+        """Fill dW and db; return dout as rows (N*out_h*out_w, C_out)."""
+        self.grads[1][...] = dout.sum(axis=(0, 2, 3))
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, self.params[0].shape[0])
+        self.grads[0][...] = (dout.T @ self.col).reshape(self.params[0].shape)
+        return dout
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         filter_h, filter_w = self.params[0].shape[2:]

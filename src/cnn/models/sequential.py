@@ -56,14 +56,21 @@ class Sequential:
         """The loss of batch x with labels t (N,) or one-hot (N, classes)."""
         return self.loss_layer.forward(self.predict(x, train), t)
 
-    def backward(self, dout: float = 1.0) -> np.ndarray:
-        """Backpropagate from the loss; fills ``grads`` and returns dL/dx."""
-        dout = self.loss_layer.backward(dout)
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
-        return dout
+    def backward(self, dout: float = 1.0, input_grad: bool = True) -> Optional[np.ndarray]:
+        """Backpropagate from the loss; fills ``grads`` and returns dL/dx.
 
-    def predict_batches(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        With ``input_grad=False`` the gradient with respect to the input is not
+        computed (training never needs it) and None is returned.
+        """
+        dout = self.loss_layer.backward(dout)
+        for layer in reversed(self.layers[1:]):
+            dout = layer.backward(dout)
+        if not input_grad:
+            self.layers[0].backward_params(dout)
+            return None
+        return self.layers[0].backward(dout)
+
+    def predict_batches(self, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
         """Class scores for many samples, computed ``batch_size`` at a time to bound memory."""
         batch_size = check_int("batch_size", batch_size, 1)
         if not isinstance(x, np.ndarray) or x.ndim < 1 or x.shape[0] == 0:
@@ -71,11 +78,11 @@ class Sequential:
         return np.concatenate([self.predict(x[start:start + batch_size])
                                for start in range(0, x.shape[0], batch_size)])
 
-    def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 256) -> float:
+    def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 128) -> float:
         """Fraction of samples whose highest score is the label, computed in batches."""
         return self.evaluate(x, t, batch_size)[1]
 
-    def evaluate(self, x: np.ndarray, t: np.ndarray, batch_size: int = 256) -> tuple[float, float]:
+    def evaluate(self, x: np.ndarray, t: np.ndarray, batch_size: int = 128) -> tuple[float, float]:
         """``(loss, accuracy)`` over all samples, predicted ``batch_size`` at a time."""
         scores = self.predict_batches(x, batch_size)
         loss = self.loss_layer.forward(scores, t)

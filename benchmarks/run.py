@@ -1,0 +1,127 @@
+"""Benchmark cnn-ext: kernels against memcpy, NumPy and PyTorch, and LeNet training and inference.
+
+    python benchmarks/run.py                 # everything; about 5 minutes on 2 cores
+    python benchmarks/run.py --quick         # float32 kernels only, fewer repeats, no model
+
+Prints the tables and writes them, with the machine's description, as JSON
+(default benchmarks/results/benchmark.json). PyTorch is optional: without it
+those columns are skipped with a note. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import cnn_ext
+import kernels
+
+HERE = Path(__file__).resolve().parent
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    return {"date": datetime.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "cnn_ext": cnn_ext.__version__, "torch": torch_version,
+            "command": " ".join([Path(sys.executable).name] + sys.argv)}
+
+
+def ratio(row: dict, baseline: str) -> str:
+    return f"{row['cnn_ext'] / row[baseline]:.2f}" if baseline in row else "-"
+
+
+def kernel_table(rows: list[dict]) -> str:
+    header = (f"{'kernel':<17} {'shape':<6} {'dtype':<8} {'cnn_ext ms':>10} {'memcpy ms':>9} "
+              f"{'numpy ms':>9} {'torch ms':>9} {'/memcpy':>8} {'/numpy':>7} {'/torch':>7}")
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        torch_ms = f"{row['torch'] * 1e3:.3f}" if "torch" in row else "-"
+        lines.append(f"{row['kernel']:<17} {row['shape']:<6} {row['dtype']:<8} "
+                     f"{row['cnn_ext'] * 1e3:>10.3f} {row['memcpy'] * 1e3:>9.3f} "
+                     f"{row['numpy'] * 1e3:>9.3f} {torch_ms:>9} {ratio(row, 'memcpy'):>8} "
+                     f"{ratio(row, 'numpy'):>7} {ratio(row, 'torch'):>7}")
+    return "\n".join(lines)
+
+
+def model_rows(threads: int, epochs: int, with_torch: bool) -> list[dict]:
+    rows = []
+    for framework in ["cnn-ext"] + (["torch"] if with_torch else []):
+        command = [sys.executable, str(HERE / "model.py"), framework, "--threads", str(threads),
+                   "--epochs", str(epochs)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        rows.append(json.loads(output.strip().splitlines()[-1]))
+    return rows
+
+
+def model_table(rows: list[dict]) -> str:
+    header = f"{'framework':<9} {'epoch s':>8} {'inference s':>11} {'peak RSS MB':>11} {'test acc':>8}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(f"{row['framework']:<9} {row['epoch_seconds']:>8.2f} {row['inference_seconds']:>11.3f} "
+                     f"{row['peak_rss_mb']:>11.0f} {row['test_accuracy']:>8.4f}")
+    if len(rows) == 2:
+        ours, theirs = rows
+        lines.append(f"{'ratio':<9} {ours['epoch_seconds'] / theirs['epoch_seconds']:>8.2f} "
+                     f"{ours['inference_seconds'] / theirs['inference_seconds']:>11.2f} "
+                     f"{ours['peak_rss_mb'] / theirs['peak_rss_mb']:>11.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark cnn-ext kernels and LeNet.")
+    parser.add_argument("--quick", action="store_true", help="float32 kernels, 3 repeats, no model")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both frameworks")
+    parser.add_argument("--repeats", type=int, default=9, help="timed repeats per kernel")
+    parser.add_argument("--model-epochs", type=int, default=3, help="timed LeNet epochs per framework")
+    parser.add_argument("--no-model", action="store_true", help="skip the LeNet benchmark")
+    parser.add_argument("--output", type=Path, default=HERE / "results" / "benchmark.json")
+    args = parser.parse_args()
+
+    cnn_ext.set_num_threads(args.threads)
+    torch_available = kernels.torch_functions(args.threads) is not None
+    info = machine()
+    print(f"{info['date']} | {info['cpu']} | {info['cores']} cores | threads {args.threads} | "
+          f"Python {info['python']} | NumPy {info['numpy']} | cnn-ext {info['cnn_ext']} | "
+          f"torch {info['torch'] or 'not installed'}")
+    if not torch_available:
+        print("note: PyTorch is not installed, its columns are skipped (pip install torch==2.13.0)")
+
+    dtypes = [np.float32] if args.quick else [np.float32, np.float64]
+    rows = kernels.run(dtypes, 3 if args.quick else args.repeats, args.threads)
+    print("\nKernels (median ms; ratios are cnn_ext time / baseline time, lower is better)")
+    print(kernel_table(rows))
+
+    results = {"machine": info, "threads": args.threads, "kernels": rows}
+    if not (args.quick or args.no_model):
+        models = model_rows(args.threads, args.model_epochs, torch_available)
+        print(f"\nLeNet on MNIST, batch {128}, Adam, float32 (median of {args.model_epochs} epochs; "
+              f"inference on the 10,000 test images)")
+        print(model_table(models))
+        results["model"] = models
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten: {args.output}")
+
+
+if __name__ == "__main__":
+    main()

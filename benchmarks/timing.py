@@ -1,0 +1,27 @@
+"""Timing helpers: median wall time of repeats after a warm-up, and peak memory."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from typing import Callable
+
+
+def median_seconds(function: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:
+    """Median wall-clock seconds of ``repeats`` calls of ``function`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, KB on Linux

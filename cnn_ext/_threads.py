@@ -1,0 +1,67 @@
+"""Running a kernel over slices of the batch on several threads.
+
+The compiled kernels release the GIL, so Python threads run them in parallel.
+Each thread gets its own images and writes only their part of the output, so
+no two threads ever write the same element (col2im's overlapping sums stay
+within one image).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional
+
+from cnn_ext._checks import check_int
+
+# Below this many output elements per thread, starting threads costs more than it saves.
+MIN_ELEMENTS_PER_THREAD = 1 << 15
+
+
+def _available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _initial_threads() -> int:
+    requested = os.environ.get("CNN_EXT_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    if requested and requested.isdigit() and int(requested) > 0:
+        return int(requested)
+    return _available_cores()
+
+
+_num_threads = _initial_threads()
+_pool: Optional[ThreadPoolExecutor] = None
+
+
+def get_num_threads() -> int:
+    """Threads the kernels use: ``CNN_EXT_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores."""
+    return _num_threads
+
+
+def set_num_threads(threads: int) -> None:
+    """Set the number of threads the kernels use (1 runs them on the calling thread)."""
+    global _num_threads, _pool
+    threads = check_int("threads", threads, 1)
+    if threads != _num_threads and _pool is not None:
+        _pool.shutdown()
+        _pool = None
+    _num_threads = threads
+
+
+def for_image_slices(n_images: int, output_elements: int, work: Callable[[int, int], None]) -> None:
+    """Call ``work(start, stop)`` on consecutive slices of the images covering ``range(n_images)``,
+    in parallel when there is enough work for more than one thread."""
+    global _pool
+    threads = min(_num_threads, n_images, max(1, output_elements // MIN_ELEMENTS_PER_THREAD))
+    if threads <= 1:
+        work(0, n_images)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="cnn_ext")
+    bounds = [n_images * index // threads for index in range(threads + 1)]
+    futures = [_pool.submit(work, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
+    work(bounds[0], bounds[1])
+    for future in futures:
+        future.result()
