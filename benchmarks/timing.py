@@ -6,6 +6,7 @@ import resource
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 
@@ -22,6 +23,15 @@ def median_seconds(function: Callable[[], object], repeats: int = 7, warmup: int
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
+    """Peak resident memory of this process so far, in MB.
+
+    On Linux this is VmHWM, which starts afresh in a new program; ru_maxrss would
+    carry over the peak of the parent that started it (it survives execve).
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1e3  # kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, KB on Linux
+    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, KB elsewhere

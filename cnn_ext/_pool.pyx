@@ -9,6 +9,36 @@ in the unpadded (H, W) plane of image ``n``, channel ``c``.
 from cython cimport floating
 
 
+cdef inline bint wins(floating value, floating best) noexcept nogil:
+    """Whether ``value`` replaces the running maximum: larger, or the first NaN (as np.argmax)."""
+    return value > best or (value != value and best == best)
+
+
+cdef inline void pool_2x2_plane(const floating *plane, Py_ssize_t width, Py_ssize_t out_h,
+                                Py_ssize_t out_w, floating *out_plane,
+                                Py_ssize_t *argmax_plane) noexcept nogil:
+    """2x2 windows with stride 2 and no padding, the common case, without the general loop."""
+    cdef Py_ssize_t oh, ow, corner, best_index, candidate, offset
+    cdef floating best, value
+    cdef Py_ssize_t offsets[3]
+    offsets[0] = 1
+    offsets[1] = width
+    offsets[2] = width + 1
+    for oh in range(out_h):
+        for ow in range(out_w):
+            corner = 2 * oh * width + 2 * ow
+            best = plane[corner]
+            best_index = corner
+            for offset in range(3):
+                candidate = corner + offsets[offset]
+                value = plane[candidate]
+                if wins(value, best):
+                    best = value
+                    best_index = candidate
+            out_plane[oh * out_w + ow] = best
+            argmax_plane[oh * out_w + ow] = best_index
+
+
 def maxpool_forward_kernel(
     const floating[:, :, :, ::1] x,  # IN (N, C, H, W)
     Py_ssize_t pool_h,
@@ -27,10 +57,19 @@ def maxpool_forward_kernel(
     cdef Py_ssize_t out_w = out.shape[3]
     cdef Py_ssize_t n, c, oh, ow, ih, iw, h_start, h_stop, w_start, w_stop, best_index
     cdef floating value, best
+    cdef const floating *plane
+    cdef floating *out_plane
+    cdef Py_ssize_t *argmax_plane
 
     with nogil:
         for n in range(n_images):
             for c in range(channels):
+                plane = &x[n, c, 0, 0]
+                out_plane = &out[n, c, 0, 0]
+                argmax_plane = &argmax[n, c, 0, 0]
+                if pool_h == 2 and pool_w == 2 and stride_h == 2 and stride_w == 2 and pad == 0:
+                    pool_2x2_plane(plane, width, out_h, out_w, out_plane, argmax_plane)
+                    continue
                 for oh in range(out_h):
                     h_start = oh * stride_h - pad
                     h_stop = min(h_start + pool_h, height)
@@ -40,17 +79,16 @@ def maxpool_forward_kernel(
                         w_stop = min(w_start + pool_w, width)
                         w_start = max(w_start, 0)
                         # Padding never wins: only pixels inside the image are compared.
-                        best = x[n, c, h_start, w_start]
                         best_index = h_start * width + w_start
+                        best = plane[best_index]
                         for ih in range(h_start, h_stop):
-                            for iw in range(w_start, w_stop):
-                                value = x[n, c, ih, iw]
-                                # The first NaN wins, as with np.argmax.
-                                if value > best or (value != value and best == best):
+                            for iw in range(ih * width + w_start, ih * width + w_stop):
+                                value = plane[iw]
+                                if wins(value, best):
                                     best = value
-                                    best_index = ih * width + iw
-                        out[n, c, oh, ow] = best
-                        argmax[n, c, oh, ow] = best_index
+                                    best_index = iw
+                        out_plane[oh * out_w + ow] = best
+                        argmax_plane[oh * out_w + ow] = best_index
 
 
 def maxpool_backward_kernel(

@@ -6,11 +6,13 @@
 #   4. install it into fresh virtual environments (no Cython, no build step), once beside
 #      NumPy 1.26 and once beside the newest NumPy 2.x, and run the test suite against it
 #      from a directory outside the source tree.
-# Usage: tools/build_wheel.sh [OUTPUT_DIR]   (default: ./wheelhouse)
+# Usage: tools/build_wheel.sh [OUTPUT_DIR] [PYTEST ARGUMENTS...]   (default: ./wheelhouse)
+#   for example: tools/build_wheel.sh wheelhouse -m "not slow"
 set -euo pipefail
 
 project=$(cd "$(dirname "$0")/.." && pwd)
 output=$(realpath -m "${1:-$project/wheelhouse}")
+shift || true
 python=${PYTHON:-python3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/cnn-ext-wheel.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -68,5 +70,5 @@ for numpy_spec in "numpy==1.26.4" "numpy==$newest_numpy2"; do
     fi
     (cd "$tests_dir" && "$venv/bin/python" -c \
         "import numpy, cnn, cnn_ext; print('numpy', numpy.__version__, '| cnn-ext', cnn_ext.__version__, 'from', cnn_ext.__file__)" \
-        && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests | tail -n 1)
+        && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests "$@" | tail -n 1)
 done

@@ -14,7 +14,8 @@ import numpy as np
 
 from cnn_ext._checks import check_int, describe
 
-__all__ = ["check_int", "describe", "check_float", "check_weight", "check_input", "check_labels"]
+__all__ = ["check_int", "describe", "check_float", "check_weight", "check_input", "check_labels",
+           "check_samples"]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -83,3 +84,23 @@ def check_labels(t: Any, n_samples: int, n_classes: int) -> np.ndarray:
         raise ValueError(f"t: class labels must lie in [0, {n_classes}), "
                          f"got values from {t.min()} to {t.max()}")
     return t
+
+
+def check_samples(name: str, x: Any, dtype: Optional[np.dtype] = None) -> np.ndarray:
+    """Check a data set before it is fed to a model: a non-empty float array (N, ...) of finite
+    values, of ``dtype`` when given. Run once per call, not per batch."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of samples (N, ...), got {describe(x)}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}"
+                        + ("; scale integer images, for example x.astype(np.float32) / 255"
+                           if np.issubdtype(x.dtype, np.integer) else ""))
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but the model is {dtype}; convert it with "
+                        f"{name}.astype(np.{dtype})")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty array of samples (N, ...), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(f"{name} holds {bad} NaN or infinite values; inputs must be finite")
+    return x

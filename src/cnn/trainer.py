@@ -13,7 +13,7 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-from cnn._checks import check_int, describe
+from cnn._checks import check_int, check_samples, describe
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
@@ -141,8 +141,9 @@ class Trainer:
         Path(path).write_text(json.dumps(self.history, indent=2) + "\n")
 
     def _check_data(self, x, t, x_test, t_test) -> int:
-        if not isinstance(x, np.ndarray) or x.ndim < 2 or x.shape[0] == 0:
-            raise ValueError(f"x must be a non-empty array of samples (N, ...), got {describe(x)}")
+        check_samples("x", x, self.model.dtype)
+        if x_test is not None:
+            check_samples("x_test", x_test, self.model.dtype)
         t = np.asarray(t)
         if t.ndim not in (1, 2) or t.shape[0] != x.shape[0]:
             raise ValueError(f"t must hold one label per sample of x ({x.shape[0]}), got shape {t.shape}")

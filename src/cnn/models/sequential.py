@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from cnn._checks import check_int, describe
+from cnn._checks import check_int, check_samples, describe
 from cnn.layers.base import Layer
 from cnn.layers.loss import SoftmaxWithLoss
 from cnn.storage import atomic_write_npz, read_npz
@@ -73,8 +73,7 @@ class Sequential:
     def predict_batches(self, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
         """Class scores for many samples, computed ``batch_size`` at a time to bound memory."""
         batch_size = check_int("batch_size", batch_size, 1)
-        if not isinstance(x, np.ndarray) or x.ndim < 1 or x.shape[0] == 0:
-            raise ValueError(f"x must be a non-empty array of samples (N, ...), got {describe(x)}")
+        check_samples("x", x, self.dtype)
         return np.concatenate([self.predict(x[start:start + batch_size])
                                for start in range(0, x.shape[0], batch_size)])
 

@@ -1,0 +1,270 @@
+"""Every public entry point answers bad input with an exception that names the argument,
+says what was expected and shows what came in. The lists below are the documentation of
+those answers: (call, exception, words the message must contain)."""
+
+import gzip
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnn_ext
+from cnn.datasets import IdxFormatError, load_mnist
+from cnn.gradcheck import check_gradients
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Pooling, Relu,
+                        SoftmaxWithLoss)
+from cnn.models import LeNet, Sequential
+from cnn.optim import SGD, Adam, Momentum, make_optimizer
+from cnn.trainer import Trainer
+from mnist_files import MNIST_DIR
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_lenet.py"
+
+F32 = np.float32
+X = np.zeros((2, 3, 6, 6), F32)
+COL = cnn_ext.im2col(X, 3, 3)
+OUT, ARGMAX = cnn_ext.maxpool_forward(X, 2, 2)
+CONV = Convolution(np.zeros((4, 3, 3, 3), F32), np.zeros(4, F32))
+AFFINE = Affine(np.zeros((12, 5), F32), np.zeros(5, F32))
+NORM = BatchNormalization(np.ones(3, F32), np.zeros(3, F32))
+IMAGES = np.zeros((4, 1, 28, 28), F32)
+LABELS = np.array([0, 1, 2, 3])
+
+
+def with_value(value, index=(0, 0, 3, 3)):
+    images = IMAGES.copy()
+    images[index] = value
+    return images
+
+
+def trainer(**overrides):
+    arguments = dict(model=LeNet(seed=0), optimizer=SGD(lr=0.1), log=None) | overrides
+    return Trainer(**arguments)
+
+
+KERNELS = [
+    # (call, exception, words the message must contain)
+    (lambda: cnn_ext.im2col(np.zeros((3, 6, 6), np.float32), 3, 3), ValueError, ["x", "4-D", "(3, 6, 6)"]),
+    (lambda: cnn_ext.im2col(X.astype(np.int64), 3, 3), TypeError, ["x", "float32 or float64", "int64"]),
+    (lambda: cnn_ext.im2col(X.astype(np.complex64), 3, 3), TypeError, ["x", "complex64"]),
+    (lambda: cnn_ext.im2col(X.astype(object), 3, 3), TypeError, ["x", "object"]),
+    (lambda: cnn_ext.im2col(X.astype(np.float16), 3, 3), TypeError, ["x", "float16"]),
+    (lambda: cnn_ext.im2col(np.zeros((0, 3, 6, 6), np.float32), 3, 3), ValueError, ["x", "empty", "(0, 3, 6, 6)"]),
+    (lambda: cnn_ext.im2col(X, 0, 3), ValueError, ["filter_h", "positive", "0"]),
+    (lambda: cnn_ext.im2col(X, 3, -1), ValueError, ["filter_w", "positive", "-1"]),
+    (lambda: cnn_ext.im2col(X, 3.0, 3), TypeError, ["filter_h", "integer", "3.0"]),
+    (lambda: cnn_ext.im2col(X, True, 3), TypeError, ["filter_h", "integer", "True"]),
+    (lambda: cnn_ext.im2col(X, 3, 3, stride=0), ValueError, ["stride", "positive", "0"]),
+    (lambda: cnn_ext.im2col(X, 3, 3, stride=1.5), TypeError, ["stride", "integer", "1.5"]),
+    (lambda: cnn_ext.im2col(X, 3, 3, pad=-1), ValueError, ["pad", ">= 0", "-1"]),
+    (lambda: cnn_ext.im2col(X, 9, 3), ValueError, ["filter_h=9", "padded input height 6"]),
+    (lambda: cnn_ext.im2col(X, 3, 9, pad=1), ValueError, ["filter_w=9", "padded input width 8"]),
+    (lambda: cnn_ext.col2im(COL, X.shape, 3, 2), ValueError, ["col", "shape", str(COL.shape)]),
+    (lambda: cnn_ext.col2im(COL[:-1], X.shape, 3, 3), ValueError, ["col", str(COL.shape), str(COL[:-1].shape)]),
+    (lambda: cnn_ext.col2im(COL.ravel(), X.shape, 3, 3), ValueError, ["col", "2-D"]),
+    (lambda: cnn_ext.col2im(COL.astype(np.int32), X.shape, 3, 3), TypeError, ["col", "int32"]),
+    (lambda: cnn_ext.col2im(COL, (2, 3, 6), 3, 3), ValueError, ["input_shape", "4 integers", "(2, 3, 6)"]),
+    (lambda: cnn_ext.col2im(COL, (2, 3, 6, 6.0), 3, 3), ValueError, ["input_shape", "4 positive integers"]),
+    (lambda: cnn_ext.col2im(COL, (2, 3, 0, 6), 3, 3), ValueError, ["input_shape", "positive"]),
+    (lambda: cnn_ext.col2im(COL, "NCHW", 3, 3), ValueError, ["input_shape", "'NCHW'"]),
+    (lambda: cnn_ext.col2im(COL, 4, 3, 3), ValueError, ["input_shape", "4"]),
+    (lambda: cnn_ext.maxpool_forward(X[0], 2, 2), ValueError, ["x", "4-D", "(3, 6, 6)"]),
+    (lambda: cnn_ext.maxpool_forward(X.astype(np.uint8), 2, 2), TypeError, ["x", "uint8"]),
+    (lambda: cnn_ext.maxpool_forward(X, 0, 2), ValueError, ["pool_h", "positive"]),
+    (lambda: cnn_ext.maxpool_forward(X, 2, "2"), TypeError, ["pool_w", "integer", "'2'"]),
+    (lambda: cnn_ext.maxpool_forward(X, 2, 2, stride=0), ValueError, ["stride", "positive"]),
+    (lambda: cnn_ext.maxpool_forward(X, 2, 2, pad=2), ValueError, ["pad", "half the pool size", "pad=2"]),
+    (lambda: cnn_ext.maxpool_forward(X, 7, 2), ValueError, ["pool_h=7", "height 6"]),
+    (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX, X.shape, 3, 3), ValueError, ["dout", "(2, 3, 2, 2)", "(2, 3, 3, 3)"]),
+    (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX[:1], X.shape, 2, 2), ValueError, ["argmax", "(2, 3, 3, 3)", "(1, 3, 3, 3)"]),
+    (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX.astype(np.float64), X.shape, 2, 2), TypeError, ["argmax", "integer", "float64"]),
+    (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX.tolist(), X.shape, 2, 2), TypeError, ["argmax", "list"]),
+    (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX + 36, X.shape, 2, 2), ValueError, ["argmax", "[0, 36)", str(ARGMAX.max() + 36)]),
+    (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX - 100, X.shape, 2, 2), ValueError, ["argmax", "-100"]),
+    (lambda: cnn_ext.maxpool_backward(OUT.astype(np.int32), ARGMAX, X.shape, 2, 2), TypeError, ["dout", "int32"]),
+    (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX, (2, 3, 6), 2, 2), ValueError, ["input_shape", "(2, 3, 6)"]),
+]
+
+LAYERS_MODELS_OPTIMIZERS = [
+    (lambda: Convolution(np.zeros((4, 3, 3), F32), np.zeros(4, F32)), ValueError, ["Convolution", "W", "4-D", "(4, 3, 3)"]),
+    (lambda: Convolution([[1.0]], np.zeros(4, F32)), TypeError, ["Convolution", "W", "numpy array", "list"]),
+    (lambda: Convolution(np.zeros((4, 3, 3, 3), np.int32), np.zeros(4, F32)), TypeError, ["W", "int32"]),
+    (lambda: Convolution(np.zeros((4, 3, 3, 3), F32), np.zeros(5, F32)), ValueError, ["b", "(4,)", "(5,)"]),
+    (lambda: Convolution(np.zeros((4, 3, 3, 3), F32), np.zeros(4)), ValueError, ["b", "float32", "float64"]),
+    (lambda: Convolution(np.zeros((4, 3, 3, 3), F32), np.zeros(4, F32), stride=0), ValueError, ["stride", "0"]),
+    (lambda: CONV.forward(np.zeros((2, 2, 8, 8), F32)), ValueError, ["Convolution", "(N, 3, H, W)", "(2, 2, 8, 8)"]),
+    (lambda: CONV.forward(np.zeros((2, 3, 8), F32)), ValueError, ["Convolution", "(2, 3, 8)"]),
+    (lambda: CONV.forward(np.zeros((2, 3, 8, 8))), TypeError, ["Convolution", "float64", "float32", "astype"]),
+    (lambda: CONV.forward(np.zeros((2, 3, 8, 8), np.uint8)), TypeError, ["Convolution", "uint8"]),
+    (lambda: CONV.forward(np.zeros((0, 3, 8, 8), F32)), ValueError, ["Convolution", "(0, 3, 8, 8)"]),
+    (lambda: CONV.forward(np.zeros((2, 3, 1, 1), F32)), ValueError, ["filter_h=3", "height 1"]),
+    (lambda: AFFINE.forward(np.zeros((2, 11), F32)), ValueError, ["Affine", "12 features", "(2, 11)"]),
+    (lambda: AFFINE.forward(np.zeros(12, F32)), ValueError, ["Affine", "(12,)"]),
+    (lambda: Affine(np.zeros((12, 5), F32), np.zeros(4, F32)), ValueError, ["Affine", "b", "(5,)", "(4,)"]),
+    (lambda: Pooling(0, 2), ValueError, ["pool_h", "0"]),
+    (lambda: Pooling(2, 2).forward(np.zeros((2, 6, 6), F32)), ValueError, ["Pooling", "(N, C, H, W)", "(2, 6, 6)"]),
+    (lambda: AvgPooling(3, 2), ValueError, ["AvgPooling", "3x2", "stride"]),
+    (lambda: Relu().forward([1.0, 2.0]), TypeError, ["Relu", "numpy array", "list"]),
+    (lambda: Dropout(1.0), ValueError, ["ratio", "[0.0, 1.0)", "1.0"]),
+    (lambda: Dropout(-0.1), ValueError, ["ratio", "-0.1"]),
+    (lambda: NORM.forward(np.zeros((4, 5), F32)), ValueError, ["BatchNormalization", "(N, 3)", "(4, 5)"]),
+    (lambda: BatchNormalization(np.ones(3, F32), np.zeros(3, F32), momentum=1.5), ValueError, ["momentum", "1.5"]),
+    (lambda: SoftmaxWithLoss().forward(np.zeros((3, 4), F32), np.array([0, 1])), ValueError, ["t", "(3,)", "(2,)"]),
+    (lambda: SoftmaxWithLoss().forward(np.zeros((3, 4), F32), np.array([0, 1, 4])), ValueError, ["t", "[0, 4)", "4"]),
+    (lambda: SoftmaxWithLoss().forward(np.zeros((3, 4), F32), np.array([0, -1, 2])), ValueError, ["t", "-1"]),
+    (lambda: SoftmaxWithLoss().forward(np.zeros((3, 4), F32), np.array([0.0, 1.0, 2.0])), TypeError, ["t", "integers", "float64"]),
+    (lambda: SoftmaxWithLoss().forward(np.zeros((3, 4), F32), np.zeros((3, 5))), ValueError, ["t", "one-hot", "(3, 4)", "(3, 5)"]),
+    (lambda: SoftmaxWithLoss().forward(np.zeros((3, 4), F32), np.full((3, 4), 0.25)), ValueError, ["t", "one-hot", "single 1"]),
+    (lambda: Sequential([]), ValueError, ["layers", "empty"]),
+    (lambda: Sequential([Relu(), "relu"]), TypeError, ["layers[1]", "Layer", "'relu'"]),
+    (lambda: LeNet(num_classes=1), ValueError, ["num_classes", "1"]),
+    (lambda: LeNet(input_shape=(28, 28)), ValueError, ["input_shape", "(28, 28)"]),
+    (lambda: LeNet(dtype=np.int32), TypeError, ["dtype", "int32"]),
+    (lambda: LeNet(seed=0).accuracy(np.zeros((4, 1, 28, 28), F32), np.zeros(3, int)), ValueError, ["t", "(3,)"]),
+    (lambda: LeNet(seed=0).accuracy(np.zeros((4, 1, 28, 28), F32), np.zeros(4, int), batch_size=0), ValueError, ["batch_size", "0"]),
+    (lambda: Sequential([Relu()]).summary(), ValueError, ["input_shape"]),
+    (lambda: SGD(lr=0), ValueError, ["lr", "0"]),
+    (lambda: SGD(lr=float("nan")), ValueError, ["lr", "nan"]),
+    (lambda: SGD(lr="0.1"), TypeError, ["lr", "'0.1'"]),
+    (lambda: Adam(beta1=1.0), ValueError, ["beta1", "1.0"]),
+    (lambda: Momentum(momentum=-0.5), ValueError, ["momentum", "-0.5"]),
+    (lambda: SGD(lr=0.1, weight_decay=-1), ValueError, ["weight_decay", "-1"]),
+    (lambda: make_optimizer("adamw", lr=0.1), ValueError, ["optimizer", "'adamw'", "adam"]),
+    (lambda: SGD(lr=0.1).update([np.zeros(3)], [np.zeros(4)]), ValueError, ["grad", "(4,)", "(3,)"]),
+    (lambda: SGD(lr=0.1).update([np.zeros(3)], []), ValueError, ["params", "grads", "1", "0"]),
+    (lambda: LeNet(seed=0).predict_batches(with_value(np.nan)), ValueError, ["x", "1 NaN or infinite"]),
+    (lambda: LeNet(seed=0).accuracy(with_value(np.inf), LABELS), ValueError, ["x", "NaN or infinite"]),
+    (lambda: LeNet(seed=0).predict_batches(IMAGES.astype(np.uint8)), TypeError, ["x", "uint8", "/ 255"]),
+    (lambda: LeNet(seed=0).predict_batches(IMAGES.astype(np.complex64)), TypeError, ["x", "complex64"]),
+    (lambda: LeNet(seed=0).predict_batches(IMAGES.astype(object)), TypeError, ["x", "object"]),
+    (lambda: LeNet(seed=0).predict_batches(IMAGES.astype(np.float64)), TypeError, ["x", "float64", "float32"]),
+    (lambda: LeNet(seed=0).predict_batches(IMAGES[:0]), ValueError, ["x", "non-empty", "(0, 1, 28, 28)"]),
+    (lambda: LeNet(seed=0).predict_batches(np.zeros((4, 3, 28, 28), F32)), ValueError, ["Convolution", "(N, 1, H, W)", "(4, 3, 28, 28)"]),
+    (lambda: LeNet(seed=0).forward(IMAGES, np.eye(9)[LABELS]), ValueError, ["t", "one-hot", "(4, 10)", "(4, 9)"]),
+    (lambda: LeNet(seed=0).forward(IMAGES, np.array([0, 1, 2, 10])), ValueError, ["t", "[0, 10)", "10"]),
+    (lambda: LeNet(seed=0).forward(IMAGES, LABELS[:3]), ValueError, ["t", "(4,)", "(3,)"]),
+    (lambda: check_gradients(LeNet(seed=0), IMAGES), ValueError, ["t", "labels"]),
+    (lambda: check_gradients("model", IMAGES), TypeError, ["target", "str"]),
+]
+
+TRAINING = [
+    (lambda: trainer(batch_size=0), ValueError, ["batch_size", "0"]),
+    (lambda: trainer(seed=-1), ValueError, ["seed", "-1"]),
+    (lambda: trainer(model="lenet"), TypeError, ["model", "Sequential", "'lenet'"]),
+    (lambda: trainer(optimizer="adam"), TypeError, ["optimizer", "Optimizer", "'adam'"]),
+    (lambda: trainer().fit(IMAGES, LABELS, epochs=0), ValueError, ["epochs", "0"]),
+    (lambda: trainer().fit(IMAGES, LABELS[:3], epochs=1), ValueError, ["t", "one label per sample", "(3,)"]),
+    (lambda: trainer().fit(with_value(np.nan), LABELS, epochs=1), ValueError, ["x", "NaN"]),
+    (lambda: trainer().fit(IMAGES[:0], LABELS[:0], epochs=1), ValueError, ["x", "non-empty"]),
+    (lambda: trainer().fit(IMAGES, LABELS, 1, x_test=IMAGES), ValueError, ["x_test", "t_test", "together"]),
+    (lambda: trainer().fit(IMAGES, LABELS, 1, x_test=with_value(-np.inf), t_test=LABELS), ValueError, ["x_test", "NaN or infinite"]),
+    (lambda: trainer().fit(IMAGES, np.array([0, 1, 2, 11]), epochs=1), ValueError, ["t", "[0, 10)", "11"]),
+    (lambda: trainer().fit(IMAGES, LABELS, epochs=1, resume=True), ValueError, ["resume", "checkpoint"]),
+    (lambda: make_optimizer("lbfgs", lr=0.1), ValueError, ["optimizer", "'lbfgs'", "sgd"]),
+    (lambda: Adam(lr=-0.001), ValueError, ["lr", "-0.001"]),
+    (lambda: Adam(lr=float("inf")), ValueError, ["lr", "inf"]),
+]
+
+
+def broken_mnist_dir(tmp_path):
+    """A copy of MNIST whose test labels are cut in half."""
+    for path in MNIST_DIR.glob("*.gz"):
+        shutil.copy(path, tmp_path / path.name)
+    labels = gzip.decompress((MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels[:5008]))
+    return tmp_path
+
+
+FILES = [
+    (lambda tmp: load_mnist(root=tmp / "missing", download=False), FileNotFoundError, ["root", "does not exist"]),
+    (lambda tmp: load_mnist(root=broken_mnist_dir(tmp), download=False), IdxFormatError, ["t10k-labels", "truncated", "found 5000"]),
+    (lambda tmp: LeNet(seed=0).load(tmp / "absent.npz"), FileNotFoundError, ["absent.npz"]),
+    (lambda tmp: (tmp / "junk.npz").write_bytes(b"not a zip") and LeNet(seed=0).load(tmp / "junk.npz"), ValueError, ["junk.npz", "truncated or corrupted"]),
+    (lambda tmp: LeNet(seed=0, num_classes=3).save(tmp / "w.npz") or LeNet(seed=0).load(tmp / "w.npz"), ValueError, ["w.npz", "different architecture"]),
+]
+
+
+EXAMPLE_FLAGS = [
+    (["--lr", "-1"], ["lr", "-1"]),
+    (["--train-size", "0"], ["--train-size", "0"]),
+    (["--epochs", "0"], ["--epochs", "0"]),
+    (["--batch-size", "0"], ["batch_size", "0"]),
+    (["--data-dir", "/nonexistent/mnist"], ["--data-dir", "/nonexistent/mnist", "does not exist"]),
+    (["--optimizer", "adamw"], ["--optimizer", "adamw"]),
+    (["--epochs", "two"], ["--epochs", "two"]),
+    (["--dtype", "float16"], ["--dtype", "float16"]),
+    (["--lr", "nan"], ["lr", "nan"]),
+    (["--lr", "0"], ["lr", "0"]),
+    (["--train-size", "64", "--optimizer", "sgd", "--lr", "1e30"], ["loss became", "epoch 1", "smaller learning rate"]),
+]
+
+
+def check_message(error, words):
+    message = str(error.value)
+    for word in words:
+        assert word in message, f"{word!r} missing from {message!r}"
+
+
+@pytest.mark.parametrize("call, exception, words", KERNELS, ids=[f"kernel{i}" for i in range(len(KERNELS))])
+def test_kernels(call, exception, words):
+    with pytest.raises(exception) as error:
+        call()
+    check_message(error, words)
+
+
+@pytest.mark.parametrize("call, exception, words", LAYERS_MODELS_OPTIMIZERS,
+                         ids=[f"layer{i}" for i in range(len(LAYERS_MODELS_OPTIMIZERS))])
+def test_layers_models_optimizers(call, exception, words):
+    with pytest.raises(exception) as error:
+        call()
+    check_message(error, words)
+
+
+@pytest.mark.parametrize("call, exception, words", TRAINING, ids=[f"training{i}" for i in range(len(TRAINING))])
+def test_training(call, exception, words):
+    with pytest.raises(exception) as error:
+        call()
+    check_message(error, words)
+
+
+@pytest.mark.parametrize("call, exception, words", FILES, ids=[f"file{i}" for i in range(len(FILES))])
+def test_files(call, exception, words, tmp_path):
+    with pytest.raises(exception) as error:
+        call(tmp_path)
+    check_message(error, words)
+
+
+def test_numpy_integer_arguments_are_accepted():
+    col = cnn_ext.im2col(X, np.int64(3), np.int32(3), stride=np.int8(1), pad=np.uint8(0))
+    assert col.shape == COL.shape
+
+
+def test_argmax_of_another_integer_dtype_is_accepted():
+    dout = np.ones_like(OUT)
+    dx = cnn_ext.maxpool_backward(dout, ARGMAX.astype(np.int32), X.shape, 2, 2)
+    assert dx.sum() == OUT.size
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags, words", EXAMPLE_FLAGS, ids=[" ".join(f) for f, _ in EXAMPLE_FLAGS])
+def test_example_command_line(tmp_path, flags, words):
+    """At the command line: a one-line message, exit code 2, no traceback."""
+    result = subprocess.run([sys.executable, str(EXAMPLE), *flags, "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, f"{word!r} missing from {result.stderr!r}"
+
+
+@pytest.mark.slow
+def test_example_resume_from_a_truncated_checkpoint(tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 cut short")
+    result = subprocess.run([sys.executable, str(EXAMPLE), "--train-size", "64", "--out", str(tmp_path),
+                             "--resume"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "checkpoint.npz" in result.stderr and "truncated or corrupted" in result.stderr

@@ -1,0 +1,36 @@
+"""The kernels release the GIL: calls from several Python threads at once on different inputs
+give the results of the same calls made one by one."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import cnn_ext
+
+
+def call_all(x):
+    col = cnn_ext.im2col(x, 5, 5, 1, 2)
+    folded = cnn_ext.col2im(col, x.shape, 5, 5, 1, 2)
+    out, argmax = cnn_ext.maxpool_forward(x, 3, 3, 2, 1)
+    dx = cnn_ext.maxpool_backward(out, argmax, x.shape, 3, 3, 2, 1)
+    return col, folded, out, argmax, dx
+
+
+@pytest.mark.parametrize("kernel_threads", [1, 2])
+def test_concurrent_calls_equal_sequential_calls(kernel_threads, dtype):
+    rng = np.random.default_rng(11)
+    inputs = [rng.standard_normal((6, 3, 24 + i, 20 + i)).astype(dtype) for i in range(12)]
+    previous = cnn_ext.get_num_threads()
+    cnn_ext.set_num_threads(kernel_threads)
+    try:
+        sequential = [call_all(x) for x in inputs]
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            for _ in range(3):
+                concurrent = list(pool.map(call_all, inputs))
+                for expected, got in zip(sequential, concurrent):
+                    for expected_array, array in zip(expected, got):
+                        assert_array_equal(array, expected_array)
+    finally:
+        cnn_ext.set_num_threads(previous)
