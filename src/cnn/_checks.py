@@ -14,8 +14,8 @@ import numpy as np
 
 from cnn_ext._checks import check_int, describe
 
-__all__ = ["check_int", "describe", "check_float", "check_weight", "check_input", "check_labels",
-           "check_samples"]
+__all__ = ["check_int", "describe", "check_float", "check_weight", "check_weight_and_bias",
+           "check_input", "check_labels", "check_samples"]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -44,6 +44,18 @@ def check_weight(layer: str, name: str, value: Any, ndim: int, layout: str) -> n
         raise ValueError(f"{layer}: {name} must be a non-empty {ndim}-D array {layout}, "
                          f"got shape {value.shape}")
     return value
+
+
+def check_weight_and_bias(layer: str, W: Any, b: Any, ndim: int, layout: str,
+                          bias_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Check a weight of ``ndim`` dimensions and its bias: 1-D, one entry per ``W.shape[bias_axis]``,
+    of ``W``'s dtype. Returns ``(W, b)``."""
+    W = check_weight(layer, "W", W, ndim, layout)
+    b = check_weight(layer, "b", b, 1, f"({W.shape[bias_axis]},)")
+    if b.shape != (W.shape[bias_axis],) or b.dtype != W.dtype:
+        raise ValueError(f"{layer}: b must have shape ({W.shape[bias_axis]},) and dtype {W.dtype}, "
+                         f"got shape {b.shape} and dtype {b.dtype}")
+    return W, b
 
 
 def check_input(layer: str, x: Any, ndims: Sequence[int], expected: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn._checks import check_input, check_weight
+from cnn._checks import check_input, check_weight_and_bias
 from cnn.layers.base import Layer
 
 
@@ -38,11 +38,7 @@ class Affine(Layer):
 
     def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
         super().__init__()
-        W = check_weight("Affine", "W", W, 2, "(in_features, out_features)")
-        b = check_weight("Affine", "b", b, 1, "(out_features,)")
-        if b.shape != (W.shape[1],) or b.dtype != W.dtype:
-            raise ValueError(f"Affine: b must have shape ({W.shape[1]},) and dtype {W.dtype}, "
-                             f"got shape {b.shape} and dtype {b.dtype}")
+        W, b = check_weight_and_bias("Affine", W, b, 2, "(in_features, out_features)", bias_axis=1)
         self.params = [W, b]
         self.grads = [np.zeros_like(W), np.zeros_like(b)]
         self.x_shape = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import cnn_ext
-from cnn._checks import check_input, check_int, check_weight
+from cnn._checks import check_input, check_int, check_weight_and_bias
 from cnn.layers.base import Layer
 
 
@@ -26,11 +26,8 @@ class Convolution(Layer):
 
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
         super().__init__()
-        W = check_weight("Convolution", "W", W, 4, "(out_channels, in_channels, filter_h, filter_w)")
-        b = check_weight("Convolution", "b", b, 1, "(out_channels,)")
-        if b.shape != (W.shape[0],) or b.dtype != W.dtype:
-            raise ValueError(f"Convolution: b must have shape ({W.shape[0]},) and dtype {W.dtype}, "
-                             f"got shape {b.shape} and dtype {b.dtype}")
+        W, b = check_weight_and_bias("Convolution", W, b, 4,
+                                     "(out_channels, in_channels, filter_h, filter_w)", bias_axis=0)
         self.stride = check_int("stride", stride, 1)
         self.pad = check_int("pad", pad, 0)
         self.params = [W, b]
