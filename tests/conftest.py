@@ -5,6 +5,12 @@ import pytest
 TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
+def pytest_configure(config):
+    # Registered here rather than in pyproject.toml so that it also holds when the tests run
+    # from a copy outside the source tree (tools/build_wheel.sh, cibuildwheel).
+    config.addinivalue_line("markers", "slow: runs the example in subprocesses (deselect with -m 'not slow')")
+
+
 @pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
 def dtype(request):
     return request.param
