@@ -15,7 +15,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 
 from timing import median_seconds, peak_rss_mb
 

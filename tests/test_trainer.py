@@ -6,7 +6,6 @@ import signal
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
 
 from cnn.layers import Affine, Layer, Relu
 from cnn.models import Sequential
@@ -187,3 +186,9 @@ def test_bad_fit_arguments():
         trainer.fit(x, t, 0)
     with pytest.raises(ValueError, match="checkpoint"):
         trainer.fit(x, t, 1, resume=True)
+
+
+def test_checkpoint_directory_is_created(tmp_path):
+    checkpoint = tmp_path / "runs" / "lenet" / "checkpoint.npz"
+    train(1, checkpoint=checkpoint)
+    assert checkpoint.is_file()

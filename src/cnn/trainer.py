@@ -224,6 +224,7 @@ class Trainer:
         arrays["meta"] = np.array(json.dumps(meta))
         if state["order"] is not None:
             arrays["order"] = state["order"]
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_npz(self.checkpoint, arrays)
 
     def _load_checkpoint(self, n_samples: int) -> dict:
