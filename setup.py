@@ -7,6 +7,7 @@ kernels with bounds, wraparound and initialisation checks turned on.
 
 import os
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -21,15 +22,17 @@ compiler_directives = {
     "cdivision": True,
 }
 
-define_macros = [("CNN_EXT_DEBUG", "1" if DEBUG_BUILD else "0")]
+define_macros = [("CNN_EXT_DEBUG", "1" if DEBUG_BUILD else "0"),
+                 ("NPY_NO_DEPRECATED_API", "NPY_1_22_API_VERSION")]
 
 extensions = [
     Extension(
         f"cnn_ext.{name}",
         [f"cnn_ext/{name}.pyx"],
         define_macros=define_macros,
+        include_dirs=[numpy.get_include()],
     )
-    for name in ("_im2col", "_pool", "_build_info")
+    for name in ("_im2col", "_conv", "_pool", "_memory", "_build_info")
 ]
 
 

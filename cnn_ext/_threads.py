@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
 
 from cnn_ext._checks import check_int
 
@@ -31,6 +31,8 @@ def _initial_threads() -> int:
     return _available_cores()
 
 
+Result = TypeVar("Result")
+
 _num_threads = _initial_threads()
 _pool: Optional[ThreadPoolExecutor] = None
 
@@ -50,18 +52,17 @@ def set_num_threads(threads: int) -> None:
     _num_threads = threads
 
 
-def for_image_slices(n_images: int, output_elements: int, work: Callable[[int, int], None]) -> None:
+def for_image_slices(n_images: int, output_elements: int,
+                     work: Callable[[int, int], Result]) -> list[Result]:
     """Call ``work(start, stop)`` on consecutive slices of the images covering ``range(n_images)``,
-    in parallel when there is enough work for more than one thread."""
+    in parallel when there is enough work for more than one thread; return the results in order."""
     global _pool
     threads = min(_num_threads, n_images, max(1, output_elements // MIN_ELEMENTS_PER_THREAD))
     if threads <= 1:
-        work(0, n_images)
-        return
+        return [work(0, n_images)]
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="cnn_ext")
     bounds = [n_images * index // threads for index in range(threads + 1)]
     futures = [_pool.submit(work, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
-    work(bounds[0], bounds[1])
-    for future in futures:
-        future.result()
+    first = work(bounds[0], bounds[1])
+    return [first] + [future.result() for future in futures]

@@ -26,7 +26,7 @@ from cnn_ext._threads import for_image_slices
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward"]
 
 
-def _conv_geometry(input_shape, filter_h, filter_w, stride, pad):
+def conv_geometry(input_shape, filter_h, filter_w, stride, pad):
     """Checked ``(filter_h, filter_w, stride, pad, out_h, out_w)`` of a convolution window."""
     filter_h = check_int("filter_h", filter_h, 1)
     filter_w = check_int("filter_w", filter_w, 1)
@@ -58,7 +58,7 @@ def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np
         (4, 9)
     """
     x = check_float_array("x", x, 4, "(N, C, H, W)")
-    filter_h, filter_w, stride, pad, out_h, out_w = _conv_geometry(
+    filter_h, filter_w, stride, pad, out_h, out_w = conv_geometry(
         x.shape, filter_h, filter_w, stride, pad
     )
     n_images, channels = x.shape[:2]
@@ -91,7 +91,7 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
     """
     col = check_float_array("col", col, 2, "(N * out_h * out_w, C * filter_h * filter_w)")
     input_shape = check_shape4("input_shape", input_shape)
-    filter_h, filter_w, stride, pad, out_h, out_w = _conv_geometry(
+    filter_h, filter_w, stride, pad, out_h, out_w = conv_geometry(
         input_shape, filter_h, filter_w, stride, pad
     )
     n_images, channels = input_shape[:2]

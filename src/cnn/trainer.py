@@ -13,6 +13,7 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
+import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
@@ -194,14 +195,15 @@ class Trainer:
         self.log(format_epoch(record))
 
     def _train_step(self, x_batch, t_batch, epoch: int, step: int) -> tuple[float, int]:
-        scores = self.model.predict(x_batch, train=True)
-        loss = self.model.loss_layer.forward(scores, t_batch)
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training stopped. "
-                f"Try a smaller learning rate (lr={self.optimizer.lr:g})")
-        self.model.backward(input_grad=False)
-        self.optimizer.update(self.model.params, self.model.grads)
+        with cnn_ext.engine_scope():
+            scores = self.model.predict(x_batch, train=True)
+            loss = self.model.loss_layer.forward(scores, t_batch)
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training "
+                    f"stopped. Try a smaller learning rate (lr={self.optimizer.lr:g})")
+            self.model.backward(input_grad=False)
+            self.optimizer.update(self.model.params, self.model.grads)
         return loss, int(np.sum(scores.argmax(axis=1) == self.model.loss_layer.labels))
 
     def _interrupt(self, state: dict) -> None:

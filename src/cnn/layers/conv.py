@@ -1,4 +1,4 @@
-"""Convolution by im2col and one matrix product."""
+"""Convolution through the blocked engine of ``cnn_ext`` (unfolded columns and matrix products)."""
 
 from __future__ import annotations
 
@@ -32,43 +32,35 @@ class Convolution(Layer):
         self.pad = check_int("pad", pad, 0)
         self.params = [W, b]
         self.grads = [np.zeros_like(W), np.zeros_like(b)]
-        self.x_shape = None
-        self.col = None
+        self.x = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         W, b = self.params
-        out_channels, in_channels, filter_h, filter_w = W.shape
+        in_channels = W.shape[1]
         check_input("Convolution", x, (4,), f"(N, {in_channels}, H, W)", W.dtype)
         if x.shape[1] != in_channels:
             raise ValueError(f"Convolution: expected input of shape (N, {in_channels}, H, W), "
                              f"got shape {x.shape}")
-        n_images = x.shape[0]
-        col = cnn_ext.im2col(x, filter_h, filter_w, self.stride, self.pad)  # (N*out_h*out_w, C*fh*fw)
-        out = col @ W.reshape(out_channels, -1).T                           # (N*out_h*out_w, out_channels)
-        out_h, out_w = self.output_size(x.shape[2], x.shape[3])
-        self.x_shape, self.col = x.shape, col
-        # Rows are ordered (n, oh, ow): reshape to (N, out_h, out_w, C_out), then move channels
-        # forward. The copy to contiguous memory keeps the element-wise layers after it fast.
-        out = np.ascontiguousarray(out.reshape(n_images, out_h, out_w, out_channels).transpose(0, 3, 1, 2))
-        out += b.reshape(1, out_channels, 1, 1)
-        return out
+        # Training keeps the input (not its unfolded columns): backward unfolds it again,
+        # a block of images at a time, which costs less than storing the columns.
+        self.x = x if train else None
+        return cnn_ext.conv2d_forward(x, W, b, self.stride, self.pad)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        W, _ = self.params
-        out_channels, _, filter_h, filter_w = W.shape
-        dout = self._param_grads(dout)
-        dcol = dout @ W.reshape(out_channels, -1)  # (N*out_h*out_w, C*fh*fw)
-        return cnn_ext.col2im(dcol, self.x_shape, filter_h, filter_w, self.stride, self.pad)
+        return self._gradients(dout, input_grad=True)
 
     def backward_params(self, dout: np.ndarray) -> None:
-        self._param_grads(dout)
+        self._gradients(dout, input_grad=False)
 
-    def _param_grads(self, dout: np.ndarray) -> np.ndarray:
-        """Fill dW and db; return dout as rows (N*out_h*out_w, C_out)."""
-        self.grads[1][...] = dout.sum(axis=(0, 2, 3))
-        dout = dout.transpose(0, 2, 3, 1).reshape(-1, self.params[0].shape[0])
-        self.grads[0][...] = (dout.T @ self.col).reshape(self.params[0].shape)
-        return dout
+    def _gradients(self, dout: np.ndarray, input_grad: bool):
+        """Fill dW and db; return dx when ``input_grad``."""
+        if self.x is None:
+            raise RuntimeError("Convolution: backward needs a forward pass with train=True first")
+        dx, dW, db = cnn_ext.conv2d_backward(self.x, self.params[0], dout, self.stride, self.pad,
+                                             input_grad=input_grad)
+        self.grads[0][...] = dW
+        self.grads[1][...] = db
+        return dx
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         filter_h, filter_w = self.params[0].shape[2:]

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.layers.base import Layer
 from cnn.layers.loss import SoftmaxWithLoss
@@ -48,8 +49,9 @@ class Sequential:
 
     def predict(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """Class scores (N, classes) for a batch x (N, ...); no loss, inference mode by default."""
-        for layer in self.layers:
-            x = layer.forward(x, train)
+        with cnn_ext.engine_scope():
+            for layer in self.layers:
+                x = layer.forward(x, train)
         return x
 
     def forward(self, x: np.ndarray, t: np.ndarray, train: bool = True) -> float:
@@ -62,13 +64,14 @@ class Sequential:
         With ``input_grad=False`` the gradient with respect to the input is not
         computed (training never needs it) and None is returned.
         """
-        dout = self.loss_layer.backward(dout)
-        for layer in reversed(self.layers[1:]):
-            dout = layer.backward(dout)
-        if not input_grad:
-            self.layers[0].backward_params(dout)
-            return None
-        return self.layers[0].backward(dout)
+        with cnn_ext.engine_scope():
+            dout = self.loss_layer.backward(dout)
+            for layer in reversed(self.layers[1:]):
+                dout = layer.backward(dout)
+            if not input_grad:
+                self.layers[0].backward_params(dout)
+                return None
+            return self.layers[0].backward(dout)
 
     def predict_batches(self, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
         """Class scores for many samples, computed ``batch_size`` at a time to bound memory."""

@@ -1,0 +1,171 @@
+"""A caching memory handler for NumPy arrays (NumPy's NEP 49).
+
+A training step frees and allocates the same activation arrays, step after
+step. Arrays of a few MB come straight from the operating system (mmap), so
+each fresh one costs a page fault per 4 KiB touched, more than the layer's
+arithmetic on it. Inside ``cached_allocations()`` NumPy takes array memory
+from this handler, which keeps freed blocks of 64 KiB and more, up to
+``CACHE_BYTES`` in all, and hands them out again for an array of the same size.
+Smaller blocks, and any block the cache has no room for, go to ``malloc``/``free``.
+
+The handler is set per context (NumPy keeps it in a context variable), so it
+affects only the code inside the ``with`` block; an array remembers its
+handler and is freed through it wherever it dies.
+"""
+
+from contextlib import contextmanager
+
+from cpython.pycapsule cimport PyCapsule_New
+from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
+                               PyThread_release_lock, PyThread_type_lock, WAIT_LOCK)
+from libc.stdint cimport uint8_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memset, strncpy
+
+cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyDataMemAllocator:
+        void *ctx
+        void *(*malloc)(void *ctx, size_t size) noexcept nogil
+        void *(*calloc)(void *ctx, size_t nelem, size_t elsize) noexcept nogil
+        void *(*realloc)(void *ctx, void *ptr, size_t new_size) noexcept nogil
+        void (*free)(void *ctx, void *ptr, size_t size) noexcept nogil
+
+    ctypedef struct PyDataMem_Handler:
+        char name[127]
+        uint8_t version
+        PyDataMemAllocator allocator
+
+    object PyDataMem_SetHandler(object handler)
+    int _import_array() except -1
+
+_import_array()
+
+cdef enum:
+    # Blocks below this size are cheap to get from malloc; above, they are mmapped afresh.
+    MIN_CACHED_BYTES = 65536
+    SLOTS = 64
+
+cdef size_t CACHE_BYTES = 128 * 1024 * 1024
+
+cdef void *slot_pointer[SLOTS]
+cdef size_t slot_size[SLOTS]
+cdef size_t cached_bytes = 0
+cdef Py_ssize_t next_victim = 0
+cdef PyThread_type_lock cache_lock = PyThread_allocate_lock()
+
+
+cdef void *take_cached(size_t size) noexcept nogil:
+    """A cached block of exactly ``size`` bytes, removed from the cache, or NULL."""
+    global cached_bytes
+    cdef void *pointer = NULL
+    cdef Py_ssize_t slot
+    PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+    for slot in range(SLOTS):
+        if slot_pointer[slot] != NULL and slot_size[slot] == size:
+            pointer = slot_pointer[slot]
+            slot_pointer[slot] = NULL
+            cached_bytes -= size
+            break
+    PyThread_release_lock(cache_lock)
+    return pointer
+
+
+cdef void *cache_malloc(void *ctx, size_t size) noexcept nogil:
+    cdef void *pointer = NULL
+    if size >= MIN_CACHED_BYTES:
+        pointer = take_cached(size)
+    return pointer if pointer != NULL else malloc(size)
+
+
+cdef void *cache_calloc(void *ctx, size_t nelem, size_t elsize) noexcept nogil:
+    cdef void *pointer = NULL
+    cdef size_t size
+    if elsize != 0 and nelem <= (<size_t>-1) // elsize:
+        size = nelem * elsize
+        if size >= MIN_CACHED_BYTES:
+            pointer = take_cached(size)
+            if pointer != NULL:
+                memset(pointer, 0, size)
+                return pointer
+    return calloc(nelem, elsize)
+
+
+cdef void *cache_realloc(void *ctx, void *pointer, size_t new_size) noexcept nogil:
+    return realloc(pointer, new_size)
+
+
+cdef void evict(Py_ssize_t slot) noexcept nogil:
+    """Free the block in ``slot``; the caller holds the lock."""
+    global cached_bytes
+    if slot_pointer[slot] != NULL:
+        free(slot_pointer[slot])
+        slot_pointer[slot] = NULL
+        cached_bytes -= slot_size[slot]
+
+
+cdef void cache_free(void *ctx, void *pointer, size_t size) noexcept nogil:
+    """Keep a large block for reuse; when the cache is full, older blocks make room."""
+    global cached_bytes, next_victim
+    cdef Py_ssize_t slot, free_slot = -1
+    if pointer == NULL:
+        return
+    if size < MIN_CACHED_BYTES or size > CACHE_BYTES:
+        free(pointer)
+        return
+    PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+    for slot in range(SLOTS):
+        if slot_pointer[slot] == NULL:
+            free_slot = slot
+            break
+    if free_slot < 0:
+        free_slot = next_victim
+        next_victim = (next_victim + 1) % SLOTS
+        evict(free_slot)
+    slot = 0
+    while cached_bytes + size > CACHE_BYTES:
+        evict(slot)
+        slot += 1
+    slot_pointer[free_slot] = pointer
+    slot_size[free_slot] = size
+    cached_bytes += size
+    PyThread_release_lock(cache_lock)
+
+
+cdef PyDataMem_Handler handler
+strncpy(handler.name, b"cnn_ext_cache", 127)
+handler.version = 1
+handler.allocator.ctx = NULL
+handler.allocator.malloc = cache_malloc
+handler.allocator.calloc = cache_calloc
+handler.allocator.realloc = cache_realloc
+handler.allocator.free = cache_free
+
+_handler_capsule = PyCapsule_New(&handler, b"mem_handler", NULL)
+
+
+@contextmanager
+def cached_allocations():
+    """NumPy arrays created inside the block take their memory from the cache."""
+    previous = PyDataMem_SetHandler(_handler_capsule)
+    try:
+        yield
+    finally:
+        PyDataMem_SetHandler(previous)
+
+
+def release_cached_memory() -> int:
+    """Give every cached block back to the system; return how many bytes that was."""
+    cdef Py_ssize_t slot
+    cdef size_t released
+    with nogil:
+        PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+        released = cached_bytes
+        for slot in range(SLOTS):
+            evict(slot)
+        PyThread_release_lock(cache_lock)
+    return released
+
+
+def cached_memory() -> int:
+    """Bytes held in the cache right now."""
+    return cached_bytes
