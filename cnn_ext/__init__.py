@@ -1,4 +1,5 @@
-"""Compiled kernels for convolution and pooling: im2col, col2im and max-pool.
+"""Compiled kernels for convolution and pooling: im2col, col2im, max-pool and a blocked
+convolution engine.
 
 >>> import numpy as np, cnn_ext
 >>> x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
@@ -13,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from cnn_ext._build_info import BOUNDS_CHECKED
 from cnn_ext._threads import get_num_threads, set_num_threads
 from cnn_ext.convolution import conv2d_backward, conv2d_forward
-from cnn_ext.kernels import col2im, im2col, maxpool_backward, maxpool_forward
+from cnn_ext.kernels import col2im, im2col, maxpool, maxpool_backward, maxpool_forward
 from cnn_ext.scope import cached_memory, engine_scope, release_cached_memory
 
 try:
@@ -21,7 +22,7 @@ try:
 except PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward", "conv2d_forward",
+__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "conv2d_forward",
            "conv2d_backward", "engine_scope", "cached_memory", "release_cached_memory",
            "get_num_threads",
            "set_num_threads", "BOUNDS_CHECKED", "__version__"]

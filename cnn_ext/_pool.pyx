@@ -10,33 +10,54 @@ from cython cimport floating
 
 
 cdef inline bint wins(floating value, floating best) noexcept nogil:
-    """Whether ``value`` replaces the running maximum: larger, or the first NaN (as np.argmax)."""
-    return value > best or (value != value and best == best)
+    """Whether ``value`` replaces the running maximum: larger, or the first NaN (as np.argmax).
+
+    Written without short-circuits so that the compiler can use conditional moves:
+    on real activations the comparisons are unpredictable branches."""
+    return (value > best) | ((value != value) & (best == best))
+
+
+cdef inline floating larger(floating best, floating value) noexcept nogil:
+    """The running maximum after ``value``: the first NaN stays, ties keep ``best``."""
+    return best if (best >= value or best != best) else value
+
+
+cdef inline Py_ssize_t is_winner(floating value, floating best) noexcept nogil:
+    """1 where ``value`` is the window's maximum ``best`` (a NaN matches a NaN maximum)."""
+    return (value == best) | (value != value)
 
 
 cdef inline void pool_2x2_plane(const floating *plane, Py_ssize_t width, Py_ssize_t out_h,
                                 Py_ssize_t out_w, floating *out_plane,
                                 Py_ssize_t *argmax_plane) noexcept nogil:
-    """2x2 windows with stride 2 and no padding, the common case, without the general loop."""
-    cdef Py_ssize_t oh, ow, corner, best_index, candidate, offset
-    cdef floating best, value
-    cdef Py_ssize_t offsets[3]
-    offsets[0] = 1
-    offsets[1] = width
-    offsets[2] = width + 1
+    """2x2 windows with stride 2 and no padding, the common case, without the general loop.
+
+    Both passes over a row are free of branches, so the compiler vectorises them:
+    first the maxima, then (unless ``argmax_plane`` is NULL, as in inference) the
+    position of the first value equal to each maximum."""
+    cdef Py_ssize_t oh, ow, first, second, third
+    cdef floating best
+    cdef const floating *upper
+    cdef const floating *lower
+    cdef floating *out_row
     for oh in range(out_h):
+        upper = plane + 2 * oh * width
+        lower = upper + width
+        out_row = out_plane + oh * out_w
         for ow in range(out_w):
-            corner = 2 * oh * width + 2 * ow
-            best = plane[corner]
-            best_index = corner
-            for offset in range(3):
-                candidate = corner + offsets[offset]
-                value = plane[candidate]
-                if wins(value, best):
-                    best = value
-                    best_index = candidate
-            out_plane[oh * out_w + ow] = best
-            argmax_plane[oh * out_w + ow] = best_index
+            best = larger(upper[2 * ow], upper[2 * ow + 1])
+            best = larger(best, lower[2 * ow])
+            out_row[ow] = larger(best, lower[2 * ow + 1])
+        if argmax_plane == NULL:
+            continue
+        for ow in range(out_w):
+            best = out_row[ow]
+            first = is_winner(upper[2 * ow], best)
+            second = is_winner(upper[2 * ow + 1], best)
+            third = is_winner(lower[2 * ow], best)
+            # offset 0, 1, width or width + 1 within the window, for the first winner
+            argmax_plane[oh * out_w + ow] = (2 * oh * width + 2 * ow
+                                             + (1 - first) * (second + (1 - second) * (width + 1 - third)))
 
 
 def maxpool_forward_kernel(
@@ -47,7 +68,7 @@ def maxpool_forward_kernel(
     Py_ssize_t stride_w,
     Py_ssize_t pad,
     floating[:, :, :, ::1] out,  # OUT (N, C, out_h, out_w)
-    Py_ssize_t[:, :, :, ::1] argmax,  # OUT (N, C, out_h, out_w)
+    Py_ssize_t[:, :, :, ::1] argmax,  # OUT (N, C, out_h, out_w), or None to keep no positions
 ):
     cdef Py_ssize_t n_images = x.shape[0]
     cdef Py_ssize_t channels = x.shape[1]
@@ -59,14 +80,16 @@ def maxpool_forward_kernel(
     cdef floating value, best
     cdef const floating *plane
     cdef floating *out_plane
-    cdef Py_ssize_t *argmax_plane
+    cdef Py_ssize_t *argmax_plane = NULL
+    cdef bint with_argmax = argmax is not None
 
     with nogil:
         for n in range(n_images):
             for c in range(channels):
                 plane = &x[n, c, 0, 0]
                 out_plane = &out[n, c, 0, 0]
-                argmax_plane = &argmax[n, c, 0, 0]
+                if with_argmax:
+                    argmax_plane = &argmax[n, c, 0, 0]
                 if pool_h == 2 and pool_w == 2 and stride_h == 2 and stride_w == 2 and pad == 0:
                     pool_2x2_plane(plane, width, out_h, out_w, out_plane, argmax_plane)
                     continue
@@ -88,7 +111,8 @@ def maxpool_forward_kernel(
                                     best = value
                                     best_index = iw
                         out_plane[oh * out_w + ow] = best
-                        argmax_plane[oh * out_w + ow] = best_index
+                        if with_argmax:
+                            argmax_plane[oh * out_w + ow] = best_index
 
 
 def maxpool_backward_kernel(

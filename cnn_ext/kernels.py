@@ -1,6 +1,6 @@
 """The public kernel API: validate, allocate, then call the compiled loops.
 
-All four functions take float32 or float64 arrays and return arrays of the
+All five functions take float32 or float64 arrays and return arrays of the
 same dtype; any array-like is accepted and strided views are copied to
 C-contiguous memory first, so a view gives the same result as its copy.
 """
@@ -23,7 +23,7 @@ from cnn_ext._im2col import col2im_kernel, im2col_kernel
 from cnn_ext._pool import maxpool_backward_kernel, maxpool_forward_kernel
 from cnn_ext._threads import for_image_slices
 
-__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward"]
+__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward"]
 
 
 def conv_geometry(input_shape, filter_h, filter_w, stride, pad):
@@ -154,20 +154,40 @@ def maxpool_forward(x, pool_h: int, pool_w: int, stride: Optional[int] = None,
         of image ``n``, channel ``c`` (the convention of PyTorch's
         ``return_indices``).
     """
+    return _maxpool(x, pool_h, pool_w, stride, pad, with_argmax=True)
+
+
+def maxpool(x, pool_h: int, pool_w: int, stride: Optional[int] = None, pad: int = 0) -> np.ndarray:
+    """Max pooling for inference: the maxima of :func:`maxpool_forward`, without their positions.
+
+    Same arguments and values as :func:`maxpool_forward`; it neither computes nor
+    stores ``argmax``, so it is the faster choice when no backward pass follows.
+
+    Example:
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+        >>> maxpool(x, 2, 2)[0, 0]
+        array([[ 5.,  7.],
+               [13., 15.]], dtype=float32)
+    """
+    return _maxpool(x, pool_h, pool_w, stride, pad, with_argmax=False)
+
+
+def _maxpool(x, pool_h, pool_w, stride, pad, with_argmax: bool):
+    """The shared body of :func:`maxpool_forward` and :func:`maxpool`."""
     x = check_float_array("x", x, 4, "(N, C, H, W)")
     pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w = _pool_geometry(
         x.shape, pool_h, pool_w, stride, pad
     )
     out_shape = x.shape[:2] + (out_h, out_w)
     out = np.empty(out_shape, dtype=x.dtype)
-    argmax = np.empty(out_shape, dtype=np.intp)
+    argmax = np.empty(out_shape, dtype=np.intp) if with_argmax else None
 
     def work(start, stop):
         maxpool_forward_kernel(x[start:stop], pool_h, pool_w, stride_h, stride_w, pad,
-                               out[start:stop], argmax[start:stop])
+                               out[start:stop], None if argmax is None else argmax[start:stop])
 
     for_image_slices(x.shape[0], x.size, work)
-    return out, argmax
+    return (out, argmax) if with_argmax else out
 
 
 def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,

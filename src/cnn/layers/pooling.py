@@ -12,7 +12,7 @@ from cnn.layers.base import Layer
 
 
 class Pooling(Layer):
-    """Max pooling; the position of each maximum is kept for ``backward``.
+    """Max pooling; in training the position of each maximum is kept for ``backward``.
 
     Args:
         pool_h, pool_w: window size. stride: step, ``None`` for the window size.
@@ -34,11 +34,16 @@ class Pooling(Layer):
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, (4,), "(N, C, H, W)")
-        out, self.argmax = cnn_ext.maxpool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad)
         self.x_shape = x.shape
+        if not train:  # inference keeps no positions for a backward pass
+            self.argmax = None
+            return cnn_ext.maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        out, self.argmax = cnn_ext.maxpool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.argmax is None:
+            raise RuntimeError(f"{self.name}: backward needs a forward pass with train=True first")
         return cnn_ext.maxpool_backward(dout, self.argmax, self.x_shape, self.pool_h, self.pool_w,
                                         self.stride, self.pad)
 
