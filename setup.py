@@ -23,7 +23,9 @@ compiler_directives = {
 }
 
 define_macros = [("CNN_EXT_DEBUG", "1" if DEBUG_BUILD else "0"),
-                 ("NPY_NO_DEPRECATED_API", "NPY_1_22_API_VERSION")]
+                 ("NPY_NO_DEPRECATED_API", "NPY_1_22_API_VERSION"),
+                 # The caching allocator (NEP 49) needs NumPy's memory-handler API of 1.22.
+                 ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")]
 
 extensions = [
     Extension(
@@ -32,7 +34,7 @@ extensions = [
         define_macros=define_macros,
         include_dirs=[numpy.get_include()],
     )
-    for name in ("_im2col", "_conv", "_pool", "_memory", "_build_info")
+    for name in ("_im2col", "_conv", "_pool", "_activations", "_memory", "_build_info")
 ]
 
 

@@ -8,7 +8,7 @@ was expected and shows what came in.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -32,8 +32,9 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def check_float_array(name: str, value: Any, ndim: int, layout: str) -> np.ndarray:
-    """Return ``value`` as a C-contiguous float32 or float64 array of ``ndim`` dimensions.
+def check_float_array(name: str, value: Any, ndim: Optional[int], layout: str) -> np.ndarray:
+    """Return ``value`` as a C-contiguous float32 or float64 array of ``ndim`` dimensions
+    (any number for ``None``), none of them empty.
 
     ``layout`` names the axes for the error message, for example ``"(N, C, H, W)"``.
     The dtype is kept: float32 stays float32.
@@ -47,12 +48,14 @@ def check_float_array(name: str, value: Any, ndim: int, layout: str) -> np.ndarr
     return np.ascontiguousarray(array)
 
 
-def check_ndim(name: str, array: np.ndarray, ndim: int, layout: str) -> None:
-    """Check that ``array`` has ``ndim`` dimensions, none of them empty."""
-    if array.ndim != ndim:
+def check_ndim(name: str, array: np.ndarray, ndim: Optional[int], layout: str) -> None:
+    """Check that ``array`` has ``ndim`` dimensions (any number for ``None``), none of them empty."""
+    if ndim is not None and array.ndim != ndim:
         raise ValueError(
             f"{name} must be a {ndim}-D array {layout}, got an array of shape {array.shape}"
         )
+    if array.ndim == 0:
+        raise ValueError(f"{name} must be an array {layout}, got a scalar")
     if 0 in array.shape:
         raise ValueError(f"{name} must not have an empty dimension, got shape {array.shape}")
 

@@ -45,7 +45,8 @@ cdef enum:
     MIN_CACHED_BYTES = 65536
     SLOTS = 64
 
-cdef size_t CACHE_BYTES = 128 * 1024 * 1024
+cdef size_t cache_limit = 128 * 1024 * 1024
+CACHE_BYTES = cache_limit  # the most the cache holds, in bytes
 
 cdef void *slot_pointer[SLOTS]
 cdef size_t slot_size[SLOTS]
@@ -109,7 +110,7 @@ cdef void cache_free(void *ctx, void *pointer, size_t size) noexcept nogil:
     cdef Py_ssize_t slot, free_slot = -1
     if pointer == NULL:
         return
-    if size < MIN_CACHED_BYTES or size > CACHE_BYTES:
+    if size < MIN_CACHED_BYTES or size > cache_limit:
         free(pointer)
         return
     PyThread_acquire_lock(cache_lock, WAIT_LOCK)
@@ -122,7 +123,7 @@ cdef void cache_free(void *ctx, void *pointer, size_t size) noexcept nogil:
         next_victim = (next_victim + 1) % SLOTS
         evict(free_slot)
     slot = 0
-    while cached_bytes + size > CACHE_BYTES:
+    while cached_bytes + size > cache_limit:
         evict(slot)
         slot += 1
     slot_pointer[free_slot] = pointer

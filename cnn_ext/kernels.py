@@ -1,6 +1,6 @@
 """The public kernel API: validate, allocate, then call the compiled loops.
 
-All five functions take float32 or float64 arrays and return arrays of the
+All the functions take float32 or float64 arrays and return arrays of the
 same dtype; any array-like is accepted and strided views are copied to
 C-contiguous memory first, so a view gives the same result as its copy.
 """
@@ -19,11 +19,13 @@ from cnn_ext._checks import (
     describe,
     output_size,
 )
+from cnn_ext._activations import relu_backward_kernel, relu_kernel
 from cnn_ext._im2col import col2im_kernel, im2col_kernel
 from cnn_ext._pool import maxpool_backward_kernel, maxpool_forward_kernel
 from cnn_ext._threads import for_image_slices
 
-__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward"]
+__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
+           "relu_backward"]
 
 
 def conv_geometry(input_shape, filter_h, filter_w, stride, pad):
@@ -241,3 +243,42 @@ def _check_argmax(argmax, expected_shape, plane_size: int) -> np.ndarray:
             f"got values from {low} to {high}"
         )
     return np.ascontiguousarray(argmax, dtype=np.intp)
+
+
+def relu(x) -> np.ndarray:
+    """``max(x, 0)`` element by element, in one pass; NaN stays NaN and -inf gives 0.
+
+    Args:
+        x: any shape (no empty axis), float32 or float64.
+
+    Returns:
+        out, the shape and dtype of ``x``, C-contiguous.
+
+    Example:
+        >>> relu(np.array([-2.0, 0.0, 3.0]))
+        array([0., 0., 3.])
+    """
+    x = check_float_array("x", x, None, "of any shape")
+    out = np.empty_like(x)
+    relu_kernel(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_backward(dout, out) -> np.ndarray:
+    """Gradient of :func:`relu`: ``dout`` where the forward result ``out`` is positive, else 0.
+
+    Args:
+        dout: gradient of the result, float32 or float64.
+        out: the result of :func:`relu`, the shape and dtype of ``dout``.
+
+    Returns:
+        dx, the shape and dtype of ``dout``.
+    """
+    dout = check_float_array("dout", dout, None, "of any shape")
+    out = check_float_array("out", out, None, "of any shape")
+    if out.shape != dout.shape or out.dtype != dout.dtype:
+        raise ValueError(f"out must have the shape and dtype of dout, {dout.shape} {dout.dtype}, "
+                         f"got shape {out.shape} and dtype {out.dtype}")
+    dx = np.empty_like(dout)
+    relu_backward_kernel(dout.reshape(-1), out.reshape(-1), dx.reshape(-1))
+    return dx

@@ -27,6 +27,9 @@ F32 = np.float32
 X = np.zeros((2, 3, 6, 6), F32)
 COL = cnn_ext.im2col(X, 3, 3)
 OUT, ARGMAX = cnn_ext.maxpool_forward(X, 2, 2)
+W = np.zeros((4, 3, 3, 3), F32)
+B = np.zeros(4, F32)
+DOUT = np.zeros((2, 4, 6, 6), F32)
 CONV = Convolution(np.zeros((4, 3, 3, 3), F32), np.zeros(4, F32))
 AFFINE = Affine(np.zeros((12, 5), F32), np.zeros(5, F32))
 NORM = BatchNormalization(np.ones(3, F32), np.zeros(3, F32))
@@ -86,6 +89,30 @@ KERNELS = [
     (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX - 100, X.shape, 2, 2), ValueError, ["argmax", "-100"]),
     (lambda: cnn_ext.maxpool_backward(OUT.astype(np.int32), ARGMAX, X.shape, 2, 2), TypeError, ["dout", "int32"]),
     (lambda: cnn_ext.maxpool_backward(OUT, ARGMAX, (2, 3, 6), 2, 2), ValueError, ["input_shape", "(2, 3, 6)"]),
+    (lambda: cnn_ext.maxpool(X[0], 2, 2), ValueError, ["x", "4-D", "(3, 6, 6)"]),
+    (lambda: cnn_ext.maxpool(X, 2, 2, pad=2), ValueError, ["pad", "half the pool size", "pad=2"]),
+    (lambda: cnn_ext.maxpool(X.astype(np.int16), 2, 2), TypeError, ["x", "int16"]),
+    (lambda: cnn_ext.conv2d_forward(X[0], W, B, 1, 1), ValueError, ["x", "4-D", "(3, 6, 6)"]),
+    (lambda: cnn_ext.conv2d_forward(X.astype(np.int64), W, B), TypeError, ["x", "float32 or float64", "int64"]),
+    (lambda: cnn_ext.conv2d_forward(X, W[0], B), ValueError, ["W", "4-D", "(3, 3, 3)"]),
+    (lambda: cnn_ext.conv2d_forward(X, W.astype(np.float64), B), TypeError, ["W", "float32", "float64"]),
+    (lambda: cnn_ext.conv2d_forward(X, W[:, :2], B), ValueError, ["W", "3 input channels", "(4, 2, 3, 3)"]),
+    (lambda: cnn_ext.conv2d_forward(X, W, B[:3]), ValueError, ["b", "(4,)", "(3,)"]),
+    (lambda: cnn_ext.conv2d_forward(X, W, B.astype(np.float64)), ValueError, ["b", "float32", "float64"]),
+    (lambda: cnn_ext.conv2d_forward(X, W, B.reshape(4, 1)), ValueError, ["b", "1-D", "(4, 1)"]),
+    (lambda: cnn_ext.conv2d_forward(X, W, B, stride=0), ValueError, ["stride", "positive", "0"]),
+    (lambda: cnn_ext.conv2d_forward(X, W, B, pad=-1), ValueError, ["pad", ">= 0", "-1"]),
+    (lambda: cnn_ext.conv2d_forward(X, W, B, pad=1.0), TypeError, ["pad", "integer", "1.0"]),
+    (lambda: cnn_ext.conv2d_forward(X, np.zeros((4, 3, 9, 3), F32), B), ValueError, ["filter_h=9", "padded input height 6"]),
+    (lambda: cnn_ext.conv2d_backward(X, W, DOUT[:, :3], 1, 1), ValueError, ["dout", "(2, 4, 6, 6)", "(2, 3, 6, 6)"]),
+    (lambda: cnn_ext.conv2d_backward(X, W, DOUT, 1, 0), ValueError, ["dout", "(2, 4, 4, 4)", "(2, 4, 6, 6)"]),
+    (lambda: cnn_ext.conv2d_backward(X, W, DOUT.astype(np.float64), 1, 1), ValueError, ["dout", "float32", "float64"]),
+    (lambda: cnn_ext.conv2d_backward(X, W, DOUT.astype(np.int8), 1, 1), TypeError, ["dout", "int8"]),
+    (lambda: cnn_ext.relu(np.array(1.0)), ValueError, ["x", "scalar"]),
+    (lambda: cnn_ext.relu(np.zeros((2, 0))), ValueError, ["x", "empty", "(2, 0)"]),
+    (lambda: cnn_ext.relu([1, 2]), TypeError, ["x", "float32 or float64", "int64"]),
+    (lambda: cnn_ext.relu_backward(X, X[:1]), ValueError, ["out", "(2, 3, 6, 6)", "(1, 3, 6, 6)"]),
+    (lambda: cnn_ext.relu_backward(X, X.astype(np.float64)), ValueError, ["out", "float32", "float64"]),
 ]
 
 LAYERS_MODELS_OPTIMIZERS = [
@@ -108,6 +135,10 @@ LAYERS_MODELS_OPTIMIZERS = [
     (lambda: Pooling(2, 2).forward(np.zeros((2, 6, 6), F32)), ValueError, ["Pooling", "(N, C, H, W)", "(2, 6, 6)"]),
     (lambda: AvgPooling(3, 2), ValueError, ["AvgPooling", "3x2", "stride"]),
     (lambda: Relu().forward([1.0, 2.0]), TypeError, ["Relu", "numpy array", "list"]),
+    (lambda: Relu().backward(np.zeros(3, F32)), RuntimeError, ["Relu", "forward", "train=True"]),
+    (lambda: (Relu().forward(np.zeros(3, F32), train=False), Relu().backward(np.zeros(3, F32))), RuntimeError, ["Relu", "train=True"]),
+    (lambda: Pooling(2, 2).backward(OUT), RuntimeError, ["Pooling", "forward", "train=True"]),
+    (lambda: Convolution(W, B).backward(DOUT), RuntimeError, ["Convolution", "forward", "train=True"]),
     (lambda: Dropout(1.0), ValueError, ["ratio", "[0.0, 1.0)", "1.0"]),
     (lambda: Dropout(-0.1), ValueError, ["ratio", "-0.1"]),
     (lambda: NORM.forward(np.zeros((4, 5), F32)), ValueError, ["BatchNormalization", "(N, 3)", "(4, 5)"]),

@@ -15,7 +15,14 @@ def call_all(x):
     folded = cnn_ext.col2im(col, x.shape, 5, 5, 1, 2)
     out, argmax = cnn_ext.maxpool_forward(x, 3, 3, 2, 1)
     dx = cnn_ext.maxpool_backward(out, argmax, x.shape, 3, 3, 2, 1)
-    return col, folded, out, argmax, dx
+    pooled = cnn_ext.maxpool(x, 2, 2)
+    weights = np.linspace(-1, 1, 4 * x.shape[1] * 9, dtype=x.dtype).reshape(4, x.shape[1], 3, 3)
+    with cnn_ext.engine_scope():  # the scope too: entered and left by many threads at once
+        conv = cnn_ext.conv2d_forward(x, weights, weights[:, 0, 0, 0], 2, 1)
+        conv_grads = cnn_ext.conv2d_backward(x, weights, conv, 2, 1)
+    rectified = cnn_ext.relu(x)
+    return (col, folded, out, argmax, dx, pooled, conv, *conv_grads, rectified,
+            cnn_ext.relu_backward(x, rectified))
 
 
 @pytest.mark.parametrize("kernel_threads", [1, 2])

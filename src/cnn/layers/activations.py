@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import cnn_ext
 from cnn._checks import check_input
 from cnn.layers.base import Layer
 
@@ -11,19 +12,23 @@ ANY_SHAPE = range(1, 33)
 
 
 class Relu(Layer):
-    """``out = max(x, 0)``."""
+    """``out = max(x, 0)`` (NaN stays NaN); backward passes ``dout`` where ``out > 0``."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.mask = None
+        self.out = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, ANY_SHAPE, "(N, ...)")
-        self.mask = x > 0
-        return x * self.mask
+        out = cnn_ext.relu(x)
+        # The result is the next layer's input anyway: keeping it costs no memory, unlike a mask.
+        self.out = out if train else None
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self.mask
+        if self.out is None:
+            raise RuntimeError("Relu: backward needs a forward pass with train=True first")
+        return cnn_ext.relu_backward(dout, self.out)
 
 
 class Sigmoid(Layer):

@@ -41,10 +41,11 @@ class Convolution(Layer):
         if x.shape[1] != in_channels:
             raise ValueError(f"Convolution: expected input of shape (N, {in_channels}, H, W), "
                              f"got shape {x.shape}")
+        out = cnn_ext.conv2d_forward(x, W, b, self.stride, self.pad)
         # Training keeps the input (not its unfolded columns): backward unfolds it again,
         # a block of images at a time, which costs less than storing the columns.
         self.x = x if train else None
-        return cnn_ext.conv2d_forward(x, W, b, self.stride, self.pad)
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return self._gradients(dout, input_grad=True)

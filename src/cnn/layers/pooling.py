@@ -34,11 +34,11 @@ class Pooling(Layer):
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, (4,), "(N, C, H, W)")
-        self.x_shape = x.shape
-        if not train:  # inference keeps no positions for a backward pass
-            self.argmax = None
-            return cnn_ext.maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad)
-        out, self.argmax = cnn_ext.maxpool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        if train:
+            out, argmax = cnn_ext.maxpool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        else:  # inference keeps no positions for a backward pass
+            out, argmax = cnn_ext.maxpool(x, self.pool_h, self.pool_w, self.stride, self.pad), None
+        self.x_shape, self.argmax = x.shape, argmax
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

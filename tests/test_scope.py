@@ -1,0 +1,146 @@
+"""engine_scope: the BLAS limited to one thread and restored, and the caching array allocator."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from threadpoolctl import threadpool_info
+
+import cnn_ext
+import cnn_ext.convolution
+from cnn_ext._memory import CACHE_BYTES, cached_allocations
+from cnn_ext._workspace import scratch_bytes
+
+BIG = 1 << 20  # bytes: well above the smallest cached block
+
+
+def blas_threads():
+    return [library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"]
+
+
+@pytest.fixture
+def empty_cache():
+    cnn_ext.release_cached_memory()
+    yield
+    cnn_ext.release_cached_memory()
+
+
+def test_blas_runs_single_threaded_inside_and_is_restored_after():
+    before = blas_threads()
+    assert before, "NumPy's BLAS is not visible to threadpoolctl"
+    with cnn_ext.engine_scope():
+        assert blas_threads() == [1] * len(before)
+        with cnn_ext.engine_scope():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
+
+
+def test_blas_limit_is_restored_after_overlapping_scopes_in_threads():
+    before = blas_threads()
+    inside = threading.Barrier(4)
+
+    def hold_scope(_):
+        with cnn_ext.engine_scope():
+            inside.wait(timeout=10)  # all four threads are inside at once
+            return blas_threads()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        seen = list(pool.map(hold_scope, range(4)))
+    assert all(threads == [1] * len(before) for threads in seen)
+    assert blas_threads() == before
+
+
+def test_blas_limit_is_restored_when_the_block_raises():
+    before = blas_threads()
+    with pytest.raises(KeyError):
+        with cnn_ext.engine_scope():
+            raise KeyError("boom")
+    assert blas_threads() == before
+
+
+def test_freed_blocks_are_reused_and_zeros_are_zero(empty_cache):
+    # Only array creation happens inside the scope, so no temporary of a check is cached.
+    with cached_allocations():
+        first = np.full(BIG // 8, 7.0)
+        address = first.ctypes.data
+        del first
+        cached_after_free = cnn_ext.cached_memory()
+        again = np.zeros(BIG // 8)  # the same size: the dirty cached block, cleared
+        cached_after_reuse = cnn_ext.cached_memory()
+        other = np.ones(BIG // 4)  # another size: not taken from the cache
+    assert (cached_after_free, cached_after_reuse) == (BIG, 0)
+    assert again.ctypes.data == address
+    assert other.ctypes.data != address
+    assert_array_equal(again, 0)
+    del again, other
+    assert cnn_ext.cached_memory() == BIG + BIG * 2
+    assert cnn_ext.release_cached_memory() == 3 * BIG
+    assert cnn_ext.cached_memory() == 0
+
+
+def test_small_arrays_and_arrays_made_outside_the_scope_are_not_cached(empty_cache):
+    with cached_allocations():
+        small = np.ones(1000)
+    del small
+    outside = np.ones(BIG // 8)
+    del outside
+    assert cnn_ext.cached_memory() == 0
+
+
+def test_the_cache_never_holds_more_than_its_limit(empty_cache):
+    block = CACHE_BYTES // 5
+    with cached_allocations():
+        arrays = [np.ones(block // 8 + index) for index in range(12)]  # 12 different sizes
+    del arrays
+    assert 0 < cnn_ext.cached_memory() <= CACHE_BYTES
+    with cached_allocations():
+        huge = np.ones(CACHE_BYTES // 8 + 1)  # larger than the whole cache: freed at once
+    del huge
+    assert cnn_ext.cached_memory() <= CACHE_BYTES
+
+
+def test_arrays_from_the_cache_resize_and_die_in_other_threads(empty_cache):
+    with cached_allocations():
+        arrays = [np.arange(BIG // 8, dtype=np.float64) for _ in range(8)]
+        arrays[0].resize(BIG // 4, refcheck=False)  # realloc through the handler
+    assert_array_equal(arrays[0][:BIG // 8], np.arange(BIG // 8))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(arrays.pop, [0] * 4))  # freed on other threads
+    del arrays
+    with cached_allocations():
+        assert_array_equal(np.zeros(BIG // 8), 0)
+
+
+def test_concurrent_cached_allocations_keep_their_contents(empty_cache):
+    def fill_and_check(value):
+        with cached_allocations():
+            for _ in range(50):
+                array = np.full(BIG // 8, float(value))
+                assert np.all(array == value)
+                del array
+        return value
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(fill_and_check, range(12))) == list(range(12))
+
+
+def test_engine_scratch_is_bounded_by_the_block_not_the_batch(rng):
+    W = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    b = np.zeros(16, np.float32)
+    previous = cnn_ext.get_num_threads()
+    cnn_ext.set_num_threads(1)  # all blocks on this thread, whose scratch we can read
+    try:
+        sizes = []
+        for n_images in (16, 256, 1024):
+            x = rng.standard_normal((n_images, 6, 14, 14)).astype(np.float32)
+            out = cnn_ext.conv2d_forward(x, W, b, 1, 2)
+            cnn_ext.conv2d_backward(x, W, out, 1, 2)
+            sizes.append(scratch_bytes())
+    finally:
+        cnn_ext.set_num_threads(previous)
+    per_image_columns = (6 * 25 + 1) * 14 * 14 * 4
+    assert sizes[1] == sizes[2]
+    assert sizes[2] <= cnn_ext.convolution.BLOCK_BYTES + 2 * per_image_columns
