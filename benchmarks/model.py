@@ -1,9 +1,11 @@
-"""LeNet on full MNIST: seconds per training epoch, inference on the test set and peak memory.
+"""LeNet on full MNIST: seconds per training epoch, inference on the test set, and memory.
 
 Run by run.py in a child process per framework, so that each peak RSS is its own:
     python benchmarks/model.py cnn-ext --threads 2
     python benchmarks/model.py torch --threads 2
-Prints one JSON object.
+Prints one JSON object: the median epoch (batch 128, Adam), the median time to predict
+the 10,000 test images in batches of 128 and of 1000, how far the resident memory rises
+while predicting them in batches of 1000, and the process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import time
 from pathlib import Path
 
 
-from timing import median_seconds, peak_rss_mb
+from timing import median_seconds, peak_growth_mb, peak_rss_mb
 
 BATCH_SIZE = 128
+INFERENCE_BATCHES = (128, 1000)
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
 
 
@@ -28,7 +31,18 @@ def load_data():
     return load_mnist(normalize=True, flatten=False, root=root)
 
 
-def cnn_ext_run(data, epochs: int, inference_batch: int, threads: int) -> dict:
+def inference_figures(predict, release_cache=lambda: None) -> dict:
+    """Median seconds of ``predict(batch_size)`` at each inference batch size, and the
+    memory growth of one prediction in batches of 1000 after ``release_cache()`` (so that
+    memory a framework kept from the timed runs counts too)."""
+    figures = {f"inference_seconds_{size}": median_seconds(lambda: predict(size), 5, 1)
+               for size in INFERENCE_BATCHES}
+    release_cache()
+    figures["predict_growth_mb"] = peak_growth_mb(lambda: predict(INFERENCE_BATCHES[-1]))
+    return figures
+
+
+def cnn_ext_run(data, epochs: int, threads: int) -> dict:
     import cnn_ext
     from cnn.models import LeNet
     from cnn.optim import Adam
@@ -41,13 +55,13 @@ def cnn_ext_run(data, epochs: int, inference_batch: int, threads: int) -> dict:
     warmup.fit(x_train[:20 * BATCH_SIZE], t_train[:20 * BATCH_SIZE], epochs=1)
     trainer = Trainer(model, Adam(lr=1e-3), batch_size=BATCH_SIZE, log=None, progress=False)
     history = trainer.fit(x_train, t_train, epochs=epochs)
-    inference = median_seconds(lambda: model.predict_batches(x_test, inference_batch), 5, 1)
     return {"epoch_seconds": statistics.median(r["seconds"] for r in history),
-            "inference_seconds": inference,
+            **inference_figures(lambda size: model.predict_batches(x_test, size),
+                                cnn_ext.release_cached_memory),
             "test_accuracy": model.accuracy(x_test, t_test)}
 
 
-def torch_run(data, epochs: int, inference_batch: int, threads: int) -> dict:
+def torch_run(data, epochs: int, threads: int) -> dict:
     import torch
     from torch import nn
 
@@ -73,11 +87,11 @@ def torch_run(data, epochs: int, inference_batch: int, threads: int) -> dict:
             loss_function(model(x_train[batch]), t_train[batch]).backward()
             optimizer.step()
 
-    def predict():
+    def predict(batch_size):
         model.eval()
         with torch.no_grad():
-            return torch.cat([model(x_test[start:start + inference_batch])
-                              for start in range(0, len(x_test), inference_batch)])
+            return torch.cat([model(x_test[start:start + batch_size])
+                              for start in range(0, len(x_test), batch_size)])
 
     train_epoch(20 * BATCH_SIZE)
     seconds = []
@@ -85,10 +99,9 @@ def torch_run(data, epochs: int, inference_batch: int, threads: int) -> dict:
         started = time.perf_counter()
         train_epoch(len(x_train))
         seconds.append(time.perf_counter() - started)
-    inference = median_seconds(predict, 5, 1)
-    accuracy = float((predict().argmax(1).numpy() == t_test).mean())
-    return {"epoch_seconds": statistics.median(seconds), "inference_seconds": inference,
-            "test_accuracy": accuracy}
+    figures = inference_figures(predict)
+    accuracy = float((predict(BATCH_SIZE).argmax(1).numpy() == t_test).mean())
+    return {"epoch_seconds": statistics.median(seconds), **figures, "test_accuracy": accuracy}
 
 
 def main() -> None:
@@ -96,11 +109,10 @@ def main() -> None:
     parser.add_argument("framework", choices=["cnn-ext", "torch"])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs (the median is kept)")
-    parser.add_argument("--inference-batch", type=int, default=128)
     args = parser.parse_args()
     data = load_data()
     run = cnn_ext_run if args.framework == "cnn-ext" else torch_run
-    result = run(data, args.epochs, args.inference_batch, args.threads)
+    result = run(data, args.epochs, args.threads)
     result.update(framework=args.framework, threads=args.threads, peak_rss_mb=peak_rss_mb())
     print(json.dumps(result))
 

@@ -1,7 +1,8 @@
-"""Benchmark cnn-ext: kernels against memcpy, NumPy and PyTorch, and LeNet training and inference.
+"""Benchmark cnn-ext: kernels against memcpy, NumPy and PyTorch, whole layers against PyTorch,
+and LeNet training and inference.
 
     python benchmarks/run.py                 # everything; about 5 minutes on 2 cores
-    python benchmarks/run.py --quick         # float32 kernels only, fewer repeats, no model
+    python benchmarks/run.py --quick         # float32 kernels and layers, fewer repeats, no model
 
 Prints the tables and writes them, with the machine's description, as JSON
 (default benchmarks/results/benchmark.json). PyTorch is optional: without it
@@ -23,6 +24,7 @@ import numpy as np
 
 import cnn_ext
 import kernels
+import layers
 
 HERE = Path(__file__).resolve().parent
 
@@ -74,16 +76,21 @@ def model_rows(threads: int, epochs: int, with_torch: bool) -> list[dict]:
 
 
 def model_table(rows: list[dict]) -> str:
-    header = f"{'framework':<9} {'epoch s':>8} {'inference s':>11} {'peak RSS MB':>11} {'test acc':>8}"
+    header = (f"{'framework':<9} {'epoch s':>8} {'infer@128 s':>11} {'infer@1000 s':>12} "
+              f"{'predict +MB':>11} {'peak RSS MB':>11} {'test acc':>8}")
     lines = [header, "-" * len(header)]
     for row in rows:
-        lines.append(f"{row['framework']:<9} {row['epoch_seconds']:>8.2f} {row['inference_seconds']:>11.3f} "
-                     f"{row['peak_rss_mb']:>11.0f} {row['test_accuracy']:>8.4f}")
+        lines.append(f"{row['framework']:<9} {row['epoch_seconds']:>8.2f} "
+                     f"{row['inference_seconds_128']:>11.3f} {row['inference_seconds_1000']:>12.3f} "
+                     f"{row['predict_growth_mb']:>11.1f} {row['peak_rss_mb']:>11.0f} "
+                     f"{row['test_accuracy']:>8.4f}")
     if len(rows) == 2:
         ours, theirs = rows
-        lines.append(f"{'ratio':<9} {ours['epoch_seconds'] / theirs['epoch_seconds']:>8.2f} "
-                     f"{ours['inference_seconds'] / theirs['inference_seconds']:>11.2f} "
-                     f"{ours['peak_rss_mb'] / theirs['peak_rss_mb']:>11.2f}")
+        ratios = [ours[key] / theirs[key] for key in ("epoch_seconds", "inference_seconds_128",
+                                                     "inference_seconds_1000", "predict_growth_mb",
+                                                     "peak_rss_mb")]
+        lines.append(f"{'ratio':<9} {ratios[0]:>8.2f} {ratios[1]:>11.2f} {ratios[2]:>12.2f} "
+                     f"{ratios[3]:>11.2f} {ratios[4]:>11.2f}")
     return "\n".join(lines)
 
 
@@ -110,12 +117,16 @@ def main() -> None:
     rows = kernels.run(dtypes, 3 if args.quick else args.repeats, args.threads)
     print("\nKernels (median ms; ratios are cnn_ext time / baseline time, lower is better)")
     print(kernel_table(rows))
+    layer_rows = layers.run(3 if args.quick else args.repeats, args.threads, torch_available)
+    print("\nLayers (median ms; ratio is cnn_ext time / torch time)")
+    print(layers.table(layer_rows))
 
-    results = {"machine": info, "threads": args.threads, "kernels": rows}
+    results = {"machine": info, "threads": args.threads, "kernels": rows, "layers": layer_rows}
     if not (args.quick or args.no_model):
         models = model_rows(args.threads, args.model_epochs, torch_available)
-        print(f"\nLeNet on MNIST, batch {128}, Adam, float32 (median of {args.model_epochs} epochs; "
-              f"inference on the 10,000 test images)")
+        print(f"\nLeNet on MNIST, batch 128, Adam, float32 (median of {args.model_epochs} epochs; "
+              f"inference on the 10,000 test images in batches of 128 and 1000; memory growth "
+              f"while predicting in batches of 1000)")
         print(model_table(models))
         results["model"] = models
     args.output.parent.mkdir(parents=True, exist_ok=True)

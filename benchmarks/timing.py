@@ -35,3 +35,25 @@ def peak_rss_mb() -> float:
                 return int(line.split()[1]) / 1e3  # kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, KB elsewhere
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1e3  # kB
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def peak_growth_mb(function: Callable[[], object]) -> float:
+    """How far the resident memory rose above its level before ``function()``, in MB, at its peak.
+
+    Linux only: the peak (VmHWM) is reset to the current size by writing 5 to
+    /proc/self/clear_refs. Elsewhere returns NaN.
+    """
+    clear_refs = Path("/proc/self/clear_refs")
+    if not clear_refs.exists():
+        return float("nan")
+    clear_refs.write_text("5")
+    before = _status_mb("VmRSS")
+    function()
+    return _status_mb("VmHWM") - before

@@ -77,8 +77,9 @@ class Sequential:
         """Class scores for many samples, computed ``batch_size`` at a time to bound memory."""
         batch_size = check_int("batch_size", batch_size, 1)
         check_samples("x", x, self.dtype)
-        return np.concatenate([self.predict(x[start:start + batch_size])
-                               for start in range(0, x.shape[0], batch_size)])
+        with cnn_ext.engine_scope():  # once for all batches
+            return np.concatenate([self.predict(x[start:start + batch_size])
+                                   for start in range(0, x.shape[0], batch_size)])
 
     def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 128) -> float:
         """Fraction of samples whose highest score is the label, computed in batches."""
