@@ -29,5 +29,6 @@ ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1" \
 CNN_EXT_EXPECT_DEBUG=1 \
     "$work/venv/bin/pytest" -p no:cacheprovider tests/test_kernels.py tests/test_kernel_properties.py \
     tests/test_fuzz_kernels.py tests/test_thread_safety.py tests/test_reference.py tests/test_build.py \
+    tests/test_engine.py tests/test_scope.py tests/test_bad_inputs.py::test_layers_models_optimizers \
     tests/test_bad_inputs.py::test_kernels tests/test_layers_forward.py tests/test_layers_gradients.py "$@"
 echo "AddressSanitizer: no error reported"
