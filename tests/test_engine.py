@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hypothesis_numpy
 from numpy.testing import assert_allclose, assert_array_equal
 
 import cnn_ext
@@ -229,3 +230,14 @@ def test_relu_and_its_backward_equal_numpy(shape, dtype, rng):
     assert_array_equal(cnn_ext.relu_backward(dout, out), np.where(out > 0, dout, 0).astype(dtype))
     strided = rng.standard_normal((4, 6)).astype(dtype)[:, ::-2]
     assert_array_equal(cnn_ext.relu(strided), np.maximum(strided, 0))
+
+
+@settings(max_examples=150, deadline=None)
+@given(hypothesis_numpy.arrays(st.sampled_from([np.float32, np.float64]),
+                               hypothesis_numpy.array_shapes(min_dims=1, max_dims=5, max_side=9)))
+def test_relu_property(x):
+    """Any values, infinities and NaN included: the kernels agree with NumPy's select."""
+    out = cnn_ext.relu(x)
+    assert_array_equal(out, np.where(np.isnan(x) | (x > 0), x, 0).astype(x.dtype))
+    dout = np.arange(x.size, dtype=x.dtype).reshape(x.shape)
+    assert_array_equal(cnn_ext.relu_backward(dout, out), np.where(out > 0, dout, 0).astype(x.dtype))

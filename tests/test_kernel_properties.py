@@ -65,6 +65,7 @@ def test_maxpool_matches_reference(problem):
     expected_out, expected_argmax = reference.maxpool_forward(x, pool_h, pool_w, stride, pad)
     assert_array_equal(out, expected_out)
     assert_array_equal(argmax, expected_argmax)
+    assert_array_equal(cnn_ext.maxpool(x, pool_h, pool_w, stride, pad), expected_out)
     dout = np.random.default_rng(1).standard_normal(out.shape).astype(x.dtype)
     assert_allclose(cnn_ext.maxpool_backward(dout, argmax, x.shape, pool_h, pool_w, stride, pad),
                     reference.maxpool_backward(dout, argmax, x.shape, pool_h, pool_w, stride, pad),
