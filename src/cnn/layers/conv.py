@@ -20,6 +20,10 @@ class Convolution(Layer):
     Shape:
         x (N, in_channels, H, W) -> out (N, out_channels, out_h, out_w) with
         ``out_h = (H + 2*pad - filter_h) // stride + 1``, likewise ``out_w``.
+
+    The work is done by ``cnn_ext.conv2d_forward``/``conv2d_backward``. A forward pass
+    with ``train=True`` keeps a reference to ``x`` (not a copy) for ``backward``, so
+    ``x`` must not be changed in place in between.
     """
 
     param_names = ("W", "b")
