@@ -14,8 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 from cnn_ext._build_info import BOUNDS_CHECKED
 from cnn_ext._threads import get_num_threads, set_num_threads
 from cnn_ext.convolution import conv2d_backward, conv2d_forward
-from cnn_ext.kernels import (col2im, im2col, maxpool, maxpool_backward, maxpool_forward, relu,
-                             relu_backward)
+from cnn_ext.kernels import (col2im, im2col, maxpool, maxpool_backward, maxpool_forward,
+                             output_size, relu, relu_backward)
 from cnn_ext.scope import cached_memory, engine_scope, release_cached_memory
 
 try:
@@ -24,7 +24,6 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
     __version__ = "0+unknown"
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
-           "relu_backward", "conv2d_forward",
-           "conv2d_backward", "engine_scope", "cached_memory", "release_cached_memory",
-           "get_num_threads",
-           "set_num_threads", "BOUNDS_CHECKED", "__version__"]
+           "relu_backward", "conv2d_forward", "conv2d_backward", "output_size", "engine_scope",
+           "cached_memory", "release_cached_memory", "get_num_threads", "set_num_threads",
+           "BOUNDS_CHECKED", "__version__"]

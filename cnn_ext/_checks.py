@@ -15,11 +15,21 @@ import numpy as np
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+# Longest representation of a value quoted in an error message.
+MAX_QUOTED = 60
+
+
 def describe(value: Any) -> str:
-    """A short description of ``value`` for error messages."""
+    """A short description of ``value`` for error messages: never longer than a line or two,
+    however large the value (a list of 60,000 images is summarised, not printed)."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    return f"{value!r} ({type(value).__name__})"
+    if isinstance(value, (list, tuple)) and len(value) > 4:
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    if len(text) > MAX_QUOTED:
+        text = text[:MAX_QUOTED - 3] + "..."
+    return f"{text} ({type(value).__name__})"
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:
@@ -63,11 +73,11 @@ def check_ndim(name: str, array: np.ndarray, ndim: Optional[int], layout: str) -
 def check_shape4(name: str, value: Any) -> tuple[int, int, int, int]:
     """Return ``value`` as a tuple of four positive ints ``(N, C, H, W)``."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 4:
-        raise ValueError(f"{name} must be a sequence of 4 integers (N, C, H, W), got {value!r}")
+        raise ValueError(f"{name} must be a sequence of 4 integers (N, C, H, W), got {describe(value)}")
     for size in value:
         if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral) or size < 1:
             raise ValueError(
-                f"{name} must be a sequence of 4 positive integers (N, C, H, W), got {value!r}"
+                f"{name} must be a sequence of 4 positive integers (N, C, H, W), got {describe(value)}"
             )
     return tuple(int(size) for size in value)
 

@@ -17,15 +17,29 @@ from cnn_ext._checks import (
     check_ndim,
     check_shape4,
     describe,
-    output_size,
 )
+from cnn_ext._checks import output_size as _output_size
 from cnn_ext._activations import relu_backward_kernel, relu_kernel
 from cnn_ext._im2col import col2im_kernel, im2col_kernel
 from cnn_ext._pool import maxpool_backward_kernel, maxpool_forward_kernel
 from cnn_ext._threads import for_image_slices
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
-           "relu_backward"]
+           "relu_backward", "output_size"]
+
+
+def output_size(size: int, window: int, stride: int = 1, pad: int = 0) -> int:
+    """Window positions along one axis: ``(size + 2 * pad - window) // stride + 1``.
+
+    The one output-size formula of the project (kernels, layers and models use it).
+    Raises ``ValueError`` when the window does not fit in the padded input.
+
+    Example:
+        >>> output_size(28, 5, stride=1, pad=2), output_size(28, 2, stride=2)
+        (28, 14)
+    """
+    return _output_size(check_int("size", size, 1), check_int("window", window, 1),
+                        check_int("stride", stride, 1), check_int("pad", pad, 0), "size", "window")
 
 
 def conv_geometry(input_shape, filter_h, filter_w, stride, pad):
@@ -35,8 +49,8 @@ def conv_geometry(input_shape, filter_h, filter_w, stride, pad):
     stride = check_int("stride", stride, 1)
     pad = check_int("pad", pad, 0)
     _, _, height, width = input_shape
-    out_h = output_size(height, filter_h, stride, pad, "height", "filter_h")
-    out_w = output_size(width, filter_w, stride, pad, "width", "filter_w")
+    out_h = _output_size(height, filter_h, stride, pad, "height", "filter_h")
+    out_w = _output_size(width, filter_w, stride, pad, "width", "filter_w")
     return filter_h, filter_w, stride, pad, out_h, out_w
 
 
@@ -130,8 +144,8 @@ def _pool_geometry(input_shape, pool_h, pool_w, stride, pad):
             f"{min(pool_h, pool_w) // 2}, got pad={pad}"
         )
     _, _, height, width = input_shape
-    out_h = output_size(height, pool_h, stride_h, pad, "height", "pool_h")
-    out_w = output_size(width, pool_w, stride_w, pad, "width", "pool_w")
+    out_h = _output_size(height, pool_h, stride_h, pad, "height", "pool_h")
+    out_w = _output_size(width, pool_w, stride_w, pad, "width", "pool_w")
     return pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w
 
 

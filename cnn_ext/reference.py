@@ -12,18 +12,16 @@ from typing import Optional
 
 import numpy as np
 
+from cnn_ext.kernels import output_size
+
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward"]
-
-
-def _out_size(size: int, window: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - window) // stride + 1
 
 
 def _windows(x, window_h, window_w, stride_h, stride_w, pad, fill):
     """All windows of ``x`` (N, C, H, W) padded with ``fill``: shape (N, C, out_h, out_w, window_h * window_w)."""
     n_images, channels, height, width = x.shape
-    out_h = _out_size(height, window_h, stride_h, pad)
-    out_w = _out_size(width, window_w, stride_w, pad)
+    out_h = output_size(height, window_h, stride_h, pad)
+    out_w = output_size(width, window_w, stride_w, pad)
     padded = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)], constant_values=fill)
     windows = np.empty((n_images, channels, out_h, out_w, window_h * window_w), dtype=x.dtype)
     for kh in range(window_h):
@@ -48,8 +46,8 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
            pad: int = 0) -> np.ndarray:
     """Reference of :func:`cnn_ext.col2im`: sum every column entry back into its pixel."""
     n_images, channels, height, width = input_shape
-    out_h = _out_size(height, filter_h, stride, pad)
-    out_w = _out_size(width, filter_w, stride, pad)
+    out_h = output_size(height, filter_h, stride, pad)
+    out_w = output_size(width, filter_w, stride, pad)
     col = col.reshape(n_images, out_h, out_w, channels, filter_h, filter_w)
     padded = np.zeros((n_images, channels, height + 2 * pad, width + 2 * pad), dtype=col.dtype)
     for kh in range(filter_h):

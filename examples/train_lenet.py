@@ -3,14 +3,18 @@
     python examples/train_lenet.py                       # full training set, the defaults below
     python examples/train_lenet.py --train-size 500 --epochs 20   # the notebook's experiment
 
-Writes into --out: history.json, weights.npz, checkpoint.npz (for --resume) and,
-with matplotlib installed (pip install "cnn-ext[plot]"), curves.png, filters.png,
-confusion.png and misclassified.png. The last line printed is "test accuracy: 0.XXXX".
+Writes into --out: run.json (the settings), history.json, weights.npz, checkpoint.npz
+(for --resume) and, with matplotlib installed (pip install "cnn-ext[plot]"), curves.png,
+filters.png, confusion.png and misclassified.png. The last line printed is
+"test accuracy: 0.XXXX". Run again with the same settings, it reports the finished run
+instead of training again; --resume continues an interrupted one; a run with other settings
+in the same --out is refused, naming them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -49,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("runs/lenet"),
                         help="output directory (default runs/lenet)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from the checkpoint in --out (same flags as the first run)")
+                        help="continue the interrupted run in --out (same flags as that run)")
     return parser.parse_args(argv)
 
 
@@ -80,6 +84,35 @@ def write_figures(model, history, x_test, t_test, predictions, out: Path) -> Non
     print(f"figures written: {out / 'curves.png'}, filters.png, confusion.png, misclassified.png")
 
 
+def settings_of(args, lr: float) -> dict:
+    """The flags that decide a run's result, as recorded in run.json."""
+    return {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": args.optimizer,
+            "lr": lr, "train_size": args.train_size, "seed": args.seed, "dtype": args.dtype}
+
+
+def check_earlier_run(args, settings: dict) -> bool:
+    """Whether --out holds a finished run of these settings; refuse one of other settings,
+    and an unfinished one without --resume."""
+    checkpoint = args.out / "checkpoint.npz"
+    if not checkpoint.exists():
+        return False
+    run_file = args.out / "run.json"
+    saved = json.loads(run_file.read_text()) if run_file.exists() else {}
+    differing = [f"--{key.replace('_', '-')} {saved.get(key)} there, {value} here"
+                 for key, value in settings.items() if saved.get(key) != value]
+    if differing:
+        raise ValueError(f"{args.out} holds a run with other settings ({'; '.join(differing)}): "
+                         f"repeat its flags, or choose another --out for a new run")
+    history_file = args.out / "history.json"
+    history = json.loads(history_file.read_text()) if history_file.exists() else []
+    if len(history) == args.epochs and (args.out / "weights.npz").exists():
+        return True
+    if not args.resume:
+        raise ValueError(f"{checkpoint} holds an unfinished run: pass --resume to continue it, "
+                         f"or choose another --out")
+    return False
+
+
 def run(args) -> float:
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     optimizer = make_optimizer(args.optimizer, lr=lr)
@@ -88,12 +121,15 @@ def run(args) -> float:
     x_train, t_train, x_test, t_test = load_data(args)
     model = LeNet(seed=args.seed, dtype=args.dtype)
     args.out.mkdir(parents=True, exist_ok=True)
-    checkpoint = args.out / "checkpoint.npz"
-    if checkpoint.exists() and not args.resume:
-        raise ValueError(f"{checkpoint} exists from an earlier run: pass --resume to continue it, "
-                         f"or choose another --out")
+    settings = settings_of(args, lr)
+    if check_earlier_run(args, settings):
+        model.load(args.out / "weights.npz")
+        print(f"{args.out} holds a finished run of these settings ({args.epochs} epochs); "
+              f"not training again. Its weights, on the test set:")
+        return float(np.mean(model.predict_batches(x_test).argmax(axis=1) == t_test))
+    (args.out / "run.json").write_text(json.dumps(settings, indent=2) + "\n")
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
-                      lr_schedule=cosine(lr, args.epochs), checkpoint=checkpoint)
+                      lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz")
     print(f"LeNet ({model.num_params():,} parameters, {args.dtype}) on {len(x_train):,} images, "
           f"{args.epochs} epochs, {args.optimizer} lr {lr:g} (cosine), batch {args.batch_size}")
     started = time.perf_counter()

@@ -31,22 +31,29 @@ def test_short_run_writes_every_output(tmp_path):
     assert [record["epoch"] for record in history] == [1, 2]
     assert history[-1]["test_acc"] == pytest.approx(accuracy, abs=1e-4)
     with np.load(tmp_path / "weights.npz") as weights:
-        assert weights["param_0"].shape == (6, 1, 5, 5)
+        assert weights["layers.0.W"].shape == (6, 1, 5, 5)
     assert (tmp_path / "checkpoint.npz").exists()
     for figure in ("curves.png", "filters.png", "confusion.png", "misclassified.png"):
         assert (tmp_path / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
 
 
-def test_resume_of_a_finished_run_and_refusal_to_overwrite(tmp_path):
+def test_a_second_run_reports_the_finished_one_and_refuses_other_settings(tmp_path):
     first = run_example("--train-size", "64", "--epochs", "1", "--out", str(tmp_path))
     assert first.returncode == 0, first.stderr
-    again = run_example("--train-size", "64", "--epochs", "1", "--out", str(tmp_path))
-    assert again.returncode == 2
-    assert "--resume" in again.stderr and "Traceback" not in again.stderr
-    longer = run_example("--train-size", "64", "--epochs", "2", "--out", str(tmp_path), "--resume")
-    assert longer.returncode == 0, longer.stderr
-    assert "resumed from" in longer.stdout
-    assert len(json.loads((tmp_path / "history.json").read_text())) == 2
+    weights = (tmp_path / "weights.npz").read_bytes()
+    for flags in ([], ["--resume"]):
+        again = run_example("--train-size", "64", "--epochs", "1", "--out", str(tmp_path), *flags)
+        assert again.returncode == 0, again.stderr
+        assert "holds a finished run of these settings" in again.stdout
+        assert again.stdout.strip().splitlines()[-1] == first.stdout.strip().splitlines()[-1]
+        assert "| epoch" not in again.stdout
+    assert (tmp_path / "weights.npz").read_bytes() == weights  # nothing rewritten
+    longer = run_example("--train-size", "64", "--epochs", "3", "--out", str(tmp_path), "--resume")
+    assert longer.returncode == 2
+    assert "--epochs 1 there, 3 here" in longer.stderr and "Traceback" not in longer.stderr
+    other = run_example("--train-size", "64", "--epochs", "1", "--seed", "4", "--out", str(tmp_path))
+    assert other.returncode == 2
+    assert "--seed 0 there, 4 here" in other.stderr
 
 
 def test_without_matplotlib_the_figures_are_skipped(tmp_path):

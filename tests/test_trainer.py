@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pytest
 
-from cnn.layers import Affine, Layer, Relu
+from cnn.layers import Affine, Dropout, Layer, Relu
 from cnn.models import Sequential
 from cnn.optim import Adam, SGD
 from cnn.schedules import cosine
@@ -192,3 +192,64 @@ def test_checkpoint_directory_is_created(tmp_path):
     checkpoint = tmp_path / "runs" / "lenet" / "checkpoint.npz"
     train(1, checkpoint=checkpoint)
     assert checkpoint.is_file()
+
+
+class InterruptInEvaluation(Layer):
+    """Passes x through; presses Ctrl-C in the evaluation after ``after_steps`` training steps."""
+
+    def __init__(self, after_steps):
+        super().__init__()
+        self.after_steps = after_steps
+        self.steps = 0
+
+    def forward(self, x, train=True):
+        if train:
+            self.steps += 1
+        elif self.steps == self.after_steps:
+            self.steps += 1  # once
+            signal.raise_signal(signal.SIGINT)
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+def test_ctrl_c_during_the_last_evaluation_is_not_ignored(tmp_path):
+    x, t = data()
+    model = small_model(InterruptInEvaluation(after_steps=14))  # 7 steps per epoch, 2 epochs
+    trainer = Trainer(model, SGD(lr=0.01), batch_size=8, checkpoint=tmp_path / "c.npz", log=None)
+    with pytest.raises(TrainingInterrupted, match="the end of epoch 2; checkpoint saved"):
+        trainer.fit(x, t, epochs=2, x_test=x, t_test=t)
+    assert len(trainer.history) == 2
+
+
+def test_labels_may_be_any_array_like():
+    x, t = data()
+    from_list, from_array = small_model(), small_model()
+    Trainer(from_list, SGD(lr=0.05), batch_size=8, log=None).fit(
+        x, t.tolist(), epochs=2, x_test=x[:10], t_test=tuple(t[:10]))
+    Trainer(from_array, SGD(lr=0.05), batch_size=8, log=None).fit(
+        x, t, epochs=2, x_test=x[:10], t_test=t[:10])
+    assert all(np.array_equal(a, b) for a, b in zip(from_list.params, from_array.params))
+    one_hot = small_model()
+    Trainer(one_hot, SGD(lr=0.05), batch_size=8, log=None).fit(x, np.eye(CLASSES)[t], epochs=2)
+    assert all(np.array_equal(a, b) for a, b in zip(one_hot.params, from_array.params))
+
+
+def test_resume_restores_the_dropout_generators(tmp_path):
+    def run(epochs, resume=False):
+        x, t = data()
+        rng = np.random.default_rng(0)
+        model = Sequential([Affine(rng.standard_normal((FEATURES, 8)) * 0.3, np.zeros(8)),
+                            Dropout(0.5, seed=9), Relu(),
+                            Affine(rng.standard_normal((8, CLASSES)) * 0.3, np.zeros(CLASSES))])
+        Trainer(model, SGD(lr=0.05), batch_size=8, checkpoint=tmp_path / "c.npz", log=None).fit(
+            x, t, epochs, resume=resume)
+        return model
+
+    (tmp_path / "c.npz").unlink(missing_ok=True)
+    whole = run(4)
+    (tmp_path / "c.npz").unlink()
+    run(2)
+    resumed = run(4, resume=True)
+    assert all(np.array_equal(a, b) for a, b in zip(whole.params, resumed.params))

@@ -77,23 +77,25 @@ def check_input(layer: str, x: Any, ndims: Sequence[int], expected: str,
     return x
 
 
-def check_labels(t: Any, n_samples: int, n_classes: int) -> np.ndarray:
-    """Return labels as integer class indices of shape (N,); one-hot (N, K) labels are converted."""
+def check_labels(t: Any, n_samples: int, n_classes: int, name: str = "t") -> np.ndarray:
+    """Return labels as integer class indices of shape (N,); one-hot (N, K) labels are converted.
+
+    Any array-like is accepted (a list of ints, for example)."""
     t = np.asarray(t)
     if t.ndim == 2:
         if t.shape != (n_samples, n_classes):
-            raise ValueError(f"t: one-hot labels must have shape ({n_samples}, {n_classes}), "
+            raise ValueError(f"{name}: one-hot labels must have shape ({n_samples}, {n_classes}), "
                              f"got shape {t.shape}")
         if not np.all((t == 0) | (t == 1)) or not np.all(t.sum(axis=1) == 1):
-            raise ValueError("t: one-hot labels must hold a single 1 per row and 0 elsewhere")
+            raise ValueError(f"{name}: one-hot labels must hold a single 1 per row and 0 elsewhere")
         return t.argmax(axis=1)
     if t.ndim != 1 or t.shape[0] != n_samples:
-        raise ValueError(f"t: labels must have shape ({n_samples},) or ({n_samples}, {n_classes}), "
-                         f"got shape {t.shape}")
+        raise ValueError(f"{name}: labels must hold one label per sample, shape ({n_samples},) or "
+                         f"({n_samples}, {n_classes}) one-hot, got shape {t.shape}")
     if not np.issubdtype(t.dtype, np.integer):
-        raise TypeError(f"t: class labels must be integers, got dtype {t.dtype}")
+        raise TypeError(f"{name}: class labels must be integers, got dtype {t.dtype}")
     if t.size and (t.min() < 0 or t.max() >= n_classes):
-        raise ValueError(f"t: class labels must lie in [0, {n_classes}), "
+        raise ValueError(f"{name}: class labels must lie in [0, {n_classes}), "
                          f"got values from {t.min()} to {t.max()}")
     return t
 

@@ -9,11 +9,14 @@ data set: that is what keeps activations at a steady size through the network.
 
 from __future__ import annotations
 
+from typing import Optional, Union
+
 import numpy as np
 
 from cnn._checks import describe
 
-__all__ = ["fans", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform"]
+__all__ = ["fans", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "INITIALIZERS",
+           "initial_weights"]
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -57,3 +60,28 @@ def glorot_uniform(shape, rng: np.random.Generator, dtype=np.float32) -> np.ndar
     fan_in, fan_out = fans(tuple(shape))
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return _check_rng(rng).uniform(-limit, limit, shape).astype(dtype)
+
+
+INITIALIZERS = {"he": he_normal, "he_uniform": he_uniform, "glorot": glorot_normal,
+                "glorot_uniform": glorot_uniform}
+
+
+def initial_weights(shape, init: str = "he",
+                    rng: Optional[Union[int, np.random.Generator]] = None,
+                    dtype=np.float32) -> np.ndarray:
+    """Weights of ``shape`` drawn by the initializer named ``init`` (a key of ``INITIALIZERS``).
+
+    ``rng`` is a ``numpy.random.Generator`` or an int seed (None: fresh entropy).
+
+    Example:
+        >>> initial_weights((784, 120), "he", rng=0).std().round(2)  # sqrt(2 / 784)
+        np.float32(0.05)
+    """
+    if init not in INITIALIZERS:
+        raise ValueError(f"init must be one of {sorted(INITIALIZERS)}, got init={init!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    return INITIALIZERS[init](shape, rng, dtype)

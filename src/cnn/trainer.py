@@ -15,6 +15,7 @@ import numpy as np
 
 import cnn_ext
 from cnn._checks import check_int, check_samples, describe
+from cnn.losses import class_indices
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
@@ -123,7 +124,8 @@ class Trainer:
             ``train_acc``, ``test_loss``, ``test_acc`` (None without a test set), ``seconds``.
         """
         epochs = check_int("epochs", epochs, 1)
-        n_samples = self._check_data(x, t, x_test, t_test)
+        t, t_test = self._check_data(x, t, x_test, t_test)
+        n_samples = x.shape[0]
         state = self._fresh_state(n_samples)
         if resume:
             if self.checkpoint is None:
@@ -141,19 +143,23 @@ class Trainer:
         """Write the history as JSON."""
         Path(path).write_text(json.dumps(self.history, indent=2) + "\n")
 
-    def _check_data(self, x, t, x_test, t_test) -> int:
+    def _check_data(self, x, t, x_test, t_test) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Check the data once and return the labels as class indices (array-likes accepted)."""
         check_samples("x", x, self.model.dtype)
         if x_test is not None:
             check_samples("x_test", x_test, self.model.dtype)
-        t = np.asarray(t)
-        if t.ndim not in (1, 2) or t.shape[0] != x.shape[0]:
-            raise ValueError(f"t must hold one label per sample of x ({x.shape[0]}), got shape {t.shape}")
         if (x_test is None) != (t_test is None):
             raise ValueError("x_test and t_test must be given together")
-        if x_test is not None and np.asarray(t_test).shape[:1] != x_test.shape[:1]:
-            raise ValueError(f"t_test must hold one label per sample of x_test ({x_test.shape[0]}), "
-                             f"got shape {np.asarray(t_test).shape}")
-        return x.shape[0]
+        classes = self._classes(x)
+        t = class_indices(t, x.shape[0], classes)
+        if x_test is not None:
+            t_test = class_indices(t_test, x_test.shape[0], classes, "t_test")
+        return t, t_test
+
+    def _classes(self, x: np.ndarray) -> int:
+        """The number of classes: the width of the model's scores for one sample."""
+        with cnn_ext.engine_scope():
+            return self.model.predict(x[:1]).shape[1]
 
     def _fresh_state(self, n_samples: int) -> dict:
         self.history = []
@@ -193,21 +199,22 @@ class Trainer:
         if self.checkpoint is not None:
             self._save_checkpoint(state)
         self.log(format_epoch(record))
+        if interrupt.requested:  # Ctrl-C during the evaluation or the checkpoint
+            self._interrupt(state)
 
     def _train_step(self, x_batch, t_batch, epoch: int, step: int) -> tuple[float, int]:
         with cnn_ext.engine_scope():
-            scores = self.model.predict(x_batch, train=True)
-            loss = self.model.loss_layer.forward(scores, t_batch)
+            loss, scores = self.model.train_step(x_batch, t_batch)
             if not math.isfinite(loss):
                 raise FloatingPointError(
                     f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training "
                     f"stopped. Try a smaller learning rate (lr={self.optimizer.lr:g})")
-            self.model.backward(input_grad=False)
             self.optimizer.update(self.model.params, self.model.grads)
-        return loss, int(np.sum(scores.argmax(axis=1) == self.model.loss_layer.labels))
+        return loss, int(np.sum(scores.argmax(axis=1) == t_batch))
 
     def _interrupt(self, state: dict) -> None:
-        where = f"epoch {state['epoch'] + 1}, step {state['step']}"
+        where = (f"epoch {state['epoch'] + 1}, step {state['step']}" if state["step"]
+                 else f"the end of epoch {state['epoch']}")
         if self.checkpoint is None:
             raise TrainingInterrupted(f"training interrupted at {where}; no checkpoint path was "
                                       f"given, so nothing was saved", None)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Optional, Union
+
 import numpy as np
 
-from cnn._checks import check_input, check_weight_and_bias
+from cnn._checks import check_input, check_int, check_weight_and_bias
+from cnn.init import initial_weights
 from cnn.layers.base import Layer
 
 
@@ -43,6 +46,21 @@ class Affine(Layer):
         self.grads = [np.zeros_like(W), np.zeros_like(b)]
         self.x_shape = None
         self.x = None
+
+    @classmethod
+    def create(cls, in_features: int, out_features: int, init: str = "he",
+               rng: Optional[Union[int, np.random.Generator]] = None,
+               dtype=np.float32) -> "Affine":
+        """An affine layer built by size: weights (in_features, out_features) from the
+        initializer ``init`` (see :data:`cnn.init.INITIALIZERS`; He by default), zero biases.
+
+        Example:
+            >>> Affine.create(784, 120, rng=0)
+            Affine(784->120)
+        """
+        shape = (check_int("in_features", in_features, 1), check_int("out_features", out_features, 1))
+        W = initial_weights(shape, init, rng, dtype)
+        return cls(W, np.zeros(shape[1], W.dtype))
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         W, b = self.params

@@ -11,11 +11,13 @@ class Layer:
     ``grads[i]`` has the shape of ``params[i]``; ``backward`` writes into it in
     place (``grads[i][...] = ...``), so an optimizer holding both lists sees
     every update. ``buffers`` hold state that is saved with the model but not
-    trained (BatchNormalization's running statistics). ``param_names`` names
-    the entries of ``params`` for messages and gradient checks.
+    trained (BatchNormalization's running statistics). ``param_names`` and
+    ``buffer_names`` name the entries of ``params`` and ``buffers``: a model's
+    saved state and gradient checks use these names.
     """
 
     param_names: tuple[str, ...] = ()
+    buffer_names: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.params: list[np.ndarray] = []

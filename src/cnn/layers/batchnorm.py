@@ -24,6 +24,7 @@ class BatchNormalization(Layer):
     """
 
     param_names = ("gamma", "beta")
+    buffer_names = ("running_mean", "running_var")
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
                  eps: float = 1e-5) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Optional, Union
+
 import numpy as np
 
 import cnn_ext
 from cnn._checks import check_input, check_int, check_weight_and_bias
+from cnn.init import initial_weights
 from cnn.layers.base import Layer
 
 
@@ -38,6 +41,34 @@ class Convolution(Layer):
         self.grads = [np.zeros_like(W), np.zeros_like(b)]
         self.x = None
 
+    @classmethod
+    def create(cls, in_channels: int, out_channels: int, filter_size: Union[int, tuple[int, int]],
+               stride: int = 1, pad: int = 0, init: str = "he",
+               rng: Optional[Union[int, np.random.Generator]] = None,
+               dtype=np.float32) -> "Convolution":
+        """A convolution built by size: weights from the initializer ``init`` (see
+        :data:`cnn.init.INITIALIZERS`; He by default), zero biases.
+
+        Args:
+            in_channels, out_channels: channels of the input and of the output.
+            filter_size: ``k`` for a k x k filter, or ``(filter_h, filter_w)``.
+            stride, pad: as for the constructor.
+            init: name of the initializer. rng: a ``numpy.random.Generator`` or an int seed.
+            dtype: float32 (default) or float64.
+
+        Example:
+            >>> Convolution.create(1, 6, 5, pad=2, rng=0)
+            Convolution(1->6, 5x5, stride=1, pad=2)
+        """
+        in_channels = check_int("in_channels", in_channels, 1)
+        out_channels = check_int("out_channels", out_channels, 1)
+        filter_h, filter_w = (filter_size, filter_size) if not isinstance(filter_size, tuple) \
+            else filter_size
+        shape = (out_channels, in_channels, check_int("filter_size", filter_h, 1),
+                 check_int("filter_size", filter_w, 1))
+        W = initial_weights(shape, init, rng, dtype)
+        return cls(W, np.zeros(out_channels, W.dtype), stride=stride, pad=pad)
+
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         W, b = self.params
         in_channels = W.shape[1]
@@ -69,8 +100,8 @@ class Convolution(Layer):
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         filter_h, filter_w = self.params[0].shape[2:]
-        return ((height + 2 * self.pad - filter_h) // self.stride + 1,
-                (width + 2 * self.pad - filter_w) // self.stride + 1)
+        return (cnn_ext.output_size(height, filter_h, self.stride, self.pad),
+                cnn_ext.output_size(width, filter_w, self.stride, self.pad))
 
     def __repr__(self) -> str:
         out_channels, in_channels, filter_h, filter_w = self.params[0].shape

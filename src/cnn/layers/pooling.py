@@ -1,4 +1,4 @@
-"""Max and average pooling."""
+"""Max and average pooling: two kinds of window pooling, siblings of one base."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ import cnn_ext
 from cnn._checks import check_input, check_int
 from cnn.layers.base import Layer
 
+__all__ = ["WindowPooling", "Pooling", "AvgPooling"]
 
-class Pooling(Layer):
-    """Max pooling; in training the position of each maximum is kept for ``backward``.
+
+class WindowPooling(Layer):
+    """What max and average pooling share: the window, its stride and padding, the shapes.
 
     Args:
         pool_h, pool_w: window size. stride: step, ``None`` for the window size.
-        pad: padding on every side; padding never wins the maximum.
+        pad: padding on every side.
 
     Shape:
         x (N, C, H, W) -> out (N, C, out_h, out_w) with
@@ -30,6 +32,33 @@ class Pooling(Layer):
         self.stride = None if stride is None else check_int("stride", stride, 1)
         self.pad = check_int("pad", pad, 0)
         self.x_shape = None
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        stride_h, stride_w = (self.pool_h, self.pool_w) if self.stride is None else (self.stride,) * 2
+        return (cnn_ext.output_size(height, self.pool_h, stride_h, self.pad),
+                cnn_ext.output_size(width, self.pool_w, stride_w, self.pad))
+
+    def _check_pending(self, state) -> None:
+        if state is None:
+            raise RuntimeError(f"{self.name}: backward needs a forward pass with train=True first")
+
+    def __repr__(self) -> str:
+        return f"{self.name}({self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad})"
+
+
+class Pooling(WindowPooling):
+    """Max pooling, as the book names it; in training the position of each maximum is kept
+    for ``backward``. Padding never wins the maximum. Arguments and shapes: see
+    :class:`WindowPooling`.
+
+    Example:
+        >>> Pooling(2, 2).forward(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: Optional[int] = None, pad: int = 0) -> None:
+        super().__init__(pool_h, pool_w, stride, pad)
         self.argmax = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
@@ -42,26 +71,17 @@ class Pooling(Layer):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self.argmax is None:
-            raise RuntimeError(f"{self.name}: backward needs a forward pass with train=True first")
+        self._check_pending(self.argmax)
         return cnn_ext.maxpool_backward(dout, self.argmax, self.x_shape, self.pool_h, self.pool_w,
                                         self.stride, self.pad)
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        stride_h, stride_w = (self.pool_h, self.pool_w) if self.stride is None else (self.stride,) * 2
-        return ((height + 2 * self.pad - self.pool_h) // stride_h + 1,
-                (width + 2 * self.pad - self.pool_w) // stride_w + 1)
 
-    def __repr__(self) -> str:
-        return f"{self.name}({self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad})"
-
-
-class AvgPooling(Pooling):
+class AvgPooling(WindowPooling):
     """Average pooling; padded cells count as zeros in the average (like PyTorch's default).
 
-    Same arguments and shapes as :class:`Pooling`, except that a non-square
-    window needs an explicit ``stride``. Each channel is pooled as a
-    one-channel image through ``cnn_ext.im2col``.
+    Arguments and shapes: see :class:`WindowPooling`, except that a non-square
+    window needs an explicit ``stride``. Each channel is pooled as a one-channel
+    image through ``cnn_ext.im2col``.
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: Optional[int] = None, pad: int = 0) -> None:
@@ -81,6 +101,7 @@ class AvgPooling(Pooling):
         return col.mean(axis=1).reshape(n_images, channels, out_h, out_w)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._check_pending(self.x_shape)
         n_images, channels, height, width = self.x_shape
         window = self.pool_h * self.pool_w
         dcol = np.repeat(dout.reshape(-1, 1) / window, window, axis=1)  # (N*C*out_h*out_w, ph*pw)

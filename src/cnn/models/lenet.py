@@ -6,9 +6,9 @@ from typing import Optional, Union
 
 import numpy as np
 
-from cnn import init
-from cnn._checks import check_int
-from cnn.layers import Affine, Convolution, Flatten, Pooling, Relu, SoftmaxWithLoss
+from cnn.layers import Affine, Convolution, Flatten, Pooling, Relu
+from cnn.losses import SoftmaxWithLoss
+from cnn.models.by_size import check_image_model_arguments, flat_features
 from cnn.models.sequential import Sequential
 
 
@@ -37,33 +37,19 @@ class LeNet(Sequential):
 
     def __init__(self, num_classes: int = 10, input_shape: tuple[int, int, int] = (1, 28, 28),
                  seed: Optional[Union[int, np.random.Generator]] = None, dtype=np.float32) -> None:
-        num_classes = check_int("num_classes", num_classes, 2)
-        if len(input_shape) != 3:
-            raise ValueError(f"input_shape must be (channels, height, width), got {input_shape!r}")
-        channels, height, width = (check_int("input_shape", size, 1) for size in input_shape)
-        if height < 4 or width < 4:
-            raise ValueError(f"input_shape must be at least 4x4 pixels for two 2x2 poolings, "
-                             f"got {input_shape!r}")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        num_classes, (channels, height, width), dtype = check_image_model_arguments(
+            num_classes, input_shape, dtype)
         rng = np.random.default_rng(seed)
-
-        def conv(out_channels, in_channels):
-            W = init.he_normal((out_channels, in_channels, 5, 5), rng, dtype)
-            return Convolution(W, np.zeros(out_channels, dtype), stride=1, pad=2)
-
-        def affine(in_features, out_features):
-            W = init.he_normal((in_features, out_features), rng, dtype)
-            return Affine(W, np.zeros(out_features, dtype))
-
-        flat_features = 16 * (height // 2 // 2) * (width // 2 // 2)
         layers = [
-            conv(6, channels), Relu(), Pooling(2, 2, stride=2),
-            conv(16, 6), Relu(), Pooling(2, 2, stride=2),
+            Convolution.create(channels, 6, 5, pad=2, rng=rng, dtype=dtype), Relu(),
+            Pooling(2, 2, stride=2),
+            Convolution.create(6, 16, 5, pad=2, rng=rng, dtype=dtype), Relu(),
+            Pooling(2, 2, stride=2),
             Flatten(),
-            affine(flat_features, 120), Relu(),
-            affine(120, 84), Relu(),
-            affine(84, num_classes),
+        ]
+        layers += [
+            Affine.create(flat_features(layers, input_shape), 120, rng=rng, dtype=dtype), Relu(),
+            Affine.create(120, 84, rng=rng, dtype=dtype), Relu(),
+            Affine.create(84, num_classes, rng=rng, dtype=dtype),
         ]
         super().__init__(layers, SoftmaxWithLoss(), input_shape=(channels, height, width))

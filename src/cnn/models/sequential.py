@@ -1,42 +1,63 @@
-"""A model made of layers applied in turn, ending in a loss layer."""
+"""A model made of layers applied in turn, and a loss."""
 
 from __future__ import annotations
 
-import json
+import copy
 import os
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.layers.base import Layer
-from cnn.layers.loss import SoftmaxWithLoss
+from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.storage import atomic_write_npz, read_npz
+
+__all__ = ["Sequential", "STATE_FORMAT_VERSION"]
+
+# Version of the state_dict layout: 2 names every array (layers.{i}.{name}); 1 (cnn-ext 0.1.0)
+# numbered them (param_0, buffer_0) beside a JSON of the layers' reprs.
+STATE_FORMAT_VERSION = 2
 
 
 class Sequential:
-    """Layers applied in order, then a loss layer.
+    """Layers applied in order, then a loss.
 
     Args:
-        layers: the layers, first to last.
-        loss: the loss layer (default :class:`SoftmaxWithLoss`).
+        layers: the layers, first to last (instances of :class:`~cnn.layers.Layer`).
+        loss: a :class:`~cnn.losses.Loss` (default :class:`~cnn.losses.SoftmaxWithLoss`).
         input_shape: the shape of one sample, for example (1, 28, 28); needed by :meth:`summary`.
 
     ``params`` and ``grads`` list every layer's arrays in order (the same array
     objects, so an optimizer updating ``params`` updates the layers).
+
+    Example:
+        >>> from cnn.layers import Affine, Relu
+        >>> model = Sequential([Affine.create(4, 8, rng=0), Relu(), Affine.create(8, 3, rng=1)])
+        >>> model.predict(np.ones((5, 4), np.float32)).shape
+        (5, 3)
+        >>> sorted(model.state_dict())[:3]
+        ['format_version', 'layers.0.W', 'layers.0.b']
     """
 
-    def __init__(self, layers: Sequence[Layer], loss: Optional[Layer] = None,
+    def __init__(self, layers: Sequence[Layer], loss: Optional[Loss] = None,
                  input_shape: Optional[tuple[int, ...]] = None) -> None:
         layers = list(layers)
         for index, layer in enumerate(layers):
+            if isinstance(layer, Loss):
+                raise TypeError(f"layers[{index}] is a loss ({layer!r}); a model takes its loss "
+                                f"apart: Sequential(layers, loss={layer!r})")
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{index}] must be a cnn.layers.Layer, got {describe(layer)}")
         if not layers:
             raise ValueError("layers must hold at least one layer, got an empty sequence")
+        if loss is not None and not isinstance(loss, Loss):
+            hint = " (it is a layer: put it among the layers)" if isinstance(loss, Layer) else ""
+            raise TypeError(f"loss must be a cnn.losses.Loss such as SoftmaxWithLoss(), got "
+                            f"{describe(loss)}{hint}")
         self.layers = layers
-        self.loss_layer = SoftmaxWithLoss() if loss is None else loss
+        self.loss = SoftmaxWithLoss() if loss is None else loss
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self.params = [param for layer in layers for param in layer.params]
         self.grads = [grad for layer in layers for grad in layer.grads]
@@ -54,9 +75,9 @@ class Sequential:
                 x = layer.forward(x, train)
         return x
 
-    def forward(self, x: np.ndarray, t: np.ndarray, train: bool = True) -> float:
+    def forward(self, x: np.ndarray, t: Any, train: bool = True) -> float:
         """The loss of batch x with labels t (N,) or one-hot (N, classes)."""
-        return self.loss_layer.forward(self.predict(x, train), t)
+        return self.loss.forward(self.predict(x, train), t)
 
     def backward(self, dout: float = 1.0, input_grad: bool = True) -> Optional[np.ndarray]:
         """Backpropagate from the loss; fills ``grads`` and returns dL/dx.
@@ -65,13 +86,25 @@ class Sequential:
         computed (training never needs it) and None is returned.
         """
         with cnn_ext.engine_scope():
-            dout = self.loss_layer.backward(dout)
+            dout = self.loss.backward(dout)
             for layer in reversed(self.layers[1:]):
                 dout = layer.backward(dout)
             if not input_grad:
                 self.layers[0].backward_params(dout)
                 return None
             return self.layers[0].backward(dout)
+
+    def train_step(self, x: np.ndarray, t: Any) -> tuple[float, np.ndarray]:
+        """One training step's forward and backward pass: ``(loss, scores)``, with ``grads`` filled.
+
+        The forward pass runs in training mode and the backward pass skips the first
+        layer's input gradient; the caller updates the weights (``optimizer.update``).
+        """
+        with cnn_ext.engine_scope():
+            scores = self.predict(x, train=True)
+            loss = self.loss.forward(scores, t)
+            self.backward(input_grad=False)
+        return loss, scores
 
     def predict_batches(self, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
         """Class scores for many samples, computed ``batch_size`` at a time to bound memory."""
@@ -81,69 +114,107 @@ class Sequential:
             return np.concatenate([self.predict(x[start:start + batch_size])
                                    for start in range(0, x.shape[0], batch_size)])
 
-    def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 128) -> float:
+    def accuracy(self, x: np.ndarray, t: Any, batch_size: int = 128) -> float:
         """Fraction of samples whose highest score is the label, computed in batches."""
         return self.evaluate(x, t, batch_size)[1]
 
-    def evaluate(self, x: np.ndarray, t: np.ndarray, batch_size: int = 128) -> tuple[float, float]:
+    def evaluate(self, x: np.ndarray, t: Any, batch_size: int = 128) -> tuple[float, float]:
         """``(loss, accuracy)`` over all samples, predicted ``batch_size`` at a time."""
         scores = self.predict_batches(x, batch_size)
-        loss = self.loss_layer.forward(scores, t)
-        return loss, float(np.mean(scores.argmax(axis=1) == self.loss_layer.labels))
+        labels = class_indices(t, scores.shape[0], scores.shape[1])
+        return self.loss.forward(scores, labels), float(np.mean(scores.argmax(axis=1) == labels))
 
     def num_params(self) -> int:
         return sum(param.size for param in self.params)
 
-    def summary(self) -> str:
-        """A table of layers, output shapes and parameter counts (like Keras); printed and returned."""
+    def summary(self, print_fn: Callable[[str], None] = print) -> None:
+        """Print a table of layers, output shapes and parameter counts (like Keras).
+
+        The shapes come from a forward pass of one zero sample through copies of the
+        layers, so the layers' state for a pending ``backward`` is left alone.
+        ``print_fn`` receives the whole table (``print`` by default).
+        """
         if self.input_shape is None:
             raise ValueError("summary needs the model's input_shape; pass input_shape=(C, H, W) "
                              "to Sequential")
         x = np.zeros((1,) + self.input_shape, dtype=self.dtype or np.float32)
         rows = [("Layer", "Output shape", "Params")]
         for layer in self.layers:
-            x = layer.forward(x, train=False)
+            x = copy.copy(layer).forward(x, train=False)
             rows.append((repr(layer), str((None,) + x.shape[1:]), f"{layer.num_params():,}"))
         widths = [max(len(row[column]) for row in rows) for column in range(3)]
         lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}" for row in rows]
         rule = "-" * len(lines[0])
-        text = "\n".join([lines[0], rule, *lines[1:], rule,
-                          f"Total params: {self.num_params():,}"])
-        print(text)
-        return text
+        print_fn("\n".join([lines[0], rule, *lines[1:], rule, f"Total params: {self.num_params():,}"]))
 
-    def architecture(self) -> str:
-        """A description of the layers and the shapes of their arrays, to match saved files."""
-        return json.dumps([{"layer": repr(layer),
-                            "params": [list(p.shape) for p in layer.params],
-                            "buffers": [list(b.shape) for b in layer.buffers]}
-                           for layer in self.layers])
+    def named_arrays(self) -> dict[str, np.ndarray]:
+        """Every parameter and buffer by name, ``layers.{i}.{name}``, in the order of the layers."""
+        arrays = {}
+        for index, layer in enumerate(self.layers):
+            for name, array in zip(layer.param_names, layer.params):
+                arrays[f"layers.{index}.{name}"] = array
+            for name, array in zip(layer.buffer_names, layer.buffers):
+                arrays[f"layers.{index}.{name}"] = array
+        return arrays
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The architecture and every parameter and buffer, as a flat dict of arrays."""
-        arrays = {"architecture": np.array(self.architecture())}
-        arrays.update({f"param_{i}": param for i, param in enumerate(self.params)})
-        arrays.update({f"buffer_{i}": buffer for i, buffer in enumerate(self.buffers)})
-        return arrays
+        """The format version and every parameter and buffer by name (``layers.0.W``...).
+
+        Only arrays are saved: settings that hold no weights (a dropout ratio, a
+        batch-norm momentum) are the code's, so changing them never blocks a load.
+        """
+        return {"format_version": np.array(STATE_FORMAT_VERSION), **self.named_arrays()}
 
     def load_state_dict(self, arrays, source: str = "the state") -> None:
         """Copy saved parameters and buffers into this model's arrays, in place.
 
-        Refuses (``ValueError``) arrays saved from another architecture.
+        The names, shapes and dtypes must match the model's; the first that does
+        not is named in a ``ValueError`` and nothing is copied. State saved by
+        cnn-ext 0.1.0 (``param_0``, ``buffer_0``...) is read by position.
         """
-        if "architecture" not in arrays:
-            raise ValueError(f"{source} is not a saved cnn model (no 'architecture' entry)")
-        saved = str(arrays["architecture"])
-        if saved != self.architecture():
-            raise ValueError(f"{source} holds a different architecture:\n  saved: {saved}\n"
-                             f"  model: {self.architecture()}")
-        for prefix, targets in (("param", self.params), ("buffer", self.buffers)):
-            for index, target in enumerate(targets):
-                value = arrays[f"{prefix}_{index}"]
-                if value.shape != target.shape or value.dtype != target.dtype:
-                    raise ValueError(f"{source}: {prefix}_{index} has shape {value.shape} and dtype "
-                                     f"{value.dtype}, the model needs {target.shape} {target.dtype}")
-                target[...] = value
+        arrays = dict(arrays)
+        if "format_version" not in arrays:
+            arrays = self._from_numbered_state(arrays, source)
+        version = int(arrays.pop("format_version"))
+        if version != STATE_FORMAT_VERSION:
+            raise ValueError(f"{source} has state format {version}; this version of cnn-ext reads "
+                             f"format {STATE_FORMAT_VERSION} and the numbered format of 0.1.0")
+        targets = self.named_arrays()
+        for key, target in targets.items():
+            if key not in arrays:
+                raise ValueError(f"{source} does not fit this model: it has no {key!r} (the model's "
+                                 f"{target.shape} {target.dtype}); saved keys start with "
+                                 f"{_first_keys(arrays)}")
+            value = arrays[key]
+            if value.shape != target.shape or value.dtype != target.dtype:
+                raise ValueError(f"{source} does not fit this model: {key!r} has shape {value.shape} "
+                                 f"and dtype {value.dtype}, the model needs {target.shape} "
+                                 f"{target.dtype}")
+        extra = [key for key in arrays if key not in targets]
+        if extra:
+            raise ValueError(f"{source} does not fit this model: it has {extra[0]!r}, which the "
+                             f"model lacks ({len(extra)} such entries)")
+        for key, target in targets.items():
+            target[...] = arrays[key]
+
+    def _from_numbered_state(self, arrays: dict, source: str) -> dict:
+        """Name the arrays of a cnn-ext 0.1.0 file (``param_i``, ``buffer_i``) by position."""
+        if "param_0" not in arrays and "architecture" not in arrays:
+            raise ValueError(f"{source} is not a saved cnn model (no 'format_version' entry)")
+        counts = {"param": len(self.params), "buffer": len(self.buffers)}
+        for prefix, count in counts.items():
+            saved = sum(1 for key in arrays if key.startswith(f"{prefix}_"))
+            if saved != count:
+                raise ValueError(f"{source} (a cnn-ext 0.1.0 file) holds {saved} {prefix}s, this "
+                                 f"model has {count}; it was saved from another architecture")
+        params = [key for index, layer in enumerate(self.layers) for key in
+                  (f"layers.{index}.{name}" for name in layer.param_names)]
+        buffers = [key for index, layer in enumerate(self.layers) for key in
+                   (f"layers.{index}.{name}" for name in layer.buffer_names)]
+        named = {key: arrays[f"param_{i}"] for i, key in enumerate(params)}
+        named.update({key: arrays[f"buffer_{i}"] for i, key in enumerate(buffers)})
+        named["format_version"] = np.array(STATE_FORMAT_VERSION)
+        return named
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the weights to ``path`` (an ``.npz`` file), atomically."""
@@ -155,4 +226,9 @@ class Sequential:
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return f"{type(self).__name__}(\n  {inner},\n  loss={self.loss_layer!r})"
+        return f"{type(self).__name__}(\n  {inner},\n  loss={self.loss!r})"
+
+
+def _first_keys(arrays: dict, count: int = 3) -> str:
+    keys = list(arrays)
+    return ", ".join(repr(key) for key in keys[:count]) + (", ..." if len(keys) > count else "")
