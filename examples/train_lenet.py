@@ -97,7 +97,8 @@ def check_earlier_run(args, settings: dict) -> bool:
     if not checkpoint.exists():
         return False
     run_file = args.out / "run.json"
-    saved = json.loads(run_file.read_text()) if run_file.exists() else {}
+    # A run of an older version has no run.json: the Trainer still checks what its checkpoint holds.
+    saved = json.loads(run_file.read_text()) if run_file.exists() else settings
     differing = [f"--{key.replace('_', '-')} {saved.get(key)} there, {value} here"
                  for key, value in settings.items() if saved.get(key) != value]
     if differing:
