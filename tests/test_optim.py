@@ -76,3 +76,61 @@ def test_state_dict_round_trip_continues_identically():
     original.update(params, grads)
     copy.update(twin, grads)
     assert_allclose(twin[0], params[0], rtol=0, atol=0)
+
+
+GRADIENTS = [0.5, -1.0, 0.25, 2.0]  # one scalar parameter, four steps
+
+
+def reference_trajectory(name, lr, start=1.0):
+    """The parameter after each step, from the update rules written out with Python floats."""
+    param, values = start, []
+    velocity = squares = mean_square = first = second = 0.0
+    for step, grad in enumerate(GRADIENTS, start=1):
+        if name == "sgd":
+            param -= lr * grad
+        elif name in ("momentum", "nesterov"):
+            velocity = 0.9 * velocity - lr * grad
+            param += 0.9 * velocity - lr * grad if name == "nesterov" else velocity
+        elif name == "adagrad":
+            squares += grad ** 2
+            param -= lr * grad / (squares ** 0.5 + 1e-7)
+        elif name == "rmsprop":
+            mean_square = 0.99 * mean_square + 0.01 * grad ** 2
+            param -= lr * grad / (mean_square ** 0.5 + 1e-7)
+        elif name == "adam":
+            first = 0.9 * first + 0.1 * grad
+            second = 0.999 * second + 0.001 * grad ** 2
+            param -= lr * (first / (1 - 0.9 ** step)) / ((second / (1 - 0.999 ** step)) ** 0.5 + 1e-8)
+        values.append(param)
+    return values
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_follows_its_update_rule_step_by_step(name):
+    param, grad = np.array([1.0]), np.array([0.0])
+    optimizer = make_optimizer(name, lr=0.1)
+    trajectory = []
+    for value in GRADIENTS:
+        grad[...] = value
+        optimizer.update([param], [grad])
+        trajectory.append(param[0])
+    assert_allclose(trajectory, reference_trajectory(name, 0.1), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_a_state_saved_before_the_first_step_restores_and_updates(name):
+    fresh = make_optimizer(name, lr=0.1)
+    restored = make_optimizer(name, lr=0.1)
+    restored.load_state_dict(fresh.state_dict())  # IndexError at the next update before the fix
+    params, twin = [np.array([1.0, 2.0])], [np.array([1.0, 2.0])]
+    grads = [np.array([0.5, -0.5])]
+    fresh.update(params, grads)
+    restored.update(twin, grads)
+    assert_allclose(twin[0], params[0], rtol=0, atol=0)
+
+
+def test_a_state_of_other_params_is_refused():
+    optimizer = Adam(lr=0.1)
+    optimizer.update([np.ones(3)], [np.ones(3)])
+    with pytest.raises(ValueError, match="'first_moment' holds 1 arrays that do not match the 2"):
+        optimizer.update([np.ones(3), np.ones(2)], [np.ones(3), np.ones(2)])

@@ -43,6 +43,12 @@ class Optimizer:
                                  f"for a param of shape {param.shape}")
         if not self.state:
             self.state = {name: [np.zeros_like(p) for p in params] for name in self.state_names}
+        for name, values in self.state.items():
+            if len(values) != len(params) or any(value.shape != param.shape
+                                                 for value, param in zip(values, params)):
+                raise ValueError(f"{type(self).__name__}: the state {name!r} holds "
+                                 f"{len(values)} arrays that do not match the {len(params)} params "
+                                 f"given; was it loaded from another model?")
         self.steps += 1
         for index, (param, grad) in enumerate(zip(params, grads)):
             if self.weight_decay:
@@ -64,14 +70,16 @@ class Optimizer:
     def load_state_dict(self, arrays) -> None:
         """Restore what :meth:`state_dict` returned (for example from an ``.npz`` file)."""
         self.steps = int(arrays["steps"])
-        self.state = {}
+        state = {}
         for name in self.state_names:
             keys = sorted((key for key in arrays if key.startswith(f"{name}_")
                            and key[len(name) + 1:].isdigit()), key=lambda k: int(k[len(name) + 1:]))
-            self.state[name] = [np.array(arrays[key]) for key in keys]
-        if self.steps and any(not values for values in self.state.values()):
+            state[name] = [np.array(arrays[key]) for key in keys]
+        if self.steps and any(not values for values in state.values()):
             raise ValueError(f"{type(self).__name__}: the saved state lacks "
                              f"{', '.join(self.state_names)}")
+        # A state saved before the first step holds no arrays: they are created at the next update.
+        self.state = state if all(state.values()) else {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr})"
