@@ -65,14 +65,16 @@ def im2col_kernel(
                                 for kw in range(filter_w):
                                     out[kw] = 0
                             else:
-                                source = plane + ih * width + left
+                                # The row's start, not plane + ih * width + left: with left < 0
+                                # that pointer would lie before the buffer (undefined in C).
+                                source = plane + ih * width
                                 if kw_start == 0 and kw_stop == filter_w:
-                                    copy_run(out, source, filter_w)
+                                    copy_run(out, source + left, filter_w)
                                 else:
                                     for kw in range(kw_start):
                                         out[kw] = 0
                                     for kw in range(kw_start, kw_stop):
-                                        out[kw] = source[kw]
+                                        out[kw] = source[left + kw]
                                     for kw in range(kw_stop, filter_w):
                                         out[kw] = 0
                             out += filter_w
@@ -110,7 +112,7 @@ def col2im_kernel(
                         for kh in range(filter_h):
                             ih = top + kh
                             if 0 <= ih < height:
-                                target = plane + ih * width + left
+                                target = plane + ih * width
                                 for kw in range(kw_start, kw_stop):
-                                    target[kw] += entries[kw]
+                                    target[left + kw] += entries[kw]
                             entries += filter_w

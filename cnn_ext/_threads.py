@@ -9,6 +9,7 @@ within one image).
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional, TypeVar
 
@@ -35,6 +36,7 @@ Result = TypeVar("Result")
 
 _num_threads = _initial_threads()
 _pool: Optional[ThreadPoolExecutor] = None
+_pool_lock = threading.Lock()
 
 
 def get_num_threads() -> int:
@@ -43,26 +45,37 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(threads: int) -> None:
-    """Set the number of threads the kernels use (1 runs them on the calling thread)."""
+    """Set the number of threads the kernels use (1 runs them on the calling thread).
+
+    Safe while other threads run kernels: they finish on the pool they started with,
+    which is released (its idle threads end) once no call uses it any more."""
     global _num_threads, _pool
     threads = check_int("threads", threads, 1)
-    if threads != _num_threads and _pool is not None:
-        _pool.shutdown()
-        _pool = None
-    _num_threads = threads
+    with _pool_lock:
+        if threads != _num_threads:
+            _pool = None
+        _num_threads = threads
+
+
+def _worker_pool() -> tuple[ThreadPoolExecutor, int]:
+    """The current pool and its size, created on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="cnn_ext")
+        return _pool, _num_threads
 
 
 def for_image_slices(n_images: int, output_elements: int,
                      work: Callable[[int, int], Result]) -> list[Result]:
     """Call ``work(start, stop)`` on consecutive slices of the images covering ``range(n_images)``,
     in parallel when there is enough work for more than one thread; return the results in order."""
-    global _pool
-    threads = min(_num_threads, n_images, max(1, output_elements // MIN_ELEMENTS_PER_THREAD))
-    if threads <= 1:
+    wanted = min(_num_threads, n_images, max(1, output_elements // MIN_ELEMENTS_PER_THREAD))
+    if wanted <= 1:
         return [work(0, n_images)]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="cnn_ext")
+    pool, size = _worker_pool()
+    threads = min(wanted, size)
     bounds = [n_images * index // threads for index in range(threads + 1)]
-    futures = [_pool.submit(work, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
+    futures = [pool.submit(work, start, stop) for start, stop in zip(bounds[1:-1], bounds[2:])]
     first = work(bounds[0], bounds[1])
     return [first] + [future.result() for future in futures]

@@ -2,23 +2,32 @@
 
 import importlib.machinery
 import os
+import re
+from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import cnn
 import cnn_ext
-from cnn_ext import _im2col, _pool
+from cnn_ext import _activations, _build_info, _conv, _im2col, _memory, _pool
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 def test_kernels_are_compiled_extension_modules():
-    for module in (_im2col, _pool):
+    for module in (_activations, _build_info, _conv, _im2col, _memory, _pool):
         assert module.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 
-def test_both_packages_report_the_installed_version():
-    assert cnn_ext.__version__ == cnn.__version__
-    assert cnn_ext.__version__ != "0+unknown"
+def test_both_packages_report_the_installed_distributions_version():
+    installed = version("cnn-ext")  # the distribution's metadata, not a value cnn copies
+    assert cnn_ext.__version__ == installed
+    assert cnn.__version__ == installed
+    if PYPROJECT.exists():  # in the repository (not from a copy of the tests)
+        declared = re.search(r'^version = "([^"]+)"', PYPROJECT.read_text(), re.MULTILINE).group(1)
+        assert installed == declared
 
 
 def test_build_mode_is_the_one_requested():

@@ -118,3 +118,8 @@ def test_softmax_with_loss_takes_integer_or_one_hot_labels(dtype):
     probabilities = np.array([[np.exp(1), np.exp(2), np.exp(3)] / (np.exp(1) + np.exp(2) + np.exp(3)),
                               [1, 0, 0]])
     assert_allclose(dx, (probabilities - np.eye(3)[labels]) / 2, **LAYER_TOLERANCE[dtype])
+
+
+def test_relu_of_minus_infinity_is_zero_and_nan_stays_nan():
+    out = Relu().forward(np.array([[-np.inf, 1.0, np.nan, -2.0]]))  # x * mask gave [[nan, ...]]
+    np.testing.assert_array_equal(out, [[0.0, 1.0, np.nan, 0.0]])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnn.gradcheck import check_gradients
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Flatten, Pooling, Relu,
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Pooling, Relu,
                         Sigmoid, SoftmaxWithLoss, Tanh)
 from cnn.models import Sequential
 
@@ -63,3 +63,17 @@ def test_gradient_check_detects_a_wrong_backward():
 
     x = np.linspace(-1, 1, 12).reshape(3, 4) + 0.05
     assert check_gradients(WrongRelu(), x)["x"] > 0.1
+
+
+def test_dropout_backward_routes_through_the_forward_mask():
+    rng = np.random.default_rng(4)
+    x = rng.uniform(1.0, 2.0, (50, 40))
+    layer = Dropout(0.3, seed=1)
+    out = layer.forward(x, train=True)
+    kept = out != 0
+    assert 0.6 < kept.mean() < 0.8
+    np.testing.assert_allclose(out[kept], x[kept] / 0.7)
+    dout = rng.standard_normal(x.shape)
+    np.testing.assert_allclose(layer.backward(dout), np.where(kept, dout / 0.7, 0.0))
+    assert layer.forward(x, train=False) is x
+    np.testing.assert_array_equal(layer.backward(dout), dout)

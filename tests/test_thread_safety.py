@@ -1,6 +1,7 @@
 """The kernels release the GIL: calls from several Python threads at once on different inputs
 give the results of the same calls made one by one."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -40,4 +41,30 @@ def test_concurrent_calls_equal_sequential_calls(kernel_threads, dtype):
                     for expected_array, array in zip(expected, got):
                         assert_array_equal(array, expected_array)
     finally:
+        cnn_ext.set_num_threads(previous)
+
+
+def test_changing_the_thread_count_while_kernels_run():
+    rng = np.random.default_rng(5)
+    inputs = [rng.standard_normal((64, 6, 14, 14)).astype(np.float32) for _ in range(4)]
+    expected = [cnn_ext.im2col(x, 5, 5, 1, 2) for x in inputs]
+    previous = cnn_ext.get_num_threads()
+    stop = threading.Event()
+
+    def flip():
+        while not stop.is_set():
+            cnn_ext.set_num_threads(1)
+            cnn_ext.set_num_threads(2)
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for _ in range(20):  # raised "cannot schedule new futures after shutdown" before
+                for got, want in zip(pool.map(lambda x: cnn_ext.im2col(x, 5, 5, 1, 2), inputs),
+                                     expected):
+                    assert_array_equal(got, want)
+    finally:
+        stop.set()
+        flipper.join()
         cnn_ext.set_num_threads(previous)
