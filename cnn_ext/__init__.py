@@ -10,8 +10,17 @@ convolution engine.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
-from cnn_ext._build_info import BOUNDS_CHECKED
+try:
+    from cnn_ext._build_info import BOUNDS_CHECKED
+except ModuleNotFoundError as missing:  # a source folder without its compiled modules
+    raise ImportError(
+        f"cnn_ext was imported from {Path(__file__).parent}, a source folder whose compiled "
+        f"modules are not built (probably because Python looks in the current directory first). "
+        f"Either run from another directory, so that the installed package is found, or build "
+        f"the modules in place with: pip install -e ."
+    ) from missing
 from cnn_ext._threads import get_num_threads, set_num_threads
 from cnn_ext.convolution import conv2d_backward, conv2d_forward
 from cnn_ext.kernels import (col2im, im2col, maxpool, maxpool_backward, maxpool_forward,

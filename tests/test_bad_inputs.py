@@ -14,8 +14,8 @@ import pytest
 import cnn_ext
 from cnn.datasets import IdxFormatError, load_mnist
 from cnn.gradcheck import check_gradients
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Pooling, Relu,
-                        SoftmaxWithLoss)
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+                        Pooling, Relu, Sigmoid, SoftmaxWithLoss, Tanh)
 from cnn.models import LeNet, Sequential
 from cnn.optim import SGD, Adam, Momentum, make_optimizer
 from cnn.trainer import Trainer
@@ -35,6 +35,11 @@ AFFINE = Affine(np.zeros((12, 5), F32), np.zeros(5, F32))
 NORM = BatchNormalization(np.ones(3, F32), np.zeros(3, F32))
 IMAGES = np.zeros((4, 1, 28, 28), F32)
 LABELS = np.array([0, 1, 2, 3])
+
+
+def after_forward(layer, x):
+    layer.forward(x, train=True)
+    return layer
 
 
 def with_value(value, index=(0, 0, 3, 3)):
@@ -139,6 +144,21 @@ LAYERS_MODELS_OPTIMIZERS = [
     (lambda: (Relu().forward(np.zeros(3, F32), train=False), Relu().backward(np.zeros(3, F32))), RuntimeError, ["Relu", "train=True"]),
     (lambda: Pooling(2, 2).backward(OUT), RuntimeError, ["Pooling", "forward", "train=True"]),
     (lambda: Convolution(W, B).backward(DOUT), RuntimeError, ["Convolution", "forward", "train=True"]),
+    (lambda: after_forward(Convolution(W, B, pad=1), X).backward(DOUT[:, :3]), ValueError, ["Convolution", "dout", "(2, 4, 6, 6)", "(2, 3, 6, 6)"]),
+    (lambda: after_forward(Pooling(2, 2), X).backward(OUT[:, :, :2]), ValueError, ["Pooling", "dout", "(2, 3, 3, 3)", "(2, 3, 2, 3)"]),
+    (lambda: AvgPooling(2, 2).backward(OUT), RuntimeError, ["AvgPooling", "forward"]),
+    (lambda: after_forward(AvgPooling(2, 2), X).backward(OUT[:1]), ValueError, ["AvgPooling", "(2, 3, 3, 3)", "(1, 3, 3, 3)"]),
+    (lambda: Affine(np.zeros((12, 5), F32), np.zeros(5, F32)).backward(np.zeros((2, 5), F32)), RuntimeError, ["Affine", "forward"]),
+    (lambda: after_forward(Affine(np.zeros((12, 5), F32), np.zeros(5, F32)), np.zeros((2, 12), F32)).backward(np.zeros((2, 4), F32)), ValueError, ["Affine", "dout", "(2, 5)", "(2, 4)"]),
+    (lambda: after_forward(Affine(np.zeros((12, 5), F32), np.zeros(5, F32)), np.zeros((2, 12), F32)).backward([[0.0] * 5] * 2), TypeError, ["Affine", "dout", "numpy array", "list"]),
+    (lambda: Flatten().backward(np.zeros((2, 4), F32)), RuntimeError, ["Flatten", "forward"]),
+    (lambda: after_forward(Flatten(), X).backward(np.zeros((2, 107), F32)), ValueError, ["Flatten", "(2, 108)", "(2, 107)"]),
+    (lambda: after_forward(Relu(), X).backward(X[:1]), ValueError, ["Relu", "(2, 3, 6, 6)", "(1, 3, 6, 6)"]),
+    (lambda: Sigmoid().backward(X), RuntimeError, ["Sigmoid", "forward"]),
+    (lambda: Tanh().backward(X), RuntimeError, ["Tanh", "forward"]),
+    (lambda: Dropout(0.5).backward(X), RuntimeError, ["Dropout", "forward"]),
+    (lambda: NORM.backward(X[:, :, :1, :1]), RuntimeError, ["BatchNormalization", "forward"]),
+    (lambda: LeNet(seed=0).backward(), RuntimeError, ["SoftmaxWithLoss", "forward pass first"]),
     (lambda: Dropout(1.0), ValueError, ["ratio", "[0.0, 1.0)", "1.0"]),
     (lambda: Dropout(-0.1), ValueError, ["ratio", "-0.1"]),
     (lambda: NORM.forward(np.zeros((4, 5), F32)), ValueError, ["BatchNormalization", "(N, 3)", "(4, 5)"]),

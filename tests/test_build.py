@@ -3,6 +3,8 @@
 import importlib.machinery
 import os
 import re
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -46,3 +48,16 @@ def test_out_of_range_argmax_never_reaches_memory():
     if cnn_ext.BOUNDS_CHECKED:
         with pytest.raises(IndexError):
             _pool.maxpool_backward_kernel(dout, argmax, np.zeros((1, 1, 4)))
+
+
+def test_a_source_folder_without_compiled_modules_says_what_to_do(tmp_path):
+    source = Path(cnn_ext.__file__).parent
+    copy = tmp_path / "cnn_ext"
+    copy.mkdir()
+    for path in source.glob("*.py"):  # the Python files only, as in a fresh clone
+        (copy / path.name).write_text(path.read_text())
+    result = subprocess.run([sys.executable, "-c", "import cnn_ext"], cwd=tmp_path,
+                            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=""))
+    assert result.returncode != 0
+    assert "source folder whose compiled modules are not built" in result.stderr
+    assert "pip install -e ." in result.stderr

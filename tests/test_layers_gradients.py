@@ -77,3 +77,19 @@ def test_dropout_backward_routes_through_the_forward_mask():
     np.testing.assert_allclose(layer.backward(dout), np.where(kept, dout / 0.7, 0.0))
     assert layer.forward(x, train=False) is x
     np.testing.assert_array_equal(layer.backward(dout), dout)
+
+
+def test_gradient_check_refuses_float32_and_warns_about_kinks():
+    from cnn.gradcheck import KinkWarning
+    from cnn.models import LeNet
+    images = np.random.default_rng(0).random((2, 1, 28, 28))
+    with pytest.raises(TypeError, match=r"float64: layers\[0\] .* float32 weights.*dtype=np.float64"):
+        check_gradients(LeNet(seed=0), images.astype(np.float32), np.array([1, 2]))
+    with pytest.raises(TypeError, match="x has dtype float32"):
+        check_gradients(LeNet(seed=0, dtype=np.float64), images.astype(np.float32), np.array([1, 2]))
+    blank = images.copy()
+    blank[:, :, :10] = 0  # a blank band, as on MNIST's background: conv1's ReLU sees exact zeros
+    with pytest.warns(KinkWarning) as record:
+        check_gradients(LeNet(seed=0, dtype=np.float64), blank, np.array([1, 2]), entries_per_array=2)
+    messages = [str(warning.message) for warning in record]
+    assert any("inputs of layers[1] (Relu) lie within 1e-05 of its kink" in text for text in messages)

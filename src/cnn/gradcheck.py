@@ -1,20 +1,29 @@
 """Gradient checking: backpropagation against central finite differences.
 
-Run it in float64: in float32 the finite differences themselves are only
-good to about 1e-3.
+It runs in float64 only: in float32 the finite differences themselves are only
+good to about 1e-3, so their errors would say nothing about the backward pass.
+Inputs that sit on a kink (a ReLU input within the step of 0, as on the blank
+background of an image through a bias of 0) make finite differences wrong there;
+the check warns when it sees them.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional, Union
+import warnings
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
 from cnn._checks import check_float
+from cnn.layers.activations import Relu
 from cnn.layers.base import Layer
 from cnn.models.sequential import Sequential
 
-__all__ = ["numerical_gradient", "relative_error", "check_gradients"]
+__all__ = ["numerical_gradient", "relative_error", "check_gradients", "KinkWarning"]
+
+
+class KinkWarning(UserWarning):
+    """Inputs of a ReLU lie within the finite-difference step of its kink at 0."""
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6,
@@ -64,18 +73,21 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
         ``{name: relative error}``, names like ``"layers[0].Convolution.W"`` and ``"x"``.
         The target must be deterministic in training mode (no Dropout).
     """
+    if not isinstance(target, (Sequential, Layer)):
+        raise TypeError(f"target must be a Sequential model or a Layer, got {type(target).__name__}")
+    if isinstance(target, Sequential) and t is None:
+        raise ValueError("t: a model's gradient check needs labels, got t=None")
+    layers = target.layers if isinstance(target, Sequential) else [target]
+    _require_float64(layers, x)
+    _warn_about_kinks(layers, x, eps)
     if isinstance(target, Sequential):
-        if t is None:
-            raise ValueError("t: a model's gradient check needs labels, got t=None")
-        layers = target.layers
 
         def loss(_=None):
             return target.forward(x, t, train=True)
 
         loss()
         backward = target.backward
-    elif isinstance(target, Layer):
-        layers = [target]
+    else:
         projection = np.random.default_rng(seed).standard_normal(target.forward(x).shape)
 
         def loss(_=None):
@@ -85,8 +97,6 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
 
         def backward():
             return target.backward(projection.astype(x.dtype))
-    else:
-        raise TypeError(f"target must be a Sequential model or a Layer, got {type(target).__name__}")
 
     sampler = np.random.default_rng(seed)
 
@@ -107,3 +117,31 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
             errors[f"layers[{layer_index}].{layer.name}.{name}"] = error(grad.copy(), param)
     errors["x"] = error(dx, x)
     return errors
+
+
+def _require_float64(layers: Sequence, x: np.ndarray) -> None:
+    for index, layer in enumerate(layers):
+        for param in getattr(layer, "params", []):
+            if param.dtype != np.float64:
+                raise TypeError(f"check_gradients needs float64: layers[{index}] ({layer!r}) has "
+                                f"{param.dtype} weights, whose finite differences are only good "
+                                f"to about 1e-3; build the model with dtype=np.float64 (for "
+                                f"example LeNet(dtype=np.float64))")
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError(f"check_gradients needs float64: x has dtype "
+                        f"{getattr(x, 'dtype', type(x).__name__)}; pass x.astype(np.float64)")
+
+
+def _warn_about_kinks(layers: Sequence, x: np.ndarray, eps: float) -> None:
+    """Warn for each ReLU whose input has entries within a few steps of 0 (one forward pass)."""
+    for index, layer in enumerate(layers):
+        if isinstance(layer, Relu):
+            near = int(np.count_nonzero(np.abs(x) <= 10 * eps))
+            if near:
+                warnings.warn(f"{near} of {x.size} inputs of layers[{index}] (Relu) lie within "
+                              f"{10 * eps:g} of its kink at 0, where finite differences are wrong: "
+                              f"expect large errors for the layers before it. Inputs with no "
+                              f"blank regions (random values) give a meaningful check",
+                              KinkWarning, stacklevel=3)
+        if isinstance(layer, Layer):
+            x = layer.forward(x, train=True)

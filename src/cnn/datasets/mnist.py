@@ -1,10 +1,10 @@
 """MNIST with the loader of *Deep Learning from Scratch*: ``load_mnist(normalize, flatten, one_hot_label)``.
 
-The four canonical IDX files (gzip or raw) are looked for in ``root``, else in
-the directory named by the ``CNN_EXT_DATA`` environment variable, else in a
-user cache directory. Missing files are downloaded from public mirrors, tried in
-turn, into a temporary file that is renamed into place only after its SHA-256
-matches.
+The four canonical IDX files (gzip or raw) are read from one directory: ``root``
+when it is given; otherwise the directory named by the ``CNN_EXT_DATA``
+environment variable when that is set; otherwise a user cache directory. Missing
+files are downloaded into that directory from public mirrors, tried in turn,
+through a temporary file that is renamed into place only after its SHA-256 matches.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         normalize: float32 images in [0, 1] if true, else uint8 in 0..255.
         flatten: images of shape (N, 784) if true, else (N, 1, 28, 28).
         one_hot_label: labels of shape (N, 10) (float32 one-hot) if true, else int64 (N,).
-        root: directory of the four IDX files (default: :func:`default_root`).
+        root: the directory of the four IDX files; None (default) means :func:`default_root`
+            (``$CNN_EXT_DATA``, else the user cache). Only this one directory is read.
         download: fetch missing files from ``mirrors``; if false a missing file is an error.
         mirrors: base URLs tried in turn.
 

@@ -26,8 +26,7 @@ class Relu(Layer):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self.out is None:
-            raise RuntimeError("Relu: backward needs a forward pass with train=True first")
+        self._check_dout(dout, self.out, getattr(self.out, "shape", ()))
         return cnn_ext.relu_backward(dout, self.out)
 
 
@@ -45,6 +44,7 @@ class Sigmoid(Layer):
         return self.out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._check_dout(dout, self.out, getattr(self.out, "shape", ()))
         return dout * self.out * (1 - self.out)
 
 
@@ -61,4 +61,5 @@ class Tanh(Layer):
         return self.out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._check_dout(dout, self.out, getattr(self.out, "shape", ()))
         return dout * (1 - self.out ** 2)

@@ -24,6 +24,8 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        expected = None if self.x_shape is None else (self.x_shape[0], int(np.prod(self.x_shape[1:])))
+        self._check_dout(dout, self.x_shape, expected)
         return dout.reshape(self.x_shape)
 
 
@@ -79,6 +81,8 @@ class Affine(Layer):
         return (dout @ self.params[0].T).reshape(self.x_shape)
 
     def backward_params(self, dout: np.ndarray) -> None:
+        expected = None if self.x is None else (self.x.shape[0], self.params[0].shape[1])
+        self._check_dout(dout, self.x, expected)
         self.grads[0][...] = self.x.T @ dout
         self.grads[1][...] = dout.sum(axis=0)
 

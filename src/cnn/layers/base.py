@@ -36,6 +36,18 @@ class Layer:
         Layers that can skip computing dx (Convolution, Affine) override this."""
         self.backward(dout)
 
+    def _check_dout(self, dout: np.ndarray, forward_state, expected_shape: tuple[int, ...]) -> None:
+        """Raise a clear error for ``backward`` before a training ``forward`` (``forward_state`` is
+        None) or for a ``dout`` whose shape is not that of the forward pass's output."""
+        if forward_state is None:
+            raise RuntimeError(f"{self.name}: backward needs a forward pass with train=True first")
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"{self.name}: dout must be a numpy array of shape {expected_shape}, "
+                            f"got {type(dout).__name__}")
+        if dout.shape != tuple(expected_shape):
+            raise ValueError(f"{self.name}: dout must have the shape of the forward output, "
+                             f"{tuple(expected_shape)}, got shape {dout.shape}")
+
     @property
     def name(self) -> str:
         return type(self).__name__

@@ -67,6 +67,7 @@ class BatchNormalization(Layer):
         return self._from_rows(gamma * self.normalized + beta)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._check_dout(dout, self.normalized, self.x_shape)
         gamma, _ = self.params
         dout = self._to_rows(dout)
         samples = dout.shape[0]

@@ -28,9 +28,11 @@ class Dropout(Layer):
         self.ratio = check_float("ratio", ratio, 0.0, 1.0, low_inclusive=True)
         self.rng = np.random.default_rng(seed)
         self.mask = None
+        self.x_shape = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, range(1, 33), "(N, ...)")
+        self.x_shape = x.shape
         if not train:
             self.mask = None
             return x
@@ -39,6 +41,7 @@ class Dropout(Layer):
         return x * self.mask
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._check_dout(dout, self.x_shape, self.x_shape)
         return dout if self.mask is None else dout * self.mask
 
     def __repr__(self) -> str:

@@ -38,9 +38,11 @@ class WindowPooling(Layer):
         return (cnn_ext.output_size(height, self.pool_h, stride_h, self.pad),
                 cnn_ext.output_size(width, self.pool_w, stride_w, self.pad))
 
-    def _check_pending(self, state) -> None:
-        if state is None:
-            raise RuntimeError(f"{self.name}: backward needs a forward pass with train=True first")
+    def _check_pooled_dout(self, dout: np.ndarray, forward_state) -> None:
+        expected = None
+        if self.x_shape is not None:
+            expected = self.x_shape[:2] + self.output_size(*self.x_shape[2:])
+        self._check_dout(dout, forward_state, expected)
 
     def __repr__(self) -> str:
         return f"{self.name}({self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad})"
@@ -71,7 +73,7 @@ class Pooling(WindowPooling):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check_pending(self.argmax)
+        self._check_pooled_dout(dout, self.argmax)
         return cnn_ext.maxpool_backward(dout, self.argmax, self.x_shape, self.pool_h, self.pool_w,
                                         self.stride, self.pad)
 
@@ -101,7 +103,7 @@ class AvgPooling(WindowPooling):
         return col.mean(axis=1).reshape(n_images, channels, out_h, out_w)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check_pending(self.x_shape)
+        self._check_pooled_dout(dout, self.x_shape)
         n_images, channels, height, width = self.x_shape
         window = self.pool_h * self.pool_w
         dcol = np.repeat(dout.reshape(-1, 1) / window, window, axis=1)  # (N*C*out_h*out_w, ph*pw)
