@@ -2,8 +2,9 @@
 
     python benchmarks/profile_step.py [--batch-size 128] [--steps 50]
 
-The step is the Trainer's: inside ``cnn_ext.engine_scope()``, forward in training
-mode, loss, backward without the input gradient of the first layer, Adam update.
+The step is the Trainer's: ``model.train_step`` (inside ``cnn_ext.engine_scope()``:
+forward in training mode, loss, backward without the first layer's input gradient),
+then the Adam update. Each layer's methods are wrapped with a timer for the run.
 """
 
 from __future__ import annotations
@@ -19,27 +20,24 @@ from cnn.models import LeNet
 from cnn.optim import Adam
 
 
-def timed_step(model, optimizer, names, x, t, forward, backward, weight: float) -> None:
-    """One training step, adding each part's seconds times ``weight`` to ``forward``/``backward``."""
-    out = x
-    for name, layer in zip(names, model.layers):
-        started = time.perf_counter()
-        out = layer.forward(out, True)
-        forward[name] += (time.perf_counter() - started) * weight
-    started = time.perf_counter()
-    model.loss_layer.forward(out, t)
-    dout = model.loss_layer.backward()
-    forward["loss"] += (time.perf_counter() - started) * weight
-    for index in range(len(model.layers) - 1, -1, -1):
-        started = time.perf_counter()
-        if index:
-            dout = model.layers[index].backward(dout)
-        else:
-            model.layers[0].backward_params(dout)
-        backward[names[index]] += (time.perf_counter() - started) * weight
-    started = time.perf_counter()
-    optimizer.update(model.params, model.grads)
-    forward["optimizer"] += (time.perf_counter() - started) * weight
+class Timers:
+    """Seconds per (name, pass), added up while ``counting`` is true."""
+
+    def __init__(self) -> None:
+        self.seconds = defaultdict(float)
+        self.counting = False
+
+    def wrap(self, owner, method_name: str, name: str, which: str) -> None:
+        method = getattr(owner, method_name)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            result = method(*args, **kwargs)
+            if self.counting:
+                self.seconds[name, which] += time.perf_counter() - started
+            return result
+
+        setattr(owner, method_name, timed)
 
 
 def main() -> None:
@@ -51,18 +49,27 @@ def main() -> None:
     x = rng.random((args.batch_size, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, args.batch_size)
     model, optimizer = LeNet(seed=0), Adam(lr=1e-3)
-    forward, backward = defaultdict(float), defaultdict(float)
+    timers = Timers()
     names = [f"{index:>2} {layer!r}" for index, layer in enumerate(model.layers)]
+    for name, layer in zip(names, model.layers):
+        timers.wrap(layer, "forward", name, "forward")
+        timers.wrap(layer, "backward", name, "backward")
+    # train_step calls backward_params on the first layer only (elsewhere backward calls it)
+    timers.wrap(model.layers[0], "backward_params", names[0], "backward")
+    timers.wrap(model.loss, "forward", "loss", "forward")
+    timers.wrap(model.loss, "backward", "loss", "backward")
+    timers.wrap(optimizer, "update", "optimizer", "forward")
     for step in range(args.steps + 5):
+        timers.counting = step >= 5  # the first steps warm up caches and thread pools
         with cnn_ext.engine_scope():
-            # the first steps warm up caches and thread pools
-            timed_step(model, optimizer, names, x, t, forward, backward, float(step >= 5))
-    total = (sum(forward.values()) + sum(backward.values())) / args.steps * 1e3
+            model.train_step(x, t)
+            optimizer.update(model.params, model.grads)
+    per_step = {key: seconds / args.steps * 1e3 for key, seconds in timers.seconds.items()}
+    total = sum(per_step.values())
     print(f"{'layer':<46} {'forward ms':>10} {'backward ms':>11} {'share':>6}")
     for name in names + ["loss", "optimizer"]:
-        both = (forward[name] + backward[name]) / args.steps * 1e3
-        print(f"{name:<46} {forward[name] / args.steps * 1e3:>10.2f} "
-              f"{backward[name] / args.steps * 1e3:>11.2f} {both / total:>6.1%}")
+        forward, backward = per_step.get((name, "forward"), 0.0), per_step.get((name, "backward"), 0.0)
+        print(f"{name:<46} {forward:>10.2f} {backward:>11.2f} {(forward + backward) / total:>6.1%}")
     print(f"{'total per step':<46} {total:>22.2f} ms")
 
 
