@@ -319,3 +319,20 @@ def test_example_resume_from_a_truncated_checkpoint(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "checkpoint.npz" in result.stderr and "truncated or corrupted" in result.stderr
+
+
+def test_messages_quote_a_short_summary_of_a_large_value():
+    images = np.zeros((600, 1, 28, 28), F32).tolist()  # a long list: 470,400 numbers
+    with pytest.raises(TypeError) as info:
+        LeNet(seed=0).predict(images)
+    assert "a list of 600 items" in str(info.value)
+    assert len(str(info.value)) < 200
+    with pytest.raises(TypeError) as info:
+        cnn_ext.im2col(X, "3" * 1000, 3)
+    assert len(str(info.value)) < 200
+
+
+def test_average_and_max_pooling_are_siblings():
+    from cnn.layers.pooling import WindowPooling
+    assert not isinstance(AvgPooling(2, 2), Pooling)
+    assert isinstance(AvgPooling(2, 2), WindowPooling) and isinstance(Pooling(2, 2), WindowPooling)
