@@ -27,6 +27,18 @@ from cnn_ext.kernels import (col2im, im2col, maxpool, maxpool_backward, maxpool_
                              output_size, relu, relu_backward)
 from cnn_ext.scope import cached_memory, engine_scope, release_cached_memory
 
+
+
+def test(*pytest_arguments: str) -> bool:
+    """Run the kernel tests shipped with the package against this installation.
+
+    Needs the ``test`` extra (``pip install "cnn-ext[test]"``); extra arguments go to pytest
+    (for example ``cnn_ext.test("-q", "-x")``). Returns True when every test passed.
+    """
+    from cnn_ext.tests import run
+    return run(list(pytest_arguments)) == 0
+
+
 try:
     __version__ = version("cnn-ext")
 except PackageNotFoundError:  # imported from a source tree that was never installed
@@ -35,4 +47,4 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
            "relu_backward", "conv2d_forward", "conv2d_backward", "output_size", "engine_scope",
            "cached_memory", "release_cached_memory", "get_num_threads", "set_num_threads",
-           "BOUNDS_CHECKED", "__version__"]
+           "BOUNDS_CHECKED", "test", "__version__"]

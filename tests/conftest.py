@@ -1,27 +1,3 @@
-import numpy as np
-import pytest
+"""The framework's tests use the fixtures (and the slow marker) of the shipped kernel tests."""
 
-# Tolerances for results that are sums (col2im, pooling gradients, adjoint identities).
-TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
-
-
-def pytest_configure(config):
-    # Registered here rather than in pyproject.toml so that it also holds when the tests run
-    # from a copy outside the source tree (tools/build_wheel.sh, cibuildwheel).
-    config.addinivalue_line("markers", "slow: runs the example in subprocesses (deselect with -m 'not slow')")
-
-
-@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
-def dtype(request):
-    return request.param
-
-
-@pytest.fixture
-def tol(dtype):
-    """``assert_allclose`` keyword arguments for sums computed in ``dtype``."""
-    return TOLERANCE[dtype]
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(12345)
+from cnn_ext.tests.conftest import dtype, pytest_configure, rng, tol  # noqa: F401

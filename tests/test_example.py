@@ -1,4 +1,5 @@
-"""examples/train_lenet.py end to end on a few images, and its answers to bad flags."""
+"""The main job (examples/train_lenet.py, python -m cnn.train, cnn-train) end to end on a few images,
+and its answers to bad flags."""
 
 import json
 import os
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from mnist_files import MNIST_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -65,3 +68,37 @@ def test_without_matplotlib_the_figures_are_skipped(tmp_path):
     assert result.returncode == 0, result.stderr
     assert 'figures skipped: matplotlib is needed for figures: pip install "cnn-ext[plot]"' in result.stdout
     assert not (tmp_path / "run" / "curves.png").exists()
+
+
+def last_line(result):
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_the_module_and_the_console_command_run_the_same_job(tmp_path):
+    flags = ["--data-dir", str(MNIST_DIR), "--train-size", "64", "--epochs", "1"]
+    by_module = subprocess.run([sys.executable, "-m", "cnn.train", *flags, "--out", str(tmp_path / "m")],
+                               capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert by_module.returncode == 0, by_module.stderr
+    command = Path(sys.executable).parent / ("cnn-train.exe" if os.name == "nt" else "cnn-train")
+    by_command = subprocess.run([str(command), *flags, "--out", str(tmp_path / "c")],
+                                capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert by_command.returncode == 0, by_command.stderr
+    by_script = run_example(*flags, "--out", str(tmp_path / "s"))
+    assert last_line(by_module) == last_line(by_command) == last_line(by_script)
+    assert last_line(by_module).startswith("test accuracy: ")
+
+
+def test_data_comes_from_the_environment_outside_a_clone_and_data_dir_never_downloads(tmp_path):
+    environment = dict(os.environ, CNN_EXT_DATA=str(MNIST_DIR))
+    outside = subprocess.run([sys.executable, "-m", "cnn.train", "--train-size", "64", "--epochs", "1",
+                              "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                             cwd=tmp_path, env=environment, timeout=300)
+    assert outside.returncode == 0, outside.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    offline = subprocess.run([sys.executable, "-m", "cnn.train", "--data-dir", str(empty),
+                              "--out", str(tmp_path / "other")], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=300)
+    assert offline.returncode == 2
+    assert "is not in" in offline.stderr and "mirror" not in offline.stderr
+    assert list(empty.iterdir()) == []  # nothing fetched into it

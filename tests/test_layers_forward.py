@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         Pooling, Relu, Sigmoid, SoftmaxWithLoss, Tanh)
-from naive import avgpool_loops, cross_correlation_loops, maxpool_loops
+from cnn_ext.tests.naive import avgpool_loops, cross_correlation_loops, maxpool_loops
 
 LAYER_TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 

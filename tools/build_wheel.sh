@@ -2,10 +2,12 @@
 # Do here what cibuildwheel does on Linux, for the running Python:
 #   1. build the sdist, then the wheel from the sdist (not from the checkout);
 #   2. repair the wheel with auditwheel into a manylinux tag;
-#   3. check the wheel's contents: compiled modules and Python code only;
+#   3. check the wheel's contents: compiled modules and Python code only, the kernel tests
+#      (cnn_ext/tests) and the cnn-train command;
 #   4. install it into fresh virtual environments (no Cython, no build step), once beside
-#      NumPy 1.26 and once beside the newest NumPy 2.x, and run the test suite against it
-#      from a directory outside the source tree.
+#      NumPy 1.26 and once beside the newest NumPy 2.x, and from an empty directory run the
+#      shipped tests (python -m cnn_ext.tests; cnn_ext.test() too, beside the newest NumPy),
+#      the command cnn-train on 500 images, and the framework's tests from a copy of tests/.
 # Usage: tools/build_wheel.sh [OUTPUT_DIR] [PYTEST ARGUMENTS...]   (default: ./wheelhouse)
 #   for example: tools/build_wheel.sh wheelhouse -m "not slow"
 set -euo pipefail
@@ -26,7 +28,9 @@ echo "== sdist"
 sdist=$(ls "$work"/sdist/*.tar.gz)
 tar -tzf "$sdist" > "$work/sdist-contents.txt"
 grep -q 'cnn_ext/_im2col.pyx' "$work/sdist-contents.txt" || { echo "sdist lacks the .pyx sources"; exit 1; }
-if grep -E '\.(c|so)$|/(build|data|tests)/' "$work/sdist-contents.txt"; then
+grep -q 'cnn_ext/tests/test_kernels.py' "$work/sdist-contents.txt" || { echo "sdist lacks the kernel tests"; exit 1; }
+grep -q '/LICENSE$' "$work/sdist-contents.txt" || { echo "sdist lacks the LICENSE"; exit 1; }
+if grep -E '\.(c|so)$|^[^/]+/(build|data|tests)/' "$work/sdist-contents.txt"; then
     echo "sdist holds generated or bulky files (listed above)"; exit 1
 fi
 
@@ -51,15 +55,21 @@ for name in names:
 compiled = [n for n in names if n.startswith("cnn_ext/") and n.endswith(".so")]
 forbidden = [n for n in names if n.endswith((".pyx", ".pxd", ".c")) or n.split("/")[0] in ("tests", "data", "examples")]
 stems = sorted(n.split("/")[1].split(".")[0] for n in compiled)
-if stems != expected or forbidden:
-    sys.exit(f"contents check failed: compiled={compiled}, expected {expected}; forbidden={forbidden}")
-print(f"contents check: ok ({len(compiled)} compiled modules, no sources, tests or data)")
+archive = zipfile.ZipFile(sys.argv[1])
+entry_points = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+command = entry_points and "cnn-train = cnn.train:main" in archive.read(entry_points[0]).decode()
+if stems != expected or forbidden or "cnn_ext/tests/test_kernels.py" not in names or not command:
+    sys.exit(f"contents check failed: compiled={compiled}, expected {expected}; forbidden={forbidden}; "
+             f"kernel tests {'cnn_ext/tests/test_kernels.py' in names}; cnn-train {bool(command)}")
+print(f"contents check: ok ({len(compiled)} compiled modules, the kernel tests, cnn-train; "
+      f"no sources, repository tests or data)")
 PY
 
-echo "== tests against the installed wheel"
+echo "== tests against the installed wheel, from an empty directory"
 tests_dir="$work/tests-outside"
 mkdir -p "$tests_dir"
 cp -r "$project/tests" "$project/data" "$project/examples" "$tests_dir/"
+empty="$work/empty"
 newest_numpy2=$("$work/tools/bin/pip" index versions numpy 2>/dev/null | sed -n 's/^numpy (\(.*\))$/\1/p')
 for numpy_spec in "numpy==1.26.4" "numpy==$newest_numpy2"; do
     echo "-- $numpy_spec"
@@ -69,7 +79,22 @@ for numpy_spec in "numpy==1.26.4" "numpy==$newest_numpy2"; do
     if "$venv/bin/python" -c "import Cython" 2>/dev/null; then
         echo "Cython is installed in the test environment"; exit 1
     fi
-    (cd "$tests_dir" && "$venv/bin/python" -c \
-        "import numpy, cnn, cnn_ext; print('numpy', numpy.__version__, '| cnn-ext', cnn_ext.__version__, 'from', cnn_ext.__file__)" \
-        && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests "$@" | tail -n 1)
+    rm -rf "$empty" && mkdir -p "$empty"
+    (cd "$empty" && "$venv/bin/python" -c \
+        "import numpy, cnn, cnn_ext; print('numpy', numpy.__version__, '| cnn-ext', cnn_ext.__version__, 'from', cnn_ext.__file__)")
+    echo "python -m cnn_ext.tests:"
+    (cd "$empty" && "$venv/bin/python" -m cnn_ext.tests -q "$@" | tail -n 1)
+    echo "framework tests (a copy of tests/):"
+    (cd "$tests_dir" && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests "$@" | tail -n 1)
 done
+echo "cnn_ext.test():"
+(cd "$empty" && "$venv/bin/python" -c "import sys, cnn_ext; passed = cnn_ext.test('-q'); print('cnn_ext.test() returned', passed); sys.exit(0 if passed is True else 1)" | tail -n 2)
+echo "cnn-train --train-size 500 --epochs 2 --data-dir DIR:"
+(cd "$empty" && "$venv/bin/cnn-train" --train-size 500 --epochs 2 --data-dir "$project/data/mnist" \
+    --out "$empty/run" > "$work/cnn-train.log")
+tail -n 3 "$work/cnn-train.log"
+tail -n 1 "$work/cnn-train.log" | grep -Eq '^test accuracy: 0\.[0-9]{4}$' \
+    || { echo "cnn-train did not end with 'test accuracy: 0.XXXX'"; exit 1; }
+if [ -n "$(ls -A "$empty" | grep -v '^run$')" ]; then
+    echo "the shipped tests or cnn-train left files in the working directory:"; ls -A "$empty"; exit 1
+fi

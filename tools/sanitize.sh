@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the kernel tests against a build compiled with AddressSanitizer (and with the
+# Run the kernel tests (cnn_ext.tests, collected from the installed package through the
+# project's --pyargs) and the layer tests against a build compiled with AddressSanitizer (and with the
 # CNN_EXT_DEBUG=1 bounds checks on), in a fresh virtual environment. Any out-of-bounds
 # read or write in a kernel makes ASan abort the run with a report.
 # Usage: tools/sanitize.sh [extra pytest arguments]
@@ -27,8 +28,7 @@ cd "$project"
 LD_PRELOAD="$libasan" \
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1" \
 CNN_EXT_EXPECT_DEBUG=1 \
-    "$work/venv/bin/pytest" -p no:cacheprovider tests/test_kernels.py tests/test_kernel_properties.py \
-    tests/test_fuzz_kernels.py tests/test_thread_safety.py tests/test_reference.py tests/test_build.py \
-    tests/test_engine.py tests/test_scope.py tests/test_bad_inputs.py::test_layers_models_optimizers \
-    tests/test_bad_inputs.py::test_kernels tests/test_layers_forward.py tests/test_layers_gradients.py "$@"
+    "$work/venv/bin/pytest" -p no:cacheprovider cnn_ext.tests \
+    tests/test_bad_inputs.py::test_layers_models_optimizers tests/test_layers_forward.py \
+    tests/test_layers_gradients.py tests/test_model_state.py "$@"
 echo "AddressSanitizer: no error reported"

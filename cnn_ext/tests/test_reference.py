@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from cnn_ext import reference
-from naive import im2col_loops, maxpool_backward_loops, maxpool_loops
+from cnn_ext.tests.naive import im2col_loops, maxpool_backward_loops, maxpool_loops
 
 
 @pytest.mark.parametrize("shape, filter_h, filter_w, stride, pad", [

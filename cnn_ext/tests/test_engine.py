@@ -12,8 +12,8 @@ import cnn_ext
 import cnn_ext.convolution
 from cnn_ext import reference
 from cnn_ext._conv import fold_kernel, unfold_kernel
-from naive import cross_correlation_loops, out_size
-from test_kernels import CONV_CASES, POOL_CASES, conv_id, pool_id
+from cnn_ext.tests.naive import cross_correlation_loops, out_size
+from cnn_ext.tests.test_kernels import CONV_CASES, POOL_CASES, conv_id, pool_id
 
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-11, atol=1e-11)}
 OUT_CHANNELS = 3

@@ -1,0 +1,34 @@
+"""Fixtures of the kernel tests, shared with the framework's tests in the repository."""
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+# The shipped tests run from any directory: keep hypothesis from writing an example database there.
+settings.register_profile("cnn_ext", database=None)
+settings.load_profile("cnn_ext")
+
+# Tolerances for results that are sums (col2im, pooling gradients, adjoint identities).
+TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def pytest_configure(config):
+    # Registered here rather than in pyproject.toml so that it also holds when the tests run
+    # outside the source tree (python -m cnn_ext.tests, tools/build_wheel.sh, cibuildwheel).
+    config.addinivalue_line("markers", "slow: runs the example in subprocesses (deselect with -m 'not slow')")
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def tol(dtype):
+    """``assert_allclose`` keyword arguments for sums computed in ``dtype``."""
+    return TOLERANCE[dtype]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

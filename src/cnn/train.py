@@ -1,0 +1,174 @@
+"""Train the notebook's LeNet on MNIST and report the test accuracy: the project's main job.
+
+    cnn-train                                   # full training set, the defaults below
+    cnn-train --train-size 500 --epochs 20      # the notebook's experiment
+    python -m cnn.train ...                     # the same
+    python examples/train_lenet.py ...          # the same, reading the repository's data/mnist
+
+Without --data-dir, MNIST is read from $CNN_EXT_DATA, else from the user cache, and whatever
+is missing is downloaded there (with a progress bar, each file checked against its SHA-256).
+With --data-dir, that folder is read and the network is never used.
+
+Writes into --out: run.json (the settings), history.json, weights.npz, checkpoint.npz
+(for --resume) and, with matplotlib installed (pip install "cnn-ext[plot]"), curves.png,
+filters.png, confusion.png and misclassified.png. The last line printed is
+"test accuracy: 0.XXXX". Run again with the same settings, it reports the finished run
+instead of training again; --resume continues an interrupted one; a run with other settings
+in the same --out is refused, naming them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from cnn import plots
+from cnn.datasets import load_mnist
+from cnn.models import LeNet
+from cnn.optim import OPTIMIZERS, make_optimizer
+from cnn.schedules import cosine
+from cnn.trainer import Trainer, TrainingInterrupted
+
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.01, "rmsprop": 0.001,
+              "adam": 0.002}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train LeNet on MNIST with cnn-ext.")
+    parser.add_argument("--epochs", type=int, default=12, help="number of epochs (default 12)")
+    parser.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="optimizer (default adam)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="initial learning rate, decayed along a cosine to 0 "
+                             "(default: adam 0.002, sgd 0.1, momentum/nesterov 0.05, "
+                             "adagrad 0.01, rmsprop 0.001)")
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="train on the first N training images (default: all 60000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="directory of the four MNIST files, read without any download "
+                             "(default: $CNN_EXT_DATA, else the user cache, downloading what is "
+                             "missing; examples/train_lenet.py reads the repository's data/mnist)")
+    parser.add_argument("--out", type=Path, default=Path("runs/lenet"),
+                        help="output directory (default runs/lenet)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in --out (same flags as that run)")
+    return parser.parse_args(argv)
+
+
+def load_data(args):
+    data_dir = args.data_dir
+    if data_dir is not None and not data_dir.is_dir():
+        raise FileNotFoundError(f"--data-dir: the directory {str(data_dir)!r} does not exist")
+    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=False, root=data_dir,
+                                                      download=data_dir is None)
+    if args.train_size is not None:
+        if not 1 <= args.train_size <= len(x_train):
+            raise ValueError(f"--train-size must be between 1 and {len(x_train)}, got {args.train_size}")
+        x_train, t_train = x_train[:args.train_size], t_train[:args.train_size]
+    dtype = np.dtype(args.dtype)
+    return x_train.astype(dtype, copy=False), t_train, x_test.astype(dtype, copy=False), t_test
+
+
+def write_figures(model, history, x_test, t_test, predictions, out: Path) -> None:
+    try:
+        plots.plot_history(history, out / "curves.png")
+        plots.plot_filters(model.params[0], out / "filters.png")
+        plots.plot_confusion_matrix(t_test, predictions, 10, out / "confusion.png")
+        plots.plot_misclassified(x_test, t_test, predictions, out / "misclassified.png")
+    except ImportError as error:
+        print(f"figures skipped: {error}")
+        return
+    print(f"figures written: {out / 'curves.png'}, filters.png, confusion.png, misclassified.png")
+
+
+def settings_of(args, lr: float) -> dict:
+    """The flags that decide a run's result, as recorded in run.json."""
+    return {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": args.optimizer,
+            "lr": lr, "train_size": args.train_size, "seed": args.seed, "dtype": args.dtype}
+
+
+def check_earlier_run(args, settings: dict) -> bool:
+    """Whether --out holds a finished run of these settings; refuse one of other settings,
+    and an unfinished one without --resume."""
+    checkpoint = args.out / "checkpoint.npz"
+    if not checkpoint.exists():
+        return False
+    run_file = args.out / "run.json"
+    # A run of an older version has no run.json: the Trainer still checks what its checkpoint holds.
+    saved = json.loads(run_file.read_text()) if run_file.exists() else settings
+    differing = [f"--{key.replace('_', '-')} {saved.get(key)} there, {value} here"
+                 for key, value in settings.items() if saved.get(key) != value]
+    if differing:
+        raise ValueError(f"{args.out} holds a run with other settings ({'; '.join(differing)}): "
+                         f"repeat its flags, or choose another --out for a new run")
+    history_file = args.out / "history.json"
+    history = json.loads(history_file.read_text()) if history_file.exists() else []
+    if len(history) == args.epochs and (args.out / "weights.npz").exists():
+        return True
+    if not args.resume:
+        raise ValueError(f"{checkpoint} holds an unfinished run: pass --resume to continue it, "
+                         f"or choose another --out")
+    return False
+
+
+def run(args) -> float:
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    optimizer = make_optimizer(args.optimizer, lr=lr)
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
+    x_train, t_train, x_test, t_test = load_data(args)
+    model = LeNet(seed=args.seed, dtype=args.dtype)
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = settings_of(args, lr)
+    if check_earlier_run(args, settings):
+        model.load(args.out / "weights.npz")
+        print(f"{args.out} holds a finished run of these settings ({args.epochs} epochs); "
+              f"not training again. Its weights, on the test set:")
+        return float(np.mean(model.predict_batches(x_test).argmax(axis=1) == t_test))
+    (args.out / "run.json").write_text(json.dumps(settings, indent=2) + "\n")
+    trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
+                      lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz")
+    print(f"LeNet ({model.num_params():,} parameters, {args.dtype}) on {len(x_train):,} images, "
+          f"{args.epochs} epochs, {args.optimizer} lr {lr:g} (cosine), batch {args.batch_size}")
+    started = time.perf_counter()
+    history = trainer.fit(x_train, t_train, args.epochs, x_test, t_test, resume=args.resume)
+    print(f"trained in {time.perf_counter() - started:.1f} s")
+    trainer.save_history(args.out / "history.json")
+    model.save(args.out / "weights.npz")
+    predictions = model.predict_batches(x_test).argmax(axis=1)
+    write_figures(model, history, x_test, t_test, predictions, args.out)
+    return float(np.mean(predictions == t_test))
+
+
+def main(argv: Optional[Sequence[str]] = None, default_data_dir: Optional[Path] = None) -> int:
+    """Run the job with the command-line ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    ``default_data_dir`` stands for ``--data-dir`` when that flag is absent and the folder exists
+    (the repository's example script passes its data/mnist).
+    """
+    args = parse_args(argv)
+    if args.data_dir is None and default_data_dir is not None and Path(default_data_dir).is_dir():
+        args.data_dir = Path(default_data_dir)
+    try:
+        accuracy = run(args)
+    except TrainingInterrupted as interrupted:
+        print(f"\n{interrupted}: run the same command with --resume", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"test accuracy: {accuracy:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
