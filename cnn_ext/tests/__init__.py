@@ -4,6 +4,10 @@ its build: ``python -m cnn_ext.tests`` or ``cnn_ext.test()`` (pytest and hypothe
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 __all__ = ["run"]
@@ -15,14 +19,25 @@ def run(arguments: list[str] | None = None) -> int:
     """Run the shipped tests against the installed build; return pytest's exit status.
 
     ``arguments`` go to pytest after the tests' location (for example ``["-q", "-x"]``).
+    Nothing is written into the current directory.
     """
     try:
-        import hypothesis  # noqa: F401
         import pytest
-    except ImportError as missing:
-        raise ImportError(f"{MISSING_EXTRA} ({missing})") from None
+    except ImportError as error:
+        raise ImportError(f"{MISSING_EXTRA} ({error})") from None
+    if importlib.util.find_spec("hypothesis") is None:  # found, not imported: pytest loads it
+        raise ImportError(f"{MISSING_EXTRA} (no module named 'hypothesis')")
+
     location = str(Path(__file__).resolve().parent)
-    # rootdir at the tests themselves: no project configuration of the current directory applies;
-    # no cache directory is written into it.
-    return int(pytest.main([location, "--rootdir", location, "-p", "no:cacheprovider",
-                            *(arguments or [])]))
+    scratch = None
+    if "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ:  # hypothesis caches into ./.hypothesis
+        scratch = tempfile.mkdtemp(prefix="cnn_ext-tests-")
+        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = scratch
+    try:
+        # rootdir at the tests themselves: no configuration of the current directory applies.
+        return int(pytest.main([location, "--rootdir", location, "-p", "no:cacheprovider",
+                                *(arguments or [])]))
+    finally:
+        if scratch is not None:
+            del os.environ["HYPOTHESIS_STORAGE_DIRECTORY"]
+            shutil.rmtree(scratch, ignore_errors=True)

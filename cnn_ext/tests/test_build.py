@@ -61,3 +61,14 @@ def test_a_source_folder_without_compiled_modules_says_what_to_do(tmp_path):
     assert result.returncode != 0
     assert "source folder whose compiled modules are not built" in result.stderr
     assert "pip install -e ." in result.stderr
+
+
+def test_running_the_shipped_tests_without_pytest_names_the_extra(tmp_path):
+    blocker = tmp_path / "blocker" / "pytest"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('No module named pytest')\n")
+    path = os.pathsep.join(filter(None, [str(blocker.parent), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run([sys.executable, "-m", "cnn_ext.tests"], cwd=tmp_path, capture_output=True,
+                            text=True, env=dict(os.environ, PYTHONPATH=path))
+    assert result.returncode == 2
+    assert 'pip install "cnn-ext[test]"' in result.stderr and "Traceback" not in result.stderr
