@@ -102,3 +102,18 @@ def test_data_comes_from_the_environment_outside_a_clone_and_data_dir_never_down
     assert offline.returncode == 2
     assert "is not in" in offline.stderr and "mirror" not in offline.stderr
     assert list(empty.iterdir()) == []  # nothing fetched into it
+
+
+def test_the_trained_lenet_exports_to_onnx_with_the_same_accuracy(tmp_path):
+    if os.environ.get("CNN_EXT_REQUIRE_INTEROP") != "1":  # .ci/run requires it
+        pytest.importorskip("onnxruntime")
+    trained = run_example("--train-size", "300", "--epochs", "1", "--out", str(tmp_path))
+    assert trained.returncode == 0, trained.stderr
+    export = subprocess.run([sys.executable, str(EXAMPLE.with_name("export_onnx.py")),
+                             "--weights", str(tmp_path / "weights.npz")],
+                            capture_output=True, text=True, timeout=300)
+    assert export.returncode == 0, export.stderr
+    lines = export.stdout.strip().splitlines()
+    ours, theirs = (float(line.split(":")[1]) for line in lines[-3:-1])
+    assert ours == theirs == float(last_line(trained).split(": ")[1])
+    assert (tmp_path / "lenet.onnx").exists()

@@ -1,0 +1,122 @@
+"""A Sequential written as an ONNX model: float32 batch in, the class scores of ``predict`` out."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+
+from cnn._checks import check_int, describe
+from cnn.interop.layout import input_rank, rank_after
+from cnn.interop.requirements import require
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+                        Pooling, Relu, Sigmoid, Tanh)
+from cnn.models.sequential import Sequential
+
+__all__ = ["to_onnx", "DEFAULT_OPSET"]
+
+# Opset 17 (2022) is read by every maintained ONNX runtime and holds every operator used here.
+DEFAULT_OPSET = 17
+ACTIVATIONS = {Relu: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh"}
+
+
+def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = None) -> None:
+    """Write ``model`` as an ONNX file that maps a float32 batch to the scores ``model.predict`` gives.
+
+    The input ``x`` is (N, C, H, W), or (N, D) for a model that starts with ``Affine``, with the
+    batch axis N dynamic; the output is ``scores`` (N, classes). Layers are written in inference
+    mode: Dropout as Identity, BatchNormalization with its running statistics. Weights are
+    written as float32. The file passes ``onnx.checker.check_model(..., full_check=True)``.
+
+    Args:
+        model: a :class:`~cnn.models.Sequential` of the layers of :mod:`cnn.layers`.
+        path: the file to write.
+        opset: the ONNX opset (default 17).
+
+    Raises:
+        ValueError: naming a layer ONNX cannot express here (a layer of your own).
+        ImportError: without ``onnx`` (``pip install "cnn-ext[onnx]"``).
+
+    Example:
+        >>> from cnn.models import LeNet
+        >>> to_onnx(LeNet(seed=0), "lenet.onnx")  # doctest: +SKIP
+    """
+    onnx = require("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
+    opset = DEFAULT_OPSET if opset is None else check_int("opset", opset, 13)
+    nodes, initializers = [], []
+    current = "x"
+
+    def constant(name: str, array: np.ndarray) -> str:
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, np.float32), name))
+        return name
+
+    def emit(op_type: str, inputs: list[str], name: str, **attributes) -> None:
+        nonlocal current
+        nodes.append(helper.make_node(op_type, inputs, [name], name=name, **attributes))
+        current = name
+
+    rank = input_rank(model)
+    for index, layer in enumerate(model.layers):
+        prefix = f"layers.{index}"
+        if isinstance(layer, Convolution):
+            W, b = layer.params
+            emit("Conv", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix,
+                 kernel_shape=list(W.shape[2:]), strides=[layer.stride] * 2, pads=[layer.pad] * 4)
+        elif isinstance(layer, (Pooling, AvgPooling)):
+            strides = [layer.pool_h, layer.pool_w] if layer.stride is None else [layer.stride] * 2
+            if isinstance(layer, Pooling):
+                emit("MaxPool", [current], prefix, kernel_shape=[layer.pool_h, layer.pool_w],
+                     strides=strides, pads=[layer.pad] * 4)
+            else:
+                emit("AveragePool", [current], prefix, kernel_shape=[layer.pool_h, layer.pool_w],
+                     strides=strides, pads=[layer.pad] * 4, count_include_pad=1)
+        elif isinstance(layer, Flatten):
+            emit("Flatten", [current], prefix, axis=1)
+        elif isinstance(layer, Affine):
+            if rank > 2:  # Affine flattens an image batch itself; Gemm needs the flat rows
+                emit("Flatten", [current], f"{prefix}.flatten", axis=1)
+            W, b = layer.params
+            emit("Gemm", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix)
+        elif type(layer) in ACTIVATIONS:
+            emit(ACTIVATIONS[type(layer)], [current], prefix)
+        elif isinstance(layer, Dropout):
+            emit("Identity", [current], prefix)
+        elif isinstance(layer, BatchNormalization):
+            gamma, beta = layer.params
+            running_mean, running_var = layer.buffers
+            emit("BatchNormalization",
+                 [current, constant(f"{prefix}.gamma", gamma), constant(f"{prefix}.beta", beta),
+                  constant(f"{prefix}.running_mean", running_mean),
+                  constant(f"{prefix}.running_var", running_var)],
+                 prefix, epsilon=layer.eps, momentum=layer.momentum)
+        else:
+            raise ValueError(f"to_onnx: layers[{index}] ({layer!r}) has no ONNX equivalent here; "
+                             f"the layers of cnn.layers can be exported")
+        rank = rank_after(layer, rank)
+    nodes[-1].output[0] = "scores"
+    graph = helper.make_graph(
+        nodes, "cnn-ext",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"] + _sample_shape(model))],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", None])],
+        initializer=initializers)
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                                   producer_name="cnn-ext")
+    onnx.checker.check_model(onnx_model, full_check=True)
+    onnx.save(onnx_model, os.fspath(path))
+
+
+def _sample_shape(model: Sequential) -> list:
+    """One sample's shape for the graph's input: known sizes, names for the unknown ones."""
+    if model.input_shape is not None:
+        return list(model.input_shape)
+    first = model.layers[0]
+    if isinstance(first, Affine):
+        return [first.params[0].shape[0]]
+    if isinstance(first, Convolution):
+        return [first.params[0].shape[1], "H", "W"]
+    return ["C", "H", "W"]

@@ -1,0 +1,203 @@
+"""A Sequential as a torch.nn.Sequential and back, weights and running statistics copied."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from cnn._checks import describe
+from cnn.interop.layout import input_rank, rank_after
+from cnn.interop.requirements import require
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Layer,
+                        Pooling, Relu, Sigmoid, Tanh)
+from cnn.models.sequential import Sequential
+
+__all__ = ["to_torch", "from_torch"]
+
+
+def to_torch(model: Sequential):
+    """The model as a ``torch.nn.Sequential`` with the same weights, in training mode (call ``.eval()``
+    for inference, as for any PyTorch module).
+
+    Convolution -> Conv2d, Pooling -> MaxPool2d, AvgPooling -> AvgPool2d, Flatten -> Flatten,
+    Affine -> Linear (weight transposed; a Flatten is put before one that takes images), Relu,
+    Sigmoid, Tanh, Dropout, BatchNormalization -> BatchNorm2d or BatchNorm1d (PyTorch's momentum
+    is 1 - cnn's). Parameters keep their dtype. The loss is not part of the module.
+
+    Raises:
+        ValueError: naming a layer PyTorch has no equivalent for here.
+        ImportError: without torch.
+    """
+    torch = require("torch")
+    nn = torch.nn
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
+
+    def tensor(array: np.ndarray):
+        return torch.from_numpy(np.array(array))  # a copy: the two models do not share memory
+
+    modules = []
+    rank = input_rank(model)
+    for index, layer in enumerate(model.layers):
+        if isinstance(layer, Convolution):
+            W, b = layer.params
+            module = nn.Conv2d(W.shape[1], W.shape[0], tuple(W.shape[2:]), stride=layer.stride,
+                               padding=layer.pad, dtype=_torch_dtype(torch, W))
+            module.weight.data, module.bias.data = tensor(W), tensor(b)
+        elif isinstance(layer, Pooling):
+            module = nn.MaxPool2d((layer.pool_h, layer.pool_w), stride=layer.stride, padding=layer.pad)
+        elif isinstance(layer, AvgPooling):
+            module = nn.AvgPool2d((layer.pool_h, layer.pool_w), stride=layer.stride,
+                                  padding=layer.pad, count_include_pad=True)
+        elif isinstance(layer, Flatten):
+            module = nn.Flatten()
+        elif isinstance(layer, Affine):
+            if rank > 2:
+                modules.append(nn.Flatten())
+            W, b = layer.params
+            module = nn.Linear(W.shape[0], W.shape[1], dtype=_torch_dtype(torch, W))
+            module.weight.data, module.bias.data = tensor(W.T), tensor(b)
+        elif isinstance(layer, (Relu, Sigmoid, Tanh)):
+            module = {Relu: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh}[type(layer)]()
+        elif isinstance(layer, Dropout):
+            module = nn.Dropout(layer.ratio)
+        elif isinstance(layer, BatchNormalization):
+            gamma, beta = layer.params
+            kind = nn.BatchNorm2d if rank == 4 else nn.BatchNorm1d
+            module = kind(gamma.shape[0], eps=layer.eps, momentum=1 - layer.momentum,
+                          dtype=_torch_dtype(torch, gamma))
+            module.weight.data, module.bias.data = tensor(gamma), tensor(beta)
+            module.running_mean.data, module.running_var.data = (tensor(buffer) for buffer in layer.buffers)
+        else:
+            raise ValueError(f"to_torch: layers[{index}] ({layer!r}) has no PyTorch equivalent here; "
+                             f"the layers of cnn.layers can be converted")
+        modules.append(module)
+        rank = rank_after(layer, rank)
+    return nn.Sequential(*modules)
+
+
+def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequential:
+    """A ``torch.nn.Sequential`` (nested ones are read in order) as a Sequential with the same weights.
+
+    Conv2d, MaxPool2d, AvgPool2d, Flatten, Linear, ReLU, Sigmoid, Tanh, Dropout, Identity,
+    BatchNorm1d and BatchNorm2d (with running statistics) are mapped; weights keep their dtype
+    (float32 or float64). ``input_shape`` is one sample's shape, for :meth:`Sequential.summary`.
+
+    Raises:
+        ValueError: naming a module, or a setting of one (dilation, groups, padding_mode, ceil_mode,
+            unequal strides or padding...), that cannot be mapped.
+        ImportError: without torch.
+    """
+    torch = require("torch")
+    nn = torch.nn
+    if not isinstance(module, nn.Sequential):
+        raise TypeError(f"module must be a torch.nn.Sequential, got {type(module).__name__}")
+    layers = []
+    for name, child in _leaves(nn, module):
+        layer = _layer(nn, name, child)
+        if layer is not None:
+            layers.append(layer)
+    if not layers:
+        raise ValueError("from_torch: the module holds no layer")
+    return Sequential(layers, input_shape=input_shape)
+
+
+def _leaves(nn, module, prefix: str = ""):
+    for name, child in module.named_children():
+        if isinstance(child, nn.Sequential):
+            yield from _leaves(nn, child, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", child
+
+
+def _array(parameter) -> np.ndarray:
+    return parameter.detach().cpu().numpy().copy()
+
+
+def _torch_dtype(torch, array: np.ndarray):
+    return torch.float64 if array.dtype == np.float64 else torch.float32
+
+
+def _pair(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _one(name: str, child, setting: str, value: Any) -> int:
+    """An int, or a pair of equal ints, as one int; else refuse naming the module and setting."""
+    values = _pair(value)
+    if isinstance(values[0], str) or len(set(values)) != 1:
+        raise ValueError(f"from_torch: module {name!r} ({type(child).__name__}): {setting}={value!r} "
+                         f"cannot be mapped: cnn uses one value for both axes")
+    return int(values[0])
+
+
+def _refuse(name: str, child, setting: str, value: Any, reason: str) -> ValueError:
+    return ValueError(f"from_torch: module {name!r} ({type(child).__name__}): {setting}={value!r} "
+                      f"cannot be mapped: {reason}")
+
+
+def _layer(nn, name: str, child) -> Optional[Layer]:
+    if isinstance(child, nn.Conv2d):
+        if _one(name, child, "dilation", child.dilation) != 1:
+            raise _refuse(name, child, "dilation", child.dilation, "cnn's windows are not dilated")
+        if child.groups != 1:
+            raise _refuse(name, child, "groups", child.groups, "cnn's convolutions are not grouped")
+        if child.padding_mode != "zeros":
+            raise _refuse(name, child, "padding_mode", child.padding_mode, "cnn pads with zeros")
+        W = _array(child.weight)
+        b = _array(child.bias) if child.bias is not None else np.zeros(W.shape[0], W.dtype)
+        return Convolution(W, b, stride=_one(name, child, "stride", child.stride),
+                           pad=_one(name, child, "padding", child.padding))
+    if isinstance(child, (nn.MaxPool2d, nn.AvgPool2d)):
+        if child.ceil_mode:
+            raise _refuse(name, child, "ceil_mode", True, "cnn floors the output size")
+        pool_h, pool_w = _pair(child.kernel_size)
+        steps = _pair(child.stride or child.kernel_size)
+        stride = None if steps == (pool_h, pool_w) else _one(name, child, "stride", steps)
+        pad = _one(name, child, "padding", child.padding)
+        if isinstance(child, nn.MaxPool2d):
+            if _one(name, child, "dilation", child.dilation) != 1:
+                raise _refuse(name, child, "dilation", child.dilation, "cnn's windows are not dilated")
+            if child.return_indices:
+                raise _refuse(name, child, "return_indices", True, "a layer returns one array")
+            return Pooling(pool_h, pool_w, stride, pad)
+        if pad and not child.count_include_pad:
+            raise _refuse(name, child, "count_include_pad", False,
+                          "cnn's average pooling counts the padding as zeros")
+        if child.divisor_override is not None:
+            raise _refuse(name, child, "divisor_override", child.divisor_override,
+                          "cnn divides by the window size")
+        if stride is None and pool_h != pool_w:  # cnn's average pooling takes one stride
+            stride = _one(name, child, "stride", steps)
+        return AvgPooling(pool_h, pool_w, stride, pad)
+    if isinstance(child, nn.Flatten):
+        if (child.start_dim, child.end_dim) != (1, -1):
+            raise _refuse(name, child, "start_dim, end_dim", (child.start_dim, child.end_dim),
+                          "cnn flattens every axis after the batch axis")
+        return Flatten()
+    if isinstance(child, nn.Linear):
+        W = _array(child.weight).T.copy()
+        b = _array(child.bias) if child.bias is not None else np.zeros(W.shape[1], W.dtype)
+        return Affine(W, b)
+    if isinstance(child, (nn.ReLU, nn.Sigmoid, nn.Tanh)):
+        return {nn.ReLU: Relu, nn.Sigmoid: Sigmoid, nn.Tanh: Tanh}[type(child)]()
+    if isinstance(child, nn.Dropout):
+        return Dropout(child.p)
+    if isinstance(child, nn.Identity):
+        return None
+    if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if child.running_mean is None:
+            raise _refuse(name, child, "track_running_stats", False,
+                          "cnn's batch normalization keeps running statistics")
+        if child.momentum is None:
+            raise _refuse(name, child, "momentum", None,
+                          "a cumulative average has no cnn equivalent")
+        mean, var = _array(child.running_mean), _array(child.running_var)
+        gamma = _array(child.weight) if child.weight is not None else np.ones_like(mean)
+        beta = _array(child.bias) if child.bias is not None else np.zeros_like(mean)
+        layer = BatchNormalization(gamma, beta, momentum=1 - child.momentum, eps=child.eps)
+        layer.buffers[0][...] = mean
+        layer.buffers[1][...] = var
+        return layer
+    raise ValueError(f"from_torch: module {name!r} ({type(child).__name__}) has no cnn layer")

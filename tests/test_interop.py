@@ -1,0 +1,262 @@
+"""ONNX export and import, PyTorch exchange: round trips over every layer kind, PyTorch's own export,
+and every refusal. onnxruntime and PyTorch serve as two independent oracles of the layers.
+
+These tests need onnx, onnxruntime and torch. Where they are missing the tests are skipped, except
+with CNN_EXT_REQUIRE_INTEROP=1 (set by .ci/run), where a missing package fails the run."""
+
+import importlib
+import os
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from cnn.interop import from_onnx, from_torch, to_onnx, to_torch
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Layer,
+                        Pooling, Relu, Sigmoid, Tanh)
+from cnn.models import LeNet, Sequential
+
+
+def optional(name):
+    if os.environ.get("CNN_EXT_REQUIRE_INTEROP") == "1":
+        return importlib.import_module(name)
+    return pytest.importorskip(name, reason=f"{name} is not installed (see tests/test_interop.py)")
+
+
+onnx = optional("onnx")
+onnxruntime = optional("onnxruntime")
+torch = optional("torch")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+CLOSE = dict(rtol=1e-4, atol=2e-5)
+
+
+def batch_norm(features, rng):
+    layer = BatchNormalization((1 + 0.2 * rng.standard_normal(features)).astype(np.float32),
+                               (0.1 * rng.standard_normal(features)).astype(np.float32), momentum=0.8,
+                               eps=1e-3)
+    layer.buffers[0][...] = 0.3 * rng.standard_normal(features)
+    layer.buffers[1][...] = rng.uniform(0.5, 2.0, features)
+    return layer
+
+
+def every_layer_kind(seed=0):
+    """Convolutions with stride and pad, both poolings with padding, every activation, dropout,
+    batch norm over channels and over features, Flatten and an Affine that flattens by itself."""
+    rng = np.random.default_rng(seed)
+    return Sequential([
+        Convolution.create(2, 5, 3, stride=2, pad=1, rng=rng), batch_norm(5, rng), Relu(),
+        Pooling(3, 3, stride=1, pad=1),
+        AvgPooling(2, 2, stride=1, pad=1), Sigmoid(),
+        Convolution.create(5, 4, (3, 2), rng=rng), Tanh(), Dropout(0.3),
+        Flatten(), Affine.create(4 * 7 * 9, 12, rng=rng), batch_norm(12, rng), Relu(),
+        Affine.create(12, 6, rng=rng),
+    ], input_shape=(2, 15, 17))
+
+
+def image_affine(seed=1):
+    rng = np.random.default_rng(seed)
+    return Sequential([Pooling(2, 2), Affine.create(3 * 4 * 4, 5, rng=rng)], input_shape=(3, 8, 9))
+
+
+def vectors(seed=2):
+    rng = np.random.default_rng(seed)
+    return Sequential([Affine.create(7, 9, rng=rng), Tanh(), Dropout(0.5), batch_norm(9, rng),
+                       Affine.create(9, 3, rng=rng)], input_shape=(7,))
+
+
+MODELS = {"every-layer-kind": every_layer_kind, "affine-on-images": image_affine,
+          "vectors": vectors, "lenet": lambda: LeNet(seed=3)}
+
+
+def inputs(model, batch):
+    return np.random.default_rng(batch).standard_normal((batch,) + model.input_shape).astype(np.float32)
+
+
+def run_onnx(path, x):
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+def run_torch(module, x):
+    module.eval()
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_onnx_round_trip_and_onnxruntime_agree_with_predict(name, tmp_path):
+    model = MODELS[name]()
+    path = tmp_path / "model.onnx"
+    to_onnx(model, path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    restored = from_onnx(path)
+    assert restored.input_shape == model.input_shape
+    for batch in (1, 33):  # the batch axis is dynamic
+        x = inputs(model, batch)
+        expected = model.predict(x)
+        assert_allclose(run_onnx(path, x), expected, **CLOSE)
+        assert_allclose(restored.predict(x), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_torch_round_trip_and_pytorch_agree_with_predict(name):
+    model = MODELS[name]()
+    module = to_torch(model)
+    restored = from_torch(module, input_shape=model.input_shape)
+    for batch in (1, 33):
+        x = inputs(model, batch)
+        expected = model.predict(x)
+        assert_allclose(run_torch(module, x), expected, **CLOSE)
+        assert_allclose(restored.predict(x), expected, rtol=1e-6, atol=1e-6)
+    for original, copy in zip(model.state_dict().values(), restored.state_dict().values()):
+        assert_allclose(copy, original, rtol=0, atol=0)
+
+
+def test_torch_momentum_and_weights_layout():
+    model = every_layer_kind()
+    module = to_torch(model)
+    assert module[1].momentum == pytest.approx(1 - 0.8)  # torch weighs the new batch by momentum
+    linear = [child for child in module if isinstance(child, torch.nn.Linear)][0]
+    assert linear.weight.shape == (12, 4 * 7 * 9)  # (out, in): cnn's Affine weight transposed
+    assert from_torch(module).layers[1].momentum == pytest.approx(0.8)
+    assert isinstance(to_torch(image_affine())[1], torch.nn.Flatten)  # put before a Linear on images
+    double = to_torch(LeNet(seed=0, dtype=np.float64))
+    assert double[0].weight.dtype == torch.float64
+    assert from_torch(double).dtype == np.float64
+
+
+def torch_lenet():
+    nn = torch.nn
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(784, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10)).eval()
+
+
+def test_a_lenet_exported_by_pytorch_imports_and_predicts_as_pytorch(tmp_path):
+    module = torch_lenet()
+    x = inputs(LeNet(), 5)
+    path = tmp_path / "torch_lenet.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its deprecation
+        torch.onnx.export(module, (torch.from_numpy(x),), str(path), dynamo=False, input_names=["x"],
+                          output_names=["scores"], dynamic_axes={"x": {0: "N"}, "scores": {0: "N"}})
+    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+    assert "Gemm" in ops and "MaxPool" in ops
+    model = from_onnx(path)
+    assert model.num_params() == 107_786
+    for batch in (1, 33):
+        x = inputs(model, batch)
+        assert_allclose(model.predict(x), run_torch(module, x), **CLOSE)
+
+
+def chain_model(nodes, initializers, input_shape=(None, 4), output="y"):
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_shape))],
+                              [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+                              initializer=[numpy_helper.from_array(value, name)
+                                           for name, value in initializers.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_matmul_add_and_reshape_as_other_exporters_write_them(tmp_path):
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((12, 3)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "W"], ["product"]),
+             helper.make_node("Add", ["product", "b"], ["y"])]
+    model = chain_model(nodes, {"shape": np.array([-1, 12]), "W": W, "b": b}, (None, 3, 2, 2))
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    imported = from_onnx(tmp_path / "m.onnx")
+    assert [type(layer).__name__ for layer in imported.layers] == ["Flatten", "Affine"]
+    x = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    assert_allclose(imported.predict(x), x.reshape(4, 12) @ W + b, rtol=1e-6, atol=1e-6)
+
+
+def conv_node(**attributes):
+    return helper.make_node("Conv", ["x", "W"], ["y"], name="the_conv", **attributes)
+
+
+ONNX_REFUSALS = [
+    ([conv_node(dilations=[2, 2])], ["node 0 (Conv 'the_conv')", "dilations=[2, 2]"]),
+    ([conv_node(group=2)], ["the_conv", "group=2"]),
+    ([conv_node(auto_pad="SAME_UPPER")], ["the_conv", "auto_pad='SAME_UPPER'"]),
+    ([conv_node(pads=[1, 0, 1, 0])], ["the_conv", "pads=[1, 0, 1, 0]"]),
+    ([conv_node(strides=[1, 2])], ["the_conv", "strides=[1, 2]"]),
+    ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)],
+     ["MaxPool", "ceil_mode=1"]),
+    ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+     ["AveragePool", "count_include_pad=0"]),
+    ([helper.make_node("Softmax", ["x"], ["y"], name="probabilities")],
+     ["node 0 (Softmax 'probabilities')", "operator Softmax"]),
+    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["a", "x"], ["y"])],
+     ["node 1 (Add)", "does not continue a chain"]),
+    ([helper.make_node("Flatten", ["x"], ["y"], axis=2)], ["Flatten", "axis=2"]),
+]
+
+
+@pytest.mark.parametrize("nodes, words", ONNX_REFUSALS, ids=[words[-1] for _, words in ONNX_REFUSALS])
+def test_from_onnx_refuses_what_it_cannot_map(nodes, words, tmp_path):
+    weights = {"W": np.ones((2, 1, 3, 3), np.float32)} if nodes[0].op_type == "Conv" else {}
+    onnx.save(chain_model(nodes, weights, (None, 1, 6, 6)), str(tmp_path / "m.onnx"))
+    with pytest.raises(ValueError) as error:
+        from_onnx(tmp_path / "m.onnx")
+    for word in words:
+        assert word in str(error.value), str(error.value)
+
+
+class Doubling(Layer):
+    def forward(self, x, train=True):
+        return 2 * x
+
+
+def test_a_layer_of_ones_own_is_refused_naming_it(tmp_path):
+    model = Sequential([Affine.create(3, 2, rng=0), Doubling()])
+    with pytest.raises(ValueError, match=r"to_onnx: layers\[1\] \(Doubling\(\)\) has no ONNX"):
+        to_onnx(model, tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match=r"to_torch: layers\[1\] \(Doubling\(\)\) has no PyTorch"):
+        to_torch(model)
+
+
+def torch_refusals():
+    nn = torch.nn
+    return [
+        (nn.Sequential(nn.Conv2d(1, 2, 3, dilation=2)), ["'0' (Conv2d)", "dilation=(2, 2)"]),
+        (nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), ["Conv2d", "groups=2"]),
+        (nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect")), ["padding_mode='reflect'"]),
+        (nn.Sequential(nn.Conv2d(1, 2, 3, stride=(1, 2))), ["stride=(1, 2)"]),
+        (nn.Sequential(nn.Conv2d(1, 2, 3, padding="same")), ["padding='same'"]),
+        (nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), ["MaxPool2d", "ceil_mode=True"]),
+        (nn.Sequential(nn.AvgPool2d(3, padding=1, count_include_pad=False)), ["count_include_pad=False"]),
+        (nn.Sequential(nn.BatchNorm1d(3, momentum=None)), ["BatchNorm1d", "momentum=None"]),
+        (nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False)), ["track_running_stats=False"]),
+        (nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.GELU())), ["'1.0' (GELU) has no cnn layer"]),
+    ]
+
+
+def test_from_torch_refuses_what_it_cannot_map():
+    for module, words in torch_refusals():
+        with pytest.raises(ValueError) as error:
+            from_torch(module)
+        for word in words:
+            assert word in str(error.value), str(error.value)
+    with pytest.raises(TypeError, match="torch.nn.Sequential, got Linear"):
+        from_torch(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("package, call", [
+    ("onnx", lambda tmp: to_onnx(LeNet(seed=0), tmp / "m.onnx")),
+    ("onnx", lambda tmp: from_onnx(tmp / "m.onnx")),
+    ("torch", lambda tmp: to_torch(LeNet(seed=0))),
+])
+def test_a_missing_package_names_what_to_install(package, call, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, package, None)  # "import onnx" now raises ImportError
+    with pytest.raises(ImportError) as error:
+        call(tmp_path)
+    hint = 'pip install "cnn-ext[onnx]"' if package == "onnx" else "pip install torch"
+    assert f"{package} is needed for this conversion: {hint}" in str(error.value)
