@@ -1,36 +1,50 @@
-"""Figures of a training run, written as PNG files. Needs matplotlib: ``pip install "cnn-ext[plot]"``."""
+"""Figures of a model and its training. Needs matplotlib: ``pip install "cnn-ext[plot]"``.
+
+Every function returns a ``matplotlib.figure.Figure`` (a notebook shows it inline) and, given a
+``path``, also writes it there as a PNG. The figures are built without pyplot, so they open no
+window and leave matplotlib's global state alone.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from cnn.metrics import confusion_matrix
 
+__all__ = ["plot_history", "plot_filters", "plot_feature_maps", "plot_confusion_matrix",
+           "plot_misclassified", "plot_digits"]
 
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend; ImportError with the install hint if absent."""
+FigurePath = Optional[str | os.PathLike]
+
+
+def _figure(width: float, height: float):
+    """A new Figure; ImportError with the install hint without matplotlib."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError as error:
         raise ImportError('matplotlib is needed for figures: pip install "cnn-ext[plot]"') from error
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+    return Figure(figsize=(width, height), layout="constrained")
 
 
-def _grid(count: int) -> tuple[int, int]:
-    columns = int(np.ceil(np.sqrt(count)))
+def _finish(figure, path: FigurePath):
+    if path is not None:
+        figure.savefig(path, dpi=100)
+    return figure
+
+
+def _grid(count: int, columns: Optional[int] = None) -> tuple[int, int]:
+    columns = columns or int(np.ceil(np.sqrt(count)))
     return int(np.ceil(count / columns)), columns
 
 
-def plot_history(history: Sequence[dict], path: str | os.PathLike) -> None:
-    """Loss and accuracy per epoch, train and test, side by side."""
-    plt = _pyplot()
+def plot_history(history: Sequence[dict], path: FigurePath = None):
+    """Loss and accuracy per epoch, train and test, side by side (``Trainer.fit``'s history)."""
+    figure = _figure(10, 4)
+    loss_axes, acc_axes = figure.subplots(1, 2)
     epochs = [record["epoch"] for record in history]
-    figure, (loss_axes, acc_axes) = plt.subplots(1, 2, figsize=(10, 4))
     for axes, metric, label in ((loss_axes, "loss", "loss"), (acc_axes, "acc", "accuracy")):
         axes.plot(epochs, [r[f"train_{metric}"] for r in history], "o-", label="train")
         if history and history[0].get(f"test_{metric}") is not None:
@@ -39,62 +53,105 @@ def plot_history(history: Sequence[dict], path: str | os.PathLike) -> None:
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
         axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return _finish(figure, path)
 
 
-def plot_filters(weights: np.ndarray, path: str | os.PathLike) -> None:
-    """The first channel of each convolution filter, weights (out_channels, in_channels, fh, fw)."""
-    plt = _pyplot()
-    rows, columns = _grid(weights.shape[0])
-    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.6 * rows), squeeze=False)
+def plot_filters(weights: np.ndarray, path: FigurePath = None, before: Optional[np.ndarray] = None):
+    """The first channel of each convolution filter, weights (out_channels, in_channels, fh, fw),
+    on one diverging colour scale centred at 0 (red positive, blue negative). With ``before``
+    (the same filters at initialisation) the two sets are drawn in two rows for comparison."""
+    sets = [("after training", weights)] if before is None else [("before", before), ("after", weights)]
+    count = weights.shape[0]
+    limit = max(float(np.abs(array[:, 0]).max()) for _, array in sets) or 1.0
+    figure = _figure(1.3 * count + 1.2, 1.5 * len(sets) + 0.6)
+    axes = figure.subplots(len(sets), count, squeeze=False)
+    for row, (title, array) in enumerate(sets):
+        for index in range(count):
+            axis = axes[row, index]
+            image = axis.imshow(array[index, 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(f"filter {index}", fontsize=10)
+        axes[row, 0].set_ylabel(title, fontsize=10)
+    figure.colorbar(image, ax=axes, shrink=0.8, label="weight")
+    figure.suptitle("first convolution's filters")
+    return _finish(figure, path)
+
+
+def plot_feature_maps(maps: np.ndarray, path: FigurePath = None, title: str = "feature maps",
+                      names: Optional[Sequence[str]] = None, columns: Optional[int] = None):
+    """The channels of one image's activations, maps (C, H, W), each with its own grey scale."""
+    rows, columns = _grid(maps.shape[0], columns)
+    figure = _figure(2.0 * columns, 2.1 * rows + 0.4)
+    axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
-        if index < weights.shape[0]:
-            axis.imshow(weights[index, 0], cmap="gray")
-            axis.set_title(f"filter {index}", fontsize=8)
-    figure.suptitle("first convolution's filters")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+        if index < maps.shape[0]:
+            axis.imshow(maps[index], cmap="gray")
+            axis.set_title(names[index] if names else f"channel {index}", fontsize=10)
+    figure.suptitle(title)
+    return _finish(figure, path)
 
 
 def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int,
-                          path: str | os.PathLike) -> None:
-    """A heat map of counts: row = true class, column = predicted class."""
-    plt = _pyplot()
+                          path: FigurePath = None):
+    """Counts of true (rows) against predicted (columns) classes. The errors (off the diagonal)
+    have a colour scale of their own, so they show at a glance; the correct counts on the
+    diagonal are written in grey cells."""
     counts = confusion_matrix(labels, predictions, num_classes)
-    figure, axis = plt.subplots(figsize=(6, 5.5))
-    image = axis.imshow(counts, cmap="Blues")
+    errors = counts.astype(float)
+    np.fill_diagonal(errors, np.nan)
+    figure = _figure(7, 6)
+    axis = figure.subplots()
+    axis.imshow(np.where(np.eye(num_classes, dtype=bool), 1.0, np.nan), cmap="Greys", vmin=0, vmax=4)
+    image = axis.imshow(errors, cmap="Reds", vmin=0, vmax=max(1.0, np.nanmax(errors)))
     for (row, column), count in np.ndenumerate(counts):
-        color = "white" if count > counts.max() / 2 else "black"
-        axis.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
+        strong = row != column and count > 0.6 * np.nanmax(errors)
+        axis.text(column, row, str(count), ha="center", va="center", fontsize=10,
+                  color="white" if strong else "black", weight="bold" if row == column else None)
     axis.set_xticks(range(num_classes))
     axis.set_yticks(range(num_classes))
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    figure.colorbar(image)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    accuracy = np.trace(counts) / max(1, counts.sum())
+    axis.set_title(f"{counts.sum() - np.trace(counts)} errors of {counts.sum()} (accuracy {accuracy:.2%})")
+    figure.colorbar(image, ax=axis, label="wrong predictions")
+    return _finish(figure, path)
 
 
 def plot_misclassified(images: np.ndarray, labels: np.ndarray, predictions: np.ndarray,
-                       path: str | os.PathLike, limit: int = 36) -> None:
-    """Up to ``limit`` wrongly classified images (N, 1, H, W) with their true and predicted labels."""
-    plt = _pyplot()
+                       path: FigurePath = None, limit: int = 24, probabilities: Optional[np.ndarray] = None):
+    """Up to ``limit`` wrongly classified images (N, ...) with their true and predicted labels, and
+    with ``probabilities`` (N, classes) the confidence of each wrong prediction."""
     wrong = np.flatnonzero(labels != predictions)[:limit]
-    rows, columns = _grid(max(len(wrong), 1))
-    figure, axes = plt.subplots(rows, columns, figsize=(1.5 * columns, 1.7 * rows), squeeze=False)
+    rows, columns = _grid(max(len(wrong), 1), min(8, max(len(wrong), 1)))
+    figure = _figure(1.7 * columns, 2.0 * rows + 0.5)
+    axes = figure.subplots(rows, columns, squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
+    side = int(round(np.sqrt(images[0].size)))
     for axis, index in zip(axes.flat, wrong):
-        axis.imshow(images[index].reshape(images.shape[-2:]), cmap="gray_r")
-        axis.set_title(f"true {labels[index]} / pred {predictions[index]}", fontsize=7)
+        axis.imshow(images[index].reshape(side, side), cmap="gray_r")
+        title = f"true {labels[index]}, said {predictions[index]}"
+        if probabilities is not None:
+            title += f"\n{probabilities[index, predictions[index]]:.0%} sure"
+        axis.set_title(title, fontsize=10)
     total = int(np.sum(labels != predictions))
-    figure.suptitle(f"{len(wrong)} of {total} misclassified test images" if total
-                    else "no misclassified images")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figure.suptitle(f"{len(wrong)} of {total} misclassified images" if total else
+                    "no misclassified images")
+    return _finish(figure, path)
+
+
+def plot_digits(images: np.ndarray, labels: Sequence, path: FigurePath = None, columns: int = 10):
+    """A grid of images (N, ...) of square digits, each titled with its label."""
+    rows, columns = _grid(len(images), min(columns, len(images)))
+    figure = _figure(1.2 * columns, 1.35 * rows)
+    axes = figure.subplots(rows, columns, squeeze=False)
+    side = int(round(np.sqrt(images[0].size)))
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, label in zip(axes.flat, images, labels):
+        axis.imshow(np.reshape(image, (side, side)), cmap="gray_r")
+        axis.set_title(str(label), fontsize=11)
+    return _finish(figure, path)

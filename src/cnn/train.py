@@ -29,6 +29,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from cnn import plots
+from cnn.functions import softmax
 from cnn.datasets import load_mnist
 from cnn.models import LeNet
 from cnn.optim import OPTIMIZERS, make_optimizer
@@ -78,12 +79,16 @@ def load_data(args):
     return x_train.astype(dtype, copy=False), t_train, x_test.astype(dtype, copy=False), t_test
 
 
-def write_figures(model, history, x_test, t_test, predictions, out: Path) -> None:
+def write_figures(model, history, x_test, t_test, out: Path, initial_filters) -> None:
+    """The four figures of a run; skipped, saying why, without matplotlib."""
+    scores = model.predict_batches(x_test)
+    predictions = scores.argmax(axis=1)
     try:
         plots.plot_history(history, out / "curves.png")
-        plots.plot_filters(model.params[0], out / "filters.png")
+        plots.plot_filters(model.params[0], out / "filters.png", before=initial_filters)
         plots.plot_confusion_matrix(t_test, predictions, 10, out / "confusion.png")
-        plots.plot_misclassified(x_test, t_test, predictions, out / "misclassified.png")
+        plots.plot_misclassified(x_test, t_test, predictions, out / "misclassified.png",
+                                 probabilities=softmax(scores))
     except ImportError as error:
         print(f"figures skipped: {error}")
         return
@@ -144,9 +149,8 @@ def run(args) -> float:
     print(f"trained in {time.perf_counter() - started:.1f} s")
     trainer.save_history(args.out / "history.json")
     model.save(args.out / "weights.npz")
-    predictions = model.predict_batches(x_test).argmax(axis=1)
-    write_figures(model, history, x_test, t_test, predictions, args.out)
-    return float(np.mean(predictions == t_test))
+    write_figures(model, history, x_test, t_test, args.out, LeNet(seed=args.seed).params[0])
+    return model.accuracy(x_test, t_test)
 
 
 def main(argv: Optional[Sequence[str]] = None, default_data_dir: Optional[Path] = None) -> int:
