@@ -1,6 +1,7 @@
-"""Data sets: MNIST and the IDX reader behind it."""
+"""Data sets: MNIST, the IDX reader behind it, and your own digits in MNIST's form."""
 
 from cnn.datasets.idx import IdxFormatError, read_idx
 from cnn.datasets.mnist import load_mnist
+from cnn.datasets.own_digit import load_digit, prepare_digit
 
-__all__ = ["load_mnist", "read_idx", "IdxFormatError"]
+__all__ = ["load_mnist", "read_idx", "IdxFormatError", "load_digit", "prepare_digit"]

@@ -1,0 +1,88 @@
+"""Your own digit, drawn anywhere, turned into what MNIST's models expect.
+
+MNIST's digits are white on black, 28x28 pixels, the digit scaled to fit a 20x20 box and placed so
+that its centre of mass sits at the image's centre. :func:`prepare_digit` does the same to any
+image of a dark digit on a light ground (or the other way round); :func:`load_digit` reads it from
+an image file first (PNG needs matplotlib: ``pip install "cnn-ext[plot]"``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["prepare_digit", "load_digit"]
+
+SIZE, BOX = 28, 20
+
+
+def load_digit(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file of one handwritten digit as an MNIST sample (1, 1, 28, 28) float32 in [0, 1].
+
+    Example:
+        >>> x = load_digit("examples/digits/seven.png")  # doctest: +SKIP
+        >>> model.predict(x).argmax()  # doctest: +SKIP
+        7
+    """
+    try:
+        from matplotlib.image import imread
+    except ImportError as error:
+        raise ImportError('reading image files needs matplotlib: pip install "cnn-ext[plot]"') from error
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"path: no image file at {os.fspath(path)!r}")
+    return prepare_digit(imread(os.fspath(path)))
+
+
+def prepare_digit(image: np.ndarray) -> np.ndarray:
+    """Turn an image (H, W), (H, W, 3) or (H, W, 4) of one digit into an MNIST sample (1, 1, 28, 28).
+
+    Steps: grey (transparent pixels count as the background), inverted when the ground is light
+    (MNIST's ink is bright), cropped to the ink, scaled so that its longer side is 20 pixels
+    (averaging the pixels each new one covers), placed in 28x28 with its centre of mass at the
+    centre, and scaled so that the brightest ink is 1.
+    """
+    grey = _grey(np.asarray(image, dtype=np.float64))
+    ink = 1 - grey if np.median(grey) > 0.5 else grey
+    ink = np.clip(ink - np.median(ink), 0, None)  # the ground to 0
+    rows, columns = np.nonzero(ink > 0.1 * ink.max()) if ink.max() > 0 else ((), ())
+    if len(rows) == 0:
+        raise ValueError("image: no digit found (every pixel has the colour of the ground)")
+    ink = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+    scale = BOX / max(ink.shape)
+    height, width = (max(1, int(round(side * scale))) for side in ink.shape)
+    ink = _resize_area(ink, height, width)
+    sample = np.zeros((SIZE, SIZE))
+    mass_row, mass_column = (np.sum(ink * axis) / ink.sum() for axis in np.indices(ink.shape))
+    top = int(np.clip(round(SIZE / 2 - 0.5 - mass_row), 0, SIZE - height))
+    left = int(np.clip(round(SIZE / 2 - 0.5 - mass_column), 0, SIZE - width))
+    sample[top:top + height, left:left + width] = ink
+    return (sample / sample.max()).astype(np.float32).reshape(1, 1, SIZE, SIZE)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        grey = image
+    elif image.ndim == 3 and image.shape[2] in (3, 4):
+        grey = image[..., :3] @ np.array([0.299, 0.587, 0.114])
+        if image.shape[2] == 4:  # transparent pixels show the (white) ground
+            grey = image[..., 3] * grey + (1 - image[..., 3])
+    else:
+        raise ValueError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
+    if image.dtype.kind in "ui" or grey.max() > 1:
+        grey = grey / 255.0
+    return grey
+
+
+def _resize_area(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resample by averaging: each new pixel is the mean of the old pixels it covers (in part)."""
+    return _area_weights(image.shape[0], height) @ image @ _area_weights(image.shape[1], width).T
+
+
+def _area_weights(size: int, new_size: int) -> np.ndarray:
+    """(new_size, size): how much of each old pixel falls into each new one, rows summing to 1."""
+    edges = np.linspace(0, size, new_size + 1)
+    starts, stops = edges[:-1, None], edges[1:, None]
+    pixels = np.arange(size)[None, :]
+    overlap = np.clip(np.minimum(stops, pixels + 1) - np.maximum(starts, pixels), 0, None)
+    return overlap / overlap.sum(axis=1, keepdims=True)

@@ -1,0 +1,52 @@
+"""Own digits in MNIST's form: grey, inverted, cropped, 20x20 box, centred by mass in 28x28."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnn.datasets import load_digit, prepare_digit
+
+DIGITS = Path(__file__).resolve().parents[1] / "examples" / "digits"
+
+
+def drawing(rgba=False, light_ground=True):
+    """A 100x80 canvas with an L-shaped stroke off-centre."""
+    canvas = np.ones((100, 80))
+    canvas[10:70, 50:58] = 0
+    canvas[62:70, 30:58] = 0
+    if not light_ground:
+        canvas = 1 - canvas
+    if rgba:
+        canvas = np.dstack([canvas] * 3 + [np.ones_like(canvas)])
+    return canvas
+
+
+@pytest.mark.parametrize("rgba, light_ground", [(False, True), (True, True), (False, False)])
+def test_a_drawing_becomes_an_mnist_sample(rgba, light_ground):
+    sample = prepare_digit(drawing(rgba, light_ground))
+    assert sample.shape == (1, 1, 28, 28) and sample.dtype == np.float32
+    assert sample.max() == 1.0 and sample.min() == 0.0
+    image = sample[0, 0]
+    rows, columns = np.nonzero(image > 0.05)
+    assert max(rows.max() - rows.min() + 1, columns.max() - columns.min() + 1) == 20
+    centre = [np.sum(image * axis) / image.sum() for axis in np.indices(image.shape)]
+    np.testing.assert_allclose(centre, [13.5, 13.5], atol=0.5)
+
+
+def test_uint8_images_and_bad_images():
+    as_bytes = (drawing() * 255).astype(np.uint8)
+    np.testing.assert_allclose(prepare_digit(as_bytes), prepare_digit(drawing()), atol=1e-6)
+    with pytest.raises(ValueError, match="no digit found"):
+        prepare_digit(np.ones((30, 30)))
+    with pytest.raises(ValueError, match=r"image must be .* got shape \(3, 4, 5, 6\)"):
+        prepare_digit(np.ones((3, 4, 5, 6)))
+    with pytest.raises(FileNotFoundError, match="no image file"):
+        load_digit(DIGITS / "missing.png")
+
+
+def test_the_committed_digits_load():
+    pytest.importorskip("matplotlib", reason="reading PNG files needs the plot extra")
+    for path in sorted(DIGITS.glob("*.png")):
+        sample = load_digit(path)
+        assert sample.shape == (1, 1, 28, 28) and sample.max() == 1.0, path.name
