@@ -105,7 +105,7 @@ def test_data_comes_from_the_environment_outside_a_clone_and_data_dir_never_down
 
 
 def test_the_trained_lenet_exports_to_onnx_with_the_same_accuracy(tmp_path):
-    if os.environ.get("CNN_EXT_REQUIRE_INTEROP") != "1":  # .ci/run requires it
+    if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") != "1":  # .ci/run requires it
         pytest.importorskip("onnxruntime")
     trained = run_example("--train-size", "300", "--epochs", "1", "--out", str(tmp_path))
     assert trained.returncode == 0, trained.stderr

@@ -2,7 +2,7 @@
 and every refusal. onnxruntime and PyTorch serve as two independent oracles of the layers.
 
 These tests need onnx, onnxruntime and torch. Where they are missing the tests are skipped, except
-with CNN_EXT_REQUIRE_INTEROP=1 (set by .ci/run), where a missing package fails the run."""
+with CNN_EXT_REQUIRE_EXTRAS=1 (set by .ci/run), where a missing package fails the run."""
 
 import importlib
 import os
@@ -20,7 +20,7 @@ from cnn.models import LeNet, Sequential
 
 
 def optional(name):
-    if os.environ.get("CNN_EXT_REQUIRE_INTEROP") == "1":
+    if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") == "1":
         return importlib.import_module(name)
     return pytest.importorskip(name, reason=f"{name} is not installed (see tests/test_interop.py)")
 

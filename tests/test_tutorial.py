@@ -1,0 +1,36 @@
+"""examples/tutorial.ipynb runs top to bottom in a fresh kernel without an error.
+
+Needs the notebook extra (nbclient, ipykernel); skipped without it, except with
+CNN_EXT_REQUIRE_EXTRAS=1 (set by .ci/run), where a missing package fails the run."""
+
+import importlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "tutorial.ipynb"
+
+
+def optional(name):
+    if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") == "1":
+        return importlib.import_module(name)
+    return pytest.importorskip(name, reason=f'{name} is not installed (pip install ".[notebook]")')
+
+
+def test_the_tutorial_runs_in_a_fresh_kernel():
+    nbformat = optional("nbformat")
+    nbclient = optional("nbclient")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    started = time.perf_counter()
+    # Any cell's error raises CellExecutionError, naming the cell and the exception.
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    assert time.perf_counter() - started < 300
+    images = sum("image/png" in output.get("data", {}) for cell in notebook.cells
+                 for output in cell.get("outputs", []))
+    assert images >= 5
+    assert not list(NOTEBOOK.parent.glob("*.npz"))  # the notebook cleans up what it saved
