@@ -73,7 +73,7 @@ def conv2d_forward(x, W, b, stride: int = 1, pad: int = 0) -> np.ndarray:
     Example:
         >>> x = np.ones((2, 1, 5, 5), dtype=np.float32)
         >>> W = np.ones((4, 1, 3, 3), dtype=np.float32)
-        >>> conv2d_forward(x, W, np.zeros(4, np.float32), pad=1)[0, 0, 2, 2]
+        >>> float(conv2d_forward(x, W, np.zeros(4, np.float32), pad=1)[0, 0, 2, 2])
         9.0
     """
     x, W, (filter_h, filter_w, stride, pad, out_h, out_w) = _check_conv_arguments(x, W, stride, pad)
@@ -118,6 +118,13 @@ def conv2d_backward(x, W, dout, stride: int = 1, pad: int = 0,
     Returns:
         ``(dx, dW, db)`` with the shapes of x, W and (OC,); dx is ``None`` when
         ``input_grad`` is false.
+
+    Example:
+        >>> x = np.ones((2, 1, 5, 5), dtype=np.float32)
+        >>> W = np.ones((4, 1, 3, 3), dtype=np.float32)
+        >>> dx, dW, db = conv2d_backward(x, W, np.ones((2, 4, 3, 3), np.float32))
+        >>> dx.shape, dW.shape, db.tolist()  # db: the sum of dout over images and pixels
+        ((2, 1, 5, 5), (4, 1, 3, 3), [18.0, 18.0, 18.0, 18.0])
     """
     x, W, (filter_h, filter_w, stride, pad, out_h, out_w) = _check_conv_arguments(x, W, stride, pad)
     n_images = x.shape[0]

@@ -104,6 +104,14 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
 
     Returns:
         x, shape ``input_shape``, C-contiguous, the dtype of ``col``.
+
+    Example:
+        >>> col = np.ones((4, 9), np.float32)  # the four 3x3 windows of a 4x4 image
+        >>> col2im(col, (1, 1, 4, 4), 3, 3)[0, 0]  # how many windows cover each pixel
+        array([[1., 2., 2., 1.],
+               [2., 4., 4., 2.],
+               [2., 4., 4., 2.],
+               [1., 2., 2., 1.]], dtype=float32)
     """
     col = check_float_array("col", col, 2, "(N * out_h * out_w, C * filter_h * filter_w)")
     input_shape = check_shape4("input_shape", input_shape)
@@ -169,6 +177,12 @@ def maxpool_forward(x, pool_h: int, pool_w: int, stride: Optional[int] = None,
         flat index ``ih * W + iw`` of the maximum in the unpadded (H, W) plane
         of image ``n``, channel ``c`` (the convention of PyTorch's
         ``return_indices``).
+
+    Example:
+        >>> x = np.array([[1, 3], [4, 2]], np.float32).reshape(1, 1, 2, 2)
+        >>> out, argmax = maxpool_forward(x, 2, 2)
+        >>> float(out[0, 0, 0, 0]), int(argmax[0, 0, 0, 0])  # 4 at row 1, column 0: 1 * 2 + 0
+        (4.0, 2)
     """
     return _maxpool(x, pool_h, pool_w, stride, pad, with_argmax=True)
 
@@ -220,6 +234,13 @@ def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
 
     Returns:
         dx, shape ``input_shape``, the dtype of ``dout``.
+
+    Example:
+        >>> x = np.array([[1, 3], [4, 2]], np.float32).reshape(1, 1, 2, 2)
+        >>> out, argmax = maxpool_forward(x, 2, 2)
+        >>> maxpool_backward(np.ones_like(out), argmax, x.shape, 2, 2)[0, 0]  # to the maximum only
+        array([[0., 0.],
+               [1., 0.]], dtype=float32)
     """
     dout = check_float_array("dout", dout, 4, "(N, C, out_h, out_w)")
     input_shape = check_shape4("input_shape", input_shape)
@@ -287,6 +308,10 @@ def relu_backward(dout, out) -> np.ndarray:
 
     Returns:
         dx, the shape and dtype of ``dout``.
+
+    Example:
+        >>> relu_backward(np.array([5.0, 5.0]), relu(np.array([-1.0, 2.0])))
+        array([0., 5.])
     """
     dout = check_float_array("dout", dout, None, "of any shape")
     out = check_float_array("out", out, None, "of any shape")

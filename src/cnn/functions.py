@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["log_softmax", "softmax", "cross_entropy"]
+
 
 def log_softmax(scores: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax of scores (N, K); subtracting the row maximum avoids overflow."""

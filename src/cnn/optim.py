@@ -176,6 +176,7 @@ class Adam(Optimizer):
         param -= float_type(self.lr) * first_unbiased / (np.sqrt(second_unbiased) + float_type(self.eps))
 
 
+#: The optimizers by their lower-case names, as :func:`make_optimizer` and ``cnn-train --optimizer`` take them.
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
               "rmsprop": RMSprop, "adam": Adam}
 

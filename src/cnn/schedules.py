@@ -7,6 +7,7 @@ from typing import Callable
 
 from cnn._checks import check_float, check_int
 
+#: A learning-rate schedule: the epoch (0-based) to the learning rate.
 Schedule = Callable[[int], float]
 
 __all__ = ["Schedule", "constant", "cosine", "step_decay"]

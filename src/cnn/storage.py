@@ -9,6 +9,8 @@ from typing import Mapping
 
 import numpy as np
 
+__all__ = ["atomic_write_npz", "read_npz"]
+
 
 def atomic_write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` as ``.npz``: to a temporary file in the same

@@ -36,11 +36,14 @@ from cnn.optim import OPTIMIZERS, make_optimizer
 from cnn.schedules import cosine
 from cnn.trainer import Trainer, TrainingInterrupted
 
+__all__ = ["main", "parse_args", "run"]
+
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.01, "rmsprop": 0.001,
               "adam": 0.002}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """The job's flags from ``argv`` (default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(description="Train LeNet on MNIST with cnn-ext.")
     parser.add_argument("--epochs", type=int, default=12, help="number of epochs (default 12)")
     parser.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
@@ -126,6 +129,7 @@ def check_earlier_run(args, settings: dict) -> bool:
 
 
 def run(args) -> float:
+    """Train (or report a finished run in ``args.out``) and return the test accuracy."""
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     optimizer = make_optimizer(args.optimizer, lr=lr)
     if args.epochs < 1:

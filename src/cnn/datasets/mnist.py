@@ -26,7 +26,9 @@ from cnn.progress import ProgressBar
 
 __all__ = ["load_mnist", "MIRRORS", "DATA_ENV_VAR", "default_root", "IdxFormatError"]
 
+#: The environment variable that names the directory of the MNIST files.
 DATA_ENV_VAR = "CNN_EXT_DATA"
+#: Base URLs of the MNIST files, tried in turn.
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -75,6 +77,11 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
             (``$CNN_EXT_DATA``, else the user cache). Only this one directory is read.
         download: fetch missing files from ``mirrors``; if false a missing file is an error.
         mirrors: base URLs tried in turn.
+
+    Example:
+        >>> (x_train, t_train), (x_test, t_test) = load_mnist(flatten=False)  # doctest: +SKIP
+        >>> x_train.shape, x_train.dtype, t_train[:5]  # doctest: +SKIP
+        ((60000, 1, 28, 28), dtype('float32'), array([5, 0, 4, 1, 9]))
 
     Raises:
         FileNotFoundError: a file is missing and could not be downloaded (the message

@@ -16,7 +16,8 @@ from cnn.models.sequential import Sequential
 
 __all__ = ["to_onnx", "DEFAULT_OPSET"]
 
-# Opset 17 (2022) is read by every maintained ONNX runtime and holds every operator used here.
+#: The opset written by default: 17 (2022), read by every maintained ONNX runtime and holding
+#: every operator used here.
 DEFAULT_OPSET = 17
 ACTIVATIONS = {Relu: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh"}
 

@@ -10,10 +10,10 @@ from cnn.layers.base import Layer
 from cnn.layers.batchnorm import BatchNormalization
 from cnn.layers.conv import Convolution
 from cnn.layers.dropout import Dropout
-from cnn.layers.pooling import AvgPooling, Pooling
+from cnn.layers.pooling import AvgPooling, Pooling, WindowPooling
 from cnn.losses import SoftmaxWithLoss
 
 __all__ = [
-    "Layer", "Convolution", "Pooling", "AvgPooling", "Flatten", "Affine", "Relu", "Sigmoid",
+    "Layer", "Convolution", "Pooling", "AvgPooling", "WindowPooling", "Flatten", "Affine", "Relu", "Sigmoid",
     "Tanh", "Dropout", "BatchNormalization", "SoftmaxWithLoss",
 ]

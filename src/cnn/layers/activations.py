@@ -12,7 +12,15 @@ ANY_SHAPE = range(1, 33)
 
 
 class Relu(Layer):
-    """``out = max(x, 0)`` (NaN stays NaN); backward passes ``dout`` where ``out > 0``."""
+    """``out = max(x, 0)`` (NaN stays NaN); backward passes ``dout`` where ``out > 0``.
+
+    Example:
+        >>> layer = Relu()
+        >>> layer.forward(np.array([[-1.0, 2.0]]))
+        array([[0., 2.]])
+        >>> layer.backward(np.array([[5.0, 5.0]]))
+        array([[0., 5.]])
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -31,7 +39,12 @@ class Relu(Layer):
 
 
 class Sigmoid(Layer):
-    """``out = 1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
+    """``out = 1 / (1 + exp(-x))``, computed without overflow for large ``|x|``.
+
+    Example:
+        >>> Sigmoid().forward(np.array([[-1000.0, 0.0]]))
+        array([[0. , 0.5]])
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,7 +62,12 @@ class Sigmoid(Layer):
 
 
 class Tanh(Layer):
-    """``out = tanh(x)``."""
+    """``out = tanh(x)``.
+
+    Example:
+        >>> Tanh().forward(np.array([[0.0]]))
+        array([[0.]])
+    """
 
     def __init__(self) -> None:
         super().__init__()

@@ -12,7 +12,12 @@ from cnn.layers.base import Layer
 
 
 class Flatten(Layer):
-    """Shape: x (N, ...) -> out (N, product of the other axes)."""
+    """Shape: x (N, ...) -> out (N, product of the other axes).
+
+    Example:
+        >>> Flatten().forward(np.zeros((2, 16, 7, 7))).shape
+        (2, 784)
+    """
 
     def __init__(self) -> None:
         super().__init__()

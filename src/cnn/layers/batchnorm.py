@@ -21,6 +21,13 @@ class BatchNormalization(Layer):
         eps: added to the variance before the square root.
 
     Shape: x (N, D) or (N, C, H, W) -> out (same shape).
+
+    Example:
+        >>> layer = BatchNormalization(np.ones(2), np.zeros(2))
+        >>> out = layer.forward(np.array([[1.0, 10.0], [3.0, 30.0]]))
+        >>> out.round(3)  # each feature to mean 0, variance 1 over the batch
+        array([[-1., -1.],
+               [ 1.,  1.]])
     """
 
     param_names = ("gamma", "beta")

@@ -18,7 +18,8 @@ class Convolution(Layer):
     Args:
         W: filters, shape (out_channels, in_channels, filter_h, filter_w).
         b: biases, shape (out_channels,), same dtype as ``W``.
-        stride: step between windows. pad: zero padding on every side.
+        stride: step between windows.
+        pad: zero padding on every side.
 
     Shape:
         x (N, in_channels, H, W) -> out (N, out_channels, out_h, out_w) with

@@ -20,6 +20,14 @@ class Dropout(Layer):
         seed: an int seed or a ``numpy.random.Generator`` for the masks.
 
     Shape: x (any) -> out (same shape).
+
+    Example:
+        >>> layer = Dropout(0.5, seed=0)
+        >>> out = layer.forward(np.ones((1, 8)))
+        >>> sorted(set(out.ravel().tolist()))  # dropped, or kept and scaled by 1 / (1 - 0.5)
+        [0.0, 2.0]
+        >>> float(layer.forward(np.ones((1, 8)), train=False).sum())  # inference: the identity
+        8.0
     """
 
     def __init__(self, ratio: float = 0.5,

@@ -17,7 +17,8 @@ class WindowPooling(Layer):
     """What max and average pooling share: the window, its stride and padding, the shapes.
 
     Args:
-        pool_h, pool_w: window size. stride: step, ``None`` for the window size.
+        pool_h, pool_w: window size.
+        stride: step, ``None`` for the window size.
         pad: padding on every side.
 
     Shape:
@@ -84,6 +85,11 @@ class AvgPooling(WindowPooling):
     Arguments and shapes: see :class:`WindowPooling`, except that a non-square
     window needs an explicit ``stride``. Each channel is pooled as a one-channel
     image through ``cnn_ext.im2col``.
+
+    Example:
+        >>> AvgPooling(2, 2).forward(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: Optional[int] = None, pad: int = 0) -> None:

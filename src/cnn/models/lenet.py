@@ -32,7 +32,14 @@ class LeNet(Sequential):
         seed: an int or a ``numpy.random.Generator`` for the weights.
         dtype: float32 (default) or float64; it flows through every layer.
 
-    Shape: x (N, *input_shape) -> scores (N, num_classes).
+    Shape: x ``(N, *input_shape)`` -> scores (N, num_classes).
+
+    Example:
+        >>> model = LeNet(seed=0)
+        >>> model.num_params()
+        107786
+        >>> model.predict(np.zeros((3, 1, 28, 28), np.float32)).shape
+        (3, 10)
     """
 
     def __init__(self, num_classes: int = 10, input_shape: tuple[int, int, int] = (1, 28, 28),

@@ -16,8 +16,8 @@ from cnn.storage import atomic_write_npz, read_npz
 
 __all__ = ["Sequential", "STATE_FORMAT_VERSION"]
 
-# Version of the state_dict layout: 2 names every array (layers.{i}.{name}); 1 (cnn-ext 0.1.0)
-# numbered them (param_0, buffer_0) beside a JSON of the layers' reprs.
+#: Version of the state_dict layout: 2 names every array (``layers.{i}.{name}``); 1 (cnn-ext
+#: 0.1.0) numbered them (``param_0``, ``buffer_0``) beside a JSON of the layers' reprs.
 STATE_FORMAT_VERSION = 2
 
 

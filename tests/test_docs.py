@@ -1,0 +1,67 @@
+"""The documentation site builds without a warning, links every guide, shows the docstrings'
+sections, and documents every public name (every entry of a public module's __all__).
+
+Needs the docs extra (Sphinx, furo, myst-nb); skipped without it, except with
+CNN_EXT_REQUIRE_EXTRAS=1 (set by .ci/run), where a missing package fails the run."""
+
+import importlib
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from test_docstrings import MODULES
+
+pytestmark = pytest.mark.slow
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def optional(name):
+    if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") == "1":
+        return importlib.import_module(name)
+    return pytest.importorskip(name, reason=f'{name} is not installed (pip install ".[docs]")')
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    build = optional("sphinx.cmd.build")
+    optional("myst_nb")
+    out = tmp_path_factory.mktemp("site")
+    # -W: a warning fails the build, as in .ci/run and the README's command
+    status = build.build_main(["-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out),
+                               "-d", str(out / ".doctrees")])
+    assert status == 0, "sphinx-build -W failed (its warnings are printed above)"
+    return out
+
+
+def documented_names(site):
+    inventory = importlib.import_module("sphinx.util.inventory")
+    with open(site / "objects.inv", "rb") as file:
+        data = inventory.InventoryFile.load(file, "", os.path.join)
+    return {name for entries in data.values() for name in entries}
+
+
+def test_the_index_links_every_guide_and_the_tutorial(site):
+    index = (site / "index.html").read_text()
+    for guide in sorted((DOCS / "guides").glob("*.md")):
+        assert f'href="guides/{guide.stem}.html"' in index, guide.name
+    for page in ("getting-started", "tutorial", "study-notebook", "api/index"):
+        assert f'href="{page}.html"' in index, page
+
+
+def test_the_convolution_page_shows_its_arguments_and_shape(site):
+    page = (site / "api" / "cnn.html").read_text()
+    start = page.index('id="cnn.layers.Convolution"')
+    text = re.sub(r"<[^>]+>", " ", page[start:page.index('id="cnn.layers.Convolution.create"')])
+    assert "Parameters" in text and "Shape" in text
+    assert "(out_channels, in_channels, filter_h, filter_w)" in text
+
+
+def test_every_public_name_is_in_the_api_reference(site):
+    documented = {name.rsplit(".", 1)[-1] for name in documented_names(site)}
+    missing = [f"{module}.{name}" for module in MODULES
+               for name in getattr(importlib.import_module(module), "__all__", [])
+               if not name.startswith("__") and name not in documented]
+    assert not missing, f"public names missing from docs/api: {missing}"
