@@ -13,7 +13,10 @@ import pytest
 
 from test_docstrings import MODULES
 
-pytestmark = pytest.mark.slow
+# Sphinx and its extensions announce their own API changes while building; they are not ours.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning",
+                                         "ignore::PendingDeprecationWarning")]
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
