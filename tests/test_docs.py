@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from extras import optional
 from test_docstrings import MODULES
+
+INSTALL = 'pip install ".[docs]"'
 
 # Sphinx and its extensions announce their own API changes while building; they are not ours.
 pytestmark = [pytest.mark.slow,
@@ -21,16 +24,10 @@ pytestmark = [pytest.mark.slow,
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-def optional(name):
-    if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") == "1":
-        return importlib.import_module(name)
-    return pytest.importorskip(name, reason=f'{name} is not installed (pip install ".[docs]")')
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    build = optional("sphinx.cmd.build")
-    optional("myst_nb")
+    build = optional("sphinx.cmd.build", INSTALL)
+    optional("myst_nb", INSTALL)
     out = tmp_path_factory.mktemp("site")
     # -W: a warning fails the build, as in .ci/run and the README's command
     status = build.build_main(["-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out),

@@ -4,8 +4,6 @@ and every refusal. onnxruntime and PyTorch serve as two independent oracles of t
 These tests need onnx, onnxruntime and torch. Where they are missing the tests are skipped, except
 with CNN_EXT_REQUIRE_EXTRAS=1 (set by .ci/run), where a missing package fails the run."""
 
-import importlib
-import os
 import sys
 import warnings
 
@@ -17,17 +15,12 @@ from cnn.interop import from_onnx, from_torch, to_onnx, to_torch
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Layer,
                         Pooling, Relu, Sigmoid, Tanh)
 from cnn.models import LeNet, Sequential
+from extras import optional
 
-
-def optional(name):
-    if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") == "1":
-        return importlib.import_module(name)
-    return pytest.importorskip(name, reason=f"{name} is not installed (see tests/test_interop.py)")
-
-
-onnx = optional("onnx")
-onnxruntime = optional("onnxruntime")
-torch = optional("torch")
+INSTALL = 'pip install ".[onnx]" torch'
+onnx = optional("onnx", INSTALL)
+onnxruntime = optional("onnxruntime", INSTALL)
+torch = optional("torch", INSTALL)
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 CLOSE = dict(rtol=1e-4, atol=2e-5)

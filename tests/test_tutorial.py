@@ -3,27 +3,23 @@
 Needs the notebook extra (nbclient, ipykernel); skipped without it, except with
 CNN_EXT_REQUIRE_EXTRAS=1 (set by .ci/run), where a missing package fails the run."""
 
-import importlib
-import os
 import time
 from pathlib import Path
 
 import pytest
+
+from extras import optional
+
+INSTALL = 'pip install ".[notebook]"'
 
 pytestmark = pytest.mark.slow
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "tutorial.ipynb"
 
 
-def optional(name):
-    if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") == "1":
-        return importlib.import_module(name)
-    return pytest.importorskip(name, reason=f'{name} is not installed (pip install ".[notebook]")')
-
-
 def test_the_tutorial_runs_in_a_fresh_kernel():
-    nbformat = optional("nbformat")
-    nbclient = optional("nbclient")
+    nbformat = optional("nbformat", INSTALL)
+    nbclient = optional("nbclient", INSTALL)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     started = time.perf_counter()
     # Any cell's error raises CellExecutionError, naming the cell and the exception.
