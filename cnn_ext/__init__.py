@@ -28,7 +28,6 @@ from cnn_ext.kernels import (col2im, im2col, maxpool, maxpool_backward, maxpool_
 from cnn_ext.scope import cached_memory, engine_scope, release_cached_memory
 
 
-
 def test(*pytest_arguments: str) -> bool:
     """Run the kernel tests shipped with the package against this installation.
 

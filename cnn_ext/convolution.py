@@ -62,7 +62,8 @@ def conv2d_forward(x, W, b, stride: int = 1, pad: int = 0) -> np.ndarray:
         x: images, shape (N, C, H, W), float32 or float64.
         W: filters, shape (OC, C, filter_h, filter_w), the dtype of ``x``.
         b: biases, shape (OC,), the dtype of ``x``.
-        stride: step between windows (positive). pad: zero padding on every side (>= 0).
+        stride: step between windows (positive).
+        pad: zero padding on every side (>= 0).
 
     Returns:
         out, shape (N, OC, out_h, out_w), C-contiguous, with

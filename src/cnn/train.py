@@ -82,9 +82,9 @@ def load_data(args):
     return x_train.astype(dtype, copy=False), t_train, x_test.astype(dtype, copy=False), t_test
 
 
-def write_figures(model, history, x_test, t_test, out: Path, initial_filters) -> None:
-    """The four figures of a run; skipped, saying why, without matplotlib."""
-    scores = model.predict_batches(x_test)
+def write_figures(model, history, x_test, t_test, scores, out: Path, initial_filters) -> None:
+    """The four figures of a run, from the test set's ``scores``; skipped, saying why, without
+    matplotlib."""
     predictions = scores.argmax(axis=1)
     try:
         plots.plot_history(history, out / "curves.png")
@@ -142,19 +142,26 @@ def run(args) -> float:
         model.load(args.out / "weights.npz")
         print(f"{args.out} holds a finished run of these settings ({args.epochs} epochs); "
               f"not training again. Its weights, on the test set:")
-        return float(np.mean(model.predict_batches(x_test).argmax(axis=1) == t_test))
+        return accuracy(model.predict_batches(x_test), t_test)
     (args.out / "run.json").write_text(json.dumps(settings, indent=2) + "\n")
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
                       lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz")
     print(f"LeNet ({model.num_params():,} parameters, {args.dtype}) on {len(x_train):,} images, "
           f"{args.epochs} epochs, {args.optimizer} lr {lr:g} (cosine), batch {args.batch_size}")
+    initial_filters = model.params[0].copy()
     started = time.perf_counter()
     history = trainer.fit(x_train, t_train, args.epochs, x_test, t_test, resume=args.resume)
     print(f"trained in {time.perf_counter() - started:.1f} s")
     trainer.save_history(args.out / "history.json")
     model.save(args.out / "weights.npz")
-    write_figures(model, history, x_test, t_test, args.out, LeNet(seed=args.seed).params[0])
-    return model.accuracy(x_test, t_test)
+    scores = model.predict_batches(x_test)
+    write_figures(model, history, x_test, t_test, scores, args.out, initial_filters)
+    return accuracy(scores, t_test)
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The fraction of samples whose highest score is their label."""
+    return float(np.mean(scores.argmax(axis=1) == labels))
 
 
 def main(argv: Optional[Sequence[str]] = None, default_data_dir: Optional[Path] = None) -> int:
