@@ -5,28 +5,36 @@ BLAS on its block. A multi-threaded BLAS would start worker threads of its
 own on top, and those keep spinning after each product, taking the cores from
 the engine's threads. Inside :func:`single_threaded_blas` the BLAS that NumPy
 uses is limited to one thread (through threadpoolctl); the limit is restored
-when the outermost such block, in any thread, ends.
+when the last such block, in any thread, ends.
 
-Every change of the limit is made from one dedicated thread: OpenBLAS (0.3.31
-here) ignores a change from any thread other than the first one that made a
-change, for as long as that thread lives, so changes made from whichever
-thread happens to enter the block would be lost.
+Every change of the limit is made from one dedicated thread, the keeper:
+OpenBLAS (0.3.31 here) ignores a change from any thread other than the first
+one that made a change, for as long as that thread lives, so changes made from
+whichever thread happens to enter the block would be lost. A child made by
+``fork`` has no keeper (only the forking thread survives a fork) and starts
+its own at its first change.
 """
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Optional
 
 from threadpoolctl import ThreadpoolController
 
-_lock = threading.Lock()
-_depth = 0
-_controller = None
+from cnn_ext._nesting import NestedSetting
+
+_controller: Optional[ThreadpoolController] = None
 _limiter = None
-_limit_keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn_ext_blas")
+_keeper: Optional[ThreadPoolExecutor] = None
+
+
+def _on_keeper(change: Callable[[], object]) -> object:
+    """Run ``change`` on the keeper thread and return its result."""
+    global _keeper
+    if _keeper is None:
+        _keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn_ext_blas")
+    return _keeper.submit(change).result()
 
 
 def _limit_to_one_thread():
@@ -36,19 +44,24 @@ def _limit_to_one_thread():
     return _controller.limit(limits=1, user_api="blas")
 
 
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Limit NumPy's BLAS to one thread inside the block (re-entrant and thread-safe)."""
-    global _depth, _limiter
-    with _lock:
-        if _depth == 0:
-            _limiter = _limit_keeper.submit(_limit_to_one_thread).result()
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                _limit_keeper.submit(_limiter.restore_original_limits).result()
-                _limiter = None
+def _switch_on() -> None:
+    global _limiter
+    _limiter = _on_keeper(_limit_to_one_thread)
+
+
+def _switch_off() -> None:
+    global _limiter
+    _on_keeper(_limiter.restore_original_limits)
+    _limiter = None
+
+
+def _forget_keeper() -> None:
+    global _keeper
+    _keeper = None  # its thread does not exist in a forked child
+
+
+_single_threaded = NestedSetting(_switch_on, _switch_off, forget_threads=_forget_keeper)
+
+#: ``with single_threaded_blas(): ...`` limits NumPy's BLAS to one thread inside the block
+#: (re-entrant and thread-safe).
+single_threaded_blas = _single_threaded.block

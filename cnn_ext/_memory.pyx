@@ -10,10 +10,17 @@ Smaller blocks, and any block the cache has no room for, go to ``malloc``/``free
 
 The handler is set per context (NumPy keeps it in a context variable), so it
 affects only the code inside the ``with`` block; an array remembers its
-handler and is freed through it wherever it dies.
+handler and is freed through it wherever it dies. The cache keeps blocks only
+while some thread is inside such a block: when the last one ends, every cached
+block goes back to the system, and a block freed after that is freed at once.
+Around a ``fork`` the cache's lock is held, so the child gets a consistent
+cache and a free lock.
 """
 
+import os
 from contextlib import contextmanager
+
+from cnn_ext._nesting import NestedSetting
 
 from cpython.pycapsule cimport PyCapsule_New
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
@@ -52,6 +59,7 @@ cdef void *slot_pointer[SLOTS]
 cdef size_t slot_size[SLOTS]
 cdef size_t cached_bytes = 0
 cdef Py_ssize_t next_victim = 0
+cdef bint caching = False  # some thread is inside cached_allocations()
 cdef PyThread_type_lock cache_lock = PyThread_allocate_lock()
 
 
@@ -114,6 +122,10 @@ cdef void cache_free(void *ctx, void *pointer, size_t size) noexcept nogil:
         free(pointer)
         return
     PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+    if not caching:
+        PyThread_release_lock(cache_lock)
+        free(pointer)
+        return
     for slot in range(SLOTS):
         if slot_pointer[slot] == NULL:
             free_slot = slot
@@ -144,16 +156,6 @@ handler.allocator.free = cache_free
 _handler_capsule = PyCapsule_New(&handler, b"mem_handler", NULL)
 
 
-@contextmanager
-def cached_allocations():
-    """NumPy arrays created inside the block take their memory from the cache."""
-    previous = PyDataMem_SetHandler(_handler_capsule)
-    try:
-        yield
-    finally:
-        PyDataMem_SetHandler(previous)
-
-
 def release_cached_memory() -> int:
     """Give every cached block back to the system; return how many bytes that was."""
     cdef Py_ssize_t slot
@@ -167,6 +169,47 @@ def release_cached_memory() -> int:
     return released
 
 
+def _set_caching(bint on):
+    global caching
+    with nogil:
+        PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+        caching = on
+        PyThread_release_lock(cache_lock)
+    if not on:
+        release_cached_memory()
+
+
+def _hold_lock_for_fork():
+    # Taken with the GIL held: a thread that holds the lock never waits for the GIL, while one
+    # that waits for the lock may hold the GIL (NumPy allocates with it), so letting go of the
+    # GIL here could deadlock.
+    PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+
+
+def _release_lock_after_fork():
+    PyThread_release_lock(cache_lock)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_hold_lock_for_fork, after_in_parent=_release_lock_after_fork,
+                        after_in_child=_release_lock_after_fork)
+
+
 def cached_memory() -> int:
     """Bytes held in the cache right now."""
     return cached_bytes
+
+# Made after the fork handlers above, so that a child has its lock back before it may stop caching.
+_caching = NestedSetting(lambda: _set_caching(True), lambda: _set_caching(False))
+
+
+@contextmanager
+def cached_allocations():
+    """NumPy arrays created inside the block take their memory from the cache, and large blocks
+    freed while any thread is inside such a block are kept for reuse (re-entrant, thread-safe)."""
+    with _caching.block():
+        previous = PyDataMem_SetHandler(_handler_capsule)
+        try:
+            yield
+        finally:
+            PyDataMem_SetHandler(previous)

@@ -3,7 +3,8 @@
 The compiled kernels release the GIL, so Python threads run them in parallel.
 Each thread gets its own images and writes only their part of the output, so
 no two threads ever write the same element (col2im's overlapping sums stay
-within one image).
+within one image). A child made by ``fork`` has none of the parent's pool
+threads: it starts a pool of its own at its first threaded call.
 """
 
 from __future__ import annotations
@@ -14,22 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional, TypeVar
 
 from cnn_ext._checks import check_int
+from cnn_ext._cores import available_cores
 
 # Below this many output elements per thread, starting threads costs more than it saves.
 MIN_ELEMENTS_PER_THREAD = 1 << 15
-
-
-def _available_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _initial_threads() -> int:
     requested = os.environ.get("CNN_EXT_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
     if requested and requested.isdigit() and int(requested) > 0:
         return int(requested)
-    return _available_cores()
+    return available_cores()
 
 
 Result = TypeVar("Result")
@@ -39,8 +35,19 @@ _pool: Optional[ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool_after_fork() -> None:
+    global _pool, _pool_lock
+    _pool = None  # its threads do not exist in the child
+    _pool_lock = threading.Lock()  # another thread of the parent may have held it
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def get_num_threads() -> int:
-    """Threads the kernels use: ``CNN_EXT_NUM_THREADS``, else ``OMP_NUM_THREADS``, else all cores."""
+    """Threads the kernels use: ``CNN_EXT_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the cores
+    this process may use (its CPU affinity, within any cgroup CPU quota)."""
     return _num_threads
 
 

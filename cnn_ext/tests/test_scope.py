@@ -71,35 +71,78 @@ def test_freed_blocks_are_reused_and_zeros_are_zero(empty_cache):
         again = np.zeros(BIG // 8)  # the same size: the dirty cached block, cleared
         cached_after_reuse = cnn_ext.cached_memory()
         other = np.ones(BIG // 4)  # another size: not taken from the cache
+        same_address = again.ctypes.data == address
+        other_address = other.ctypes.data == address
+        zeros = not again.any()
+        del again, other
+        cached_at_the_end = cnn_ext.cached_memory()
     assert (cached_after_free, cached_after_reuse) == (BIG, 0)
-    assert again.ctypes.data == address
-    assert other.ctypes.data != address
-    assert_array_equal(again, 0)
-    del again, other
-    assert cnn_ext.cached_memory() == BIG + BIG * 2
-    assert cnn_ext.release_cached_memory() == 3 * BIG
+    assert same_address and not other_address and zeros
+    assert cached_at_the_end == BIG + BIG * 2
+    assert cnn_ext.cached_memory() == 0  # the last scope ended: every block went back
+
+
+def test_release_inside_a_scope_returns_what_is_cached(empty_cache):
+    with cached_allocations():
+        block = np.ones(BIG // 8)
+        del block
+        released = cnn_ext.release_cached_memory()
+        after = cnn_ext.cached_memory()
+    assert (released, after) == (BIG, 0)
+
+
+def test_a_block_freed_after_the_scope_is_freed_not_cached(empty_cache):
+    with cnn_ext.engine_scope():
+        large = np.ones(50 << 17)  # 50 MiB, made inside the scope
+    assert cnn_ext.cached_memory() == 0
+    del large  # freed outside every scope: back to the system, not into the cache
+    assert cnn_ext.cached_memory() == 0
+
+
+def test_the_cache_lives_while_any_thread_has_a_scope_open(empty_cache):
+    entered, leave = threading.Event(), threading.Event()
+
+    def hold_scope():
+        with cnn_ext.engine_scope():
+            entered.set()
+            leave.wait(timeout=10)
+
+    holder = threading.Thread(target=hold_scope)
+    holder.start()
+    entered.wait(timeout=10)
+    with cnn_ext.engine_scope():
+        block = np.ones(BIG // 8)
+    del block  # this thread's scope ended, the holder's has not
+    kept_while_open = cnn_ext.cached_memory()
+    leave.set()
+    holder.join()
+    assert kept_while_open == BIG
     assert cnn_ext.cached_memory() == 0
 
 
 def test_small_arrays_and_arrays_made_outside_the_scope_are_not_cached(empty_cache):
     with cached_allocations():
         small = np.ones(1000)
-    del small
+        del small
+        outside_made = cnn_ext.cached_memory()
+    assert outside_made == 0
     outside = np.ones(BIG // 8)
-    del outside
-    assert cnn_ext.cached_memory() == 0
+    with cached_allocations():
+        del outside  # made outside the handler: freed by NumPy's own
+        assert cnn_ext.cached_memory() == 0
 
 
 def test_the_cache_never_holds_more_than_its_limit(empty_cache):
     block = CACHE_BYTES // 5
     with cached_allocations():
         arrays = [np.ones(block // 8 + index) for index in range(12)]  # 12 different sizes
-    del arrays
-    assert 0 < cnn_ext.cached_memory() <= CACHE_BYTES
-    with cached_allocations():
+        del arrays
+        held = cnn_ext.cached_memory()
         huge = np.ones(CACHE_BYTES // 8 + 1)  # larger than the whole cache: freed at once
-    del huge
-    assert cnn_ext.cached_memory() <= CACHE_BYTES
+        del huge
+        held_after_huge = cnn_ext.cached_memory()
+    assert 0 < held <= CACHE_BYTES
+    assert held_after_huge <= CACHE_BYTES
 
 
 def test_arrays_from_the_cache_resize_and_die_in_other_threads(empty_cache):
