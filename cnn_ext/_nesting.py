@@ -53,11 +53,6 @@ class NestedSetting:
                     if not self._open:
                         self._switch_off()
 
-    def open_blocks(self) -> int:
-        """Blocks open right now, in all threads."""
-        with self._lock:
-            return sum(self._open.values())
-
     def _after_fork_in_child(self) -> None:
         if self._forget_threads is not None:
             self._forget_threads()
