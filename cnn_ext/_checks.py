@@ -82,6 +82,29 @@ def check_shape4(name: str, value: Any) -> tuple[int, int, int, int]:
     return tuple(int(size) for size in value)
 
 
+def pool_strides(pool_h: int, pool_w: int, stride: Any) -> tuple[int, int]:
+    """``(stride_h, stride_w)`` of a pooling window, the one place that resolves it: ``None``
+    means the window size, an int the same step on both axes, a pair one step per axis."""
+    if stride is None:
+        return pool_h, pool_w
+    if isinstance(stride, (tuple, list)):
+        if len(stride) != 2:
+            raise ValueError(f"stride must be an integer or a pair (stride_h, stride_w), got "
+                             f"{describe(stride)}")
+        return check_int("stride", stride[0], 1), check_int("stride", stride[1], 1)
+    stride = check_int("stride", stride, 1)
+    return stride, stride
+
+
+def check_pool_pad(pool_h: int, pool_w: int, pad: Any) -> int:
+    """Max pooling's padding: each window must hold at least one pixel, since padding never wins."""
+    pad = check_int("pad", pad, 0)
+    if 2 * pad > min(pool_h, pool_w):
+        raise ValueError(f"pad must be at most half the pool size, min(pool_h, pool_w) // 2 = "
+                         f"{min(pool_h, pool_w) // 2}, got pad={pad}")
+    return pad
+
+
 def output_size(input_size: int, window: int, stride: int, pad: int,
                 axis: str, window_name: str) -> int:
     """Number of window positions along one axis: ``(input + 2*pad - window) // stride + 1``.

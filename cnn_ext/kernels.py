@@ -7,7 +7,7 @@ C-contiguous memory first, so a view gives the same result as its copy.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Union
 
 import numpy as np
 
@@ -15,8 +15,10 @@ from cnn_ext._checks import (
     check_float_array,
     check_int,
     check_ndim,
+    check_pool_pad,
     check_shape4,
     describe,
+    pool_strides,
 )
 from cnn_ext._checks import output_size as _output_size
 from cnn_ext._activations import relu_backward_kernel, relu_kernel
@@ -140,24 +142,15 @@ def _pool_geometry(input_shape, pool_h, pool_w, stride, pad):
     """Checked ``(pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w)`` of a pooling window."""
     pool_h = check_int("pool_h", pool_h, 1)
     pool_w = check_int("pool_w", pool_w, 1)
-    if stride is None:
-        stride_h, stride_w = pool_h, pool_w
-    else:
-        stride_h = stride_w = check_int("stride", stride, 1)
-    pad = check_int("pad", pad, 0)
-    # Each window must hold at least one pixel of the image, since padding never wins.
-    if 2 * pad > min(pool_h, pool_w):
-        raise ValueError(
-            f"pad must be at most half the pool size, min(pool_h, pool_w) // 2 = "
-            f"{min(pool_h, pool_w) // 2}, got pad={pad}"
-        )
+    stride_h, stride_w = pool_strides(pool_h, pool_w, stride)
+    pad = check_pool_pad(pool_h, pool_w, pad)
     _, _, height, width = input_shape
     out_h = _output_size(height, pool_h, stride_h, pad, "height", "pool_h")
     out_w = _output_size(width, pool_w, stride_w, pad, "width", "pool_w")
     return pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w
 
 
-def maxpool_forward(x, pool_h: int, pool_w: int, stride: Optional[int] = None,
+def maxpool_forward(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, int], None] = None,
                     pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling with the position of every maximum.
 
@@ -168,7 +161,8 @@ def maxpool_forward(x, pool_h: int, pool_w: int, stride: Optional[int] = None,
     Args:
         x: images, shape (N, C, H, W), float32 or float64.
         pool_h, pool_w: window height and width (positive).
-        stride: step between windows; ``None`` (default) means the pool size.
+        stride: step between windows, an int or a pair ``(stride_h, stride_w)``; ``None``
+            (default) means the pool size.
         pad: padding on every side, at most ``min(pool_h, pool_w) // 2``.
 
     Returns:
@@ -187,7 +181,7 @@ def maxpool_forward(x, pool_h: int, pool_w: int, stride: Optional[int] = None,
     return _maxpool(x, pool_h, pool_w, stride, pad, with_argmax=True)
 
 
-def maxpool(x, pool_h: int, pool_w: int, stride: Optional[int] = None, pad: int = 0) -> np.ndarray:
+def maxpool(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, int], None] = None, pad: int = 0) -> np.ndarray:
     """Max pooling for inference: the maxima of :func:`maxpool_forward`, without their positions.
 
     Same arguments and values as :func:`maxpool_forward`; it neither computes nor
@@ -221,7 +215,7 @@ def _maxpool(x, pool_h, pool_w, stride, pad, with_argmax: bool):
 
 
 def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
-                     stride: Optional[int] = None, pad: int = 0) -> np.ndarray:
+                     stride: Union[int, tuple[int, int], None] = None, pad: int = 0) -> np.ndarray:
     """Gradient of max pooling: route each ``dout`` entry to its window's maximum.
 
     Where windows overlap (stride < pool size) the contributions add up.

@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from cnn_ext._checks import pool_strides
 from cnn_ext.kernels import output_size
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward"]
@@ -61,7 +62,7 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
 def maxpool_forward(x, pool_h: int, pool_w: int, stride: Optional[int] = None,
                     pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Reference of :func:`cnn_ext.maxpool_forward`: ``(out, argmax)`` with flat (H, W) indices."""
-    stride_h, stride_w = (pool_h, pool_w) if stride is None else (stride, stride)
+    stride_h, stride_w = pool_strides(pool_h, pool_w, stride)
     n_images, channels, height, width = x.shape
     values = _windows(x, pool_h, pool_w, stride_h, stride_w, pad, -np.inf)
     plane_index = np.arange(height * width).reshape(1, 1, height, width)

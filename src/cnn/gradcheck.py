@@ -112,9 +112,9 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
     dx = backward()
     errors = {}
     for layer_index, layer in enumerate(layers):
-        names = layer.param_names or tuple(f"params[{k}]" for k in range(len(layer.params)))
-        for name, param, grad in zip(names, layer.params, layer.grads):
-            errors[f"layers[{layer_index}].{layer.name}.{name}"] = error(grad.copy(), param)
+        grads = layer.named_grads()
+        for name, param in layer.named_params().items():
+            errors[f"layers[{layer_index}].{layer.name}.{name}"] = error(grads[name].copy(), param)
     errors["x"] = error(dx, x)
     return errors
 

@@ -32,10 +32,18 @@ def class_indices(t: Any, n_samples: int, n_classes: int, name: str = "t") -> np
 
 
 class Loss:
-    """The loss contract: ``forward(scores, t) -> float`` and ``backward(dout=1.0) -> dscores``."""
+    """The loss contract: ``forward(scores, t) -> float`` and ``backward(dout=1.0) -> dscores``.
+
+    ``forward_checked(scores, t)`` is ``forward`` for targets the caller checked already (the
+    Trainer checks a data set's labels once per ``fit``); a loss whose check is cheap need not
+    override it.
+    """
 
     def forward(self, scores: np.ndarray, t: Any) -> float:
         raise NotImplementedError
+
+    def forward_checked(self, scores: np.ndarray, t: Any) -> float:
+        return self.forward(scores, t)
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         raise NotImplementedError
@@ -68,7 +76,11 @@ class SoftmaxWithLoss(Loss):
 
     def forward(self, scores: np.ndarray, t: Any) -> float:
         check_input(self.name, scores, (2,), "(N, classes)")
-        self.indices = class_indices(t, scores.shape[0], scores.shape[1])
+        return self.forward_checked(scores, class_indices(t, scores.shape[0], scores.shape[1]))
+
+    def forward_checked(self, scores: np.ndarray, t: np.ndarray) -> float:
+        """``forward`` for class indices ``t`` (N,) checked already."""
+        self.indices = t
         log_probabilities = log_softmax(scores)
         self.probabilities = np.exp(log_probabilities)
         return cross_entropy(log_probabilities, self.indices)

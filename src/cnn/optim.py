@@ -1,17 +1,22 @@
 """Optimizers: each ``update(params, grads)`` changes the parameter arrays in place.
 
-``params`` and ``grads`` are the lists of a layer or a model. Per-parameter
-state (velocities, moment estimates) is created at the first update and can be
-saved and restored with ``state_dict``/``load_state_dict`` for checkpoints.
+``params`` and ``grads`` are the lists of a layer or a model (the book's second volume), or
+dicts of arrays by name (its first volume, and what the Trainer passes:
+``model.named_params()``, ``model.named_grads()``). Per-parameter state
+(velocities, moment estimates) is kept by the parameter's name (its position,
+``"0"``, ``"1"``..., for lists), created at the first update, and saved and
+restored with ``state_dict``/``load_state_dict`` for checkpoints.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from cnn._checks import check_float
+from cnn._checks import check_float, describe
+
+Arrays = Union[Sequence[np.ndarray], Mapping[str, np.ndarray]]
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "OPTIMIZERS",
            "make_optimizer"]
@@ -31,50 +36,73 @@ class Optimizer:
         self.lr = check_float("lr", lr)
         self.weight_decay = check_float("weight_decay", weight_decay, low_inclusive=True)
         self.steps = 0
-        self.state: dict[str, list[np.ndarray]] = {}
+        #: ``state[state_name][param_name]``: for example ``state["velocity"]["layers.0.W"]``.
+        self.state: dict[str, dict[str, np.ndarray]] = {}
 
-    def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+    def update(self, params: Arrays, grads: Arrays) -> None:
+        """Update every parameter in place from its gradient (lists, or dicts by name)."""
+        params, grads = _by_name("params", params), _by_name("grads", grads)
         if len(params) != len(grads):
             raise ValueError(f"params and grads must have the same length, got {len(params)} "
                              f"and {len(grads)}")
-        for param, grad in zip(params, grads):
-            if param.shape != grad.shape:
-                raise ValueError(f"every grad must have its param's shape, got {grad.shape} "
-                                 f"for a param of shape {param.shape}")
+        if list(params) != list(grads):
+            raise ValueError(f"grads must name the params' arrays in their order, got "
+                             f"{_few(grads)} for params {_few(params)}")
+        for name, param in params.items():
+            if param.shape != grads[name].shape:
+                raise ValueError(f"every grad must have its param's shape, got {grads[name].shape} "
+                                 f"for the param {name!r} of shape {param.shape}")
         if not self.state:
-            self.state = {name: [np.zeros_like(p) for p in params] for name in self.state_names}
-        for name, values in self.state.items():
-            if len(values) != len(params) or any(value.shape != param.shape
-                                                 for value, param in zip(values, params)):
-                raise ValueError(f"{type(self).__name__}: the state {name!r} holds "
-                                 f"{len(values)} arrays that do not match the {len(params)} params "
-                                 f"given; was it loaded from another model?")
+            self.state = {kind: {name: np.zeros_like(param) for name, param in params.items()}
+                          for kind in self.state_names}
+        for kind, values in self.state.items():
+            if list(values) != list(params) or any(values[name].shape != param.shape
+                                                   for name, param in params.items()):
+                raise ValueError(f"{type(self).__name__}: the state {kind!r} holds {_few(values)}, "
+                                 f"which does not match the params given, {_few(params)}; "
+                                 f"was it loaded from another model?")
         self.steps += 1
-        for index, (param, grad) in enumerate(zip(params, grads)):
+        for name, param in params.items():
+            grad = grads[name]
             if self.weight_decay:
                 grad = grad + param.dtype.type(self.weight_decay) * param
-            self.step(index, param, grad)
+            self.step(name, param, grad)
 
-    def step(self, index: int, param: np.ndarray, grad: np.ndarray) -> None:
-        """Update ``param`` (the ``index``-th parameter) in place from ``grad``."""
+    def step(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
+        """Update ``param`` (the parameter called ``name``) in place from ``grad``."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Flat dict of arrays: the step count and every state array."""
+        """Flat dict of arrays: the step count and every state array, ``{state}.{param name}``
+        (for example ``first_moment.layers.0.W``)."""
         arrays = {"steps": np.array(self.steps)}
-        for name, values in self.state.items():
-            for index, value in enumerate(values):
-                arrays[f"{name}_{index}"] = value
+        for kind, values in self.state.items():
+            for name, value in values.items():
+                arrays[f"{kind}.{name}"] = value
         return arrays
 
-    def load_state_dict(self, arrays) -> None:
-        """Restore what :meth:`state_dict` returned (for example from an ``.npz`` file)."""
+    def load_state_dict(self, arrays: Mapping[str, np.ndarray],
+                        names: Optional[Sequence[str]] = None) -> None:
+        """Restore what :meth:`state_dict` returned (for example from an ``.npz`` file).
+
+        ``names``: the parameter names, in order, for a state saved by cnn-ext 0.1, which
+        numbered its arrays (``first_moment_0``...) instead of naming them.
+        """
         self.steps = int(arrays["steps"])
         state = {}
-        for name in self.state_names:
-            keys = sorted((key for key in arrays if key.startswith(f"{name}_")
-                           and key[len(name) + 1:].isdigit()), key=lambda k: int(k[len(name) + 1:]))
-            state[name] = [np.array(arrays[key]) for key in keys]
+        for kind in self.state_names:
+            named = {key[len(kind) + 1:]: np.array(value) for key, value in arrays.items()
+                     if key.startswith(f"{kind}.")}
+            numbered = sorted((int(key[len(kind) + 1:]), np.array(value)) for key, value in
+                              arrays.items() if key.startswith(f"{kind}_") and key[len(kind) + 1:].isdigit())
+            if numbered and not named:
+                labels = names if names is not None else [str(index) for index, _ in numbered]
+                if len(labels) != len(numbered):
+                    raise ValueError(f"{type(self).__name__}: the saved state numbers "
+                                     f"{len(numbered)} {kind} arrays, the model has "
+                                     f"{len(labels)} params")
+                named = {label: value for label, (_, value) in zip(labels, numbered)}
+            state[kind] = named
         if self.steps and any(not values for values in state.values()):
             raise ValueError(f"{type(self).__name__}: the saved state lacks "
                              f"{', '.join(self.state_names)}")
@@ -88,7 +116,7 @@ class Optimizer:
 class SGD(Optimizer):
     """``param -= lr * grad``."""
 
-    def step(self, index, param, grad):
+    def step(self, name, param, grad):
         param -= param.dtype.type(self.lr) * grad
 
 
@@ -101,8 +129,8 @@ class Momentum(Optimizer):
         super().__init__(lr, weight_decay)
         self.momentum = check_float("momentum", momentum, 0.0, 1.0, low_inclusive=True)
 
-    def step(self, index, param, grad):
-        velocity = self.state["velocity"][index]
+    def step(self, name, param, grad):
+        velocity = self.state["velocity"][name]
         velocity *= param.dtype.type(self.momentum)
         velocity -= param.dtype.type(self.lr) * grad
         param += velocity
@@ -112,8 +140,8 @@ class Nesterov(Momentum):
     """Nesterov's accelerated gradient: the momentum step looks ahead,
     ``param += momentum * v_new - lr * grad`` with ``v_new = momentum * v - lr * grad``."""
 
-    def step(self, index, param, grad):
-        velocity = self.state["velocity"][index]
+    def step(self, name, param, grad):
+        velocity = self.state["velocity"][name]
         momentum, lr = param.dtype.type(self.momentum), param.dtype.type(self.lr)
         velocity *= momentum
         velocity -= lr * grad
@@ -129,8 +157,8 @@ class AdaGrad(Optimizer):
         super().__init__(lr, weight_decay)
         self.eps = check_float("eps", eps)
 
-    def step(self, index, param, grad):
-        squares = self.state["sum_of_squares"][index]
+    def step(self, name, param, grad):
+        squares = self.state["sum_of_squares"][name]
         squares += grad * grad
         param -= param.dtype.type(self.lr) * grad / (np.sqrt(squares) + param.dtype.type(self.eps))
 
@@ -146,8 +174,8 @@ class RMSprop(Optimizer):
         self.decay = check_float("decay", decay, 0.0, 1.0, low_inclusive=True)
         self.eps = check_float("eps", eps)
 
-    def step(self, index, param, grad):
-        mean_square = self.state["mean_square"][index]
+    def step(self, name, param, grad):
+        mean_square = self.state["mean_square"][name]
         decay = param.dtype.type(self.decay)
         mean_square *= decay
         mean_square += (1 - decay) * grad * grad
@@ -166,8 +194,8 @@ class Adam(Optimizer):
         self.beta2 = check_float("beta2", beta2, 0.0, 1.0, low_inclusive=True)
         self.eps = check_float("eps", eps)
 
-    def step(self, index, param, grad):
-        first, second = self.state["first_moment"][index], self.state["second_moment"][index]
+    def step(self, name, param, grad):
+        first, second = self.state["first_moment"][name], self.state["second_moment"][name]
         float_type = param.dtype.type
         first += float_type(1 - self.beta1) * (grad - first)
         second += float_type(1 - self.beta2) * (grad * grad - second)
@@ -179,6 +207,27 @@ class Adam(Optimizer):
 #: The optimizers by their lower-case names, as :func:`make_optimizer` and ``cnn-train --optimizer`` take them.
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
               "rmsprop": RMSprop, "adam": Adam}
+
+
+def _by_name(argument: str, arrays: Arrays) -> dict[str, np.ndarray]:
+    """Arrays by name: a dict as it is, a list or tuple by position ("0", "1"...)."""
+    if isinstance(arrays, Mapping):
+        named = dict(arrays)
+    elif isinstance(arrays, (list, tuple)):
+        named = {str(index): array for index, array in enumerate(arrays)}
+    else:
+        raise TypeError(f"{argument} must be a list of arrays or a dict of arrays by name, got "
+                        f"{describe(arrays)}")
+    for name, array in named.items():
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"{argument}[{name!r}] must be a numpy array, got {describe(array)}")
+    return named
+
+
+def _few(arrays: Mapping, count: int = 3) -> str:
+    names = list(arrays)
+    return "[" + ", ".join(repr(name) for name in names[:count]) + \
+        (f", ... {len(names)} in all]" if len(names) > count else "]")
 
 
 def make_optimizer(name: str, lr: float, **options) -> Optimizer:

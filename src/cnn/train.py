@@ -31,6 +31,7 @@ import numpy as np
 from cnn import plots
 from cnn.functions import softmax
 from cnn.datasets import load_mnist
+from cnn.metrics import accuracy
 from cnn.models import LeNet
 from cnn.optim import OPTIMIZERS, make_optimizer
 from cnn.schedules import cosine
@@ -157,11 +158,6 @@ def run(args) -> float:
     scores = model.predict_batches(x_test)
     write_figures(model, history, x_test, t_test, scores, args.out, initial_filters)
     return accuracy(scores, t_test)
-
-
-def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The fraction of samples whose highest score is their label."""
-    return float(np.mean(scores.argmax(axis=1) == labels))
 
 
 def main(argv: Optional[Sequence[str]] = None, default_data_dir: Optional[Path] = None) -> int:

@@ -16,6 +16,7 @@ import numpy as np
 import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.losses import class_indices
+from cnn.metrics import correct_predictions
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
@@ -124,19 +125,19 @@ class Trainer:
             ``train_acc``, ``test_loss``, ``test_acc`` (None without a test set), ``seconds``.
         """
         epochs = check_int("epochs", epochs, 1)
-        t, t_test = self._check_data(x, t, x_test, t_test)
-        n_samples = x.shape[0]
-        state = self._fresh_state(n_samples)
-        if resume:
-            if self.checkpoint is None:
-                raise ValueError("resume=True needs a checkpoint path; pass checkpoint=... to Trainer")
-            if self.checkpoint.exists():
+        if resume and self.checkpoint is None:
+            raise ValueError("resume=True needs a checkpoint path; pass checkpoint=... to Trainer")
+        with cnn_ext.engine_scope():  # once for the whole fit, not per step
+            t, t_test = self._check_data(x, t, x_test, t_test)
+            n_samples = x.shape[0]
+            state = self._fresh_state(n_samples)
+            if resume and self.checkpoint.exists():
                 state = self._load_checkpoint(n_samples)
                 self.log(f"resumed from {self.checkpoint} at epoch {state['epoch'] + 1}, "
                          f"step {state['step']}")
-        with DeferredInterrupt() as interrupt:
-            while state["epoch"] < epochs:
-                self._run_epoch(state, x, t, x_test, t_test, interrupt)
+            with DeferredInterrupt() as interrupt:
+                while state["epoch"] < epochs:
+                    self._run_epoch(state, x, t, x_test, t_test, interrupt)
         return self.history
 
     def save_history(self, path: Union[str, os.PathLike]) -> None:
@@ -158,8 +159,7 @@ class Trainer:
 
     def _classes(self, x: np.ndarray) -> int:
         """The number of classes: the width of the model's scores for one sample."""
-        with cnn_ext.engine_scope():
-            return self.model.predict(x[:1]).shape[1]
+        return self.model.predict(x[:1]).shape[1]
 
     def _fresh_state(self, n_samples: int) -> dict:
         self.history = []
@@ -192,7 +192,7 @@ class Trainer:
                   "train_loss": state["loss_sum"] / state["seen"],
                   "train_acc": state["correct"] / state["seen"], "test_loss": None, "test_acc": None}
         if x_test is not None:
-            record["test_loss"], record["test_acc"] = self.model.evaluate(x_test, t_test)
+            record["test_loss"], record["test_acc"] = self.model.evaluate(x_test, t_test, checked=True)
         record["seconds"] = time.perf_counter() - started
         self.history.append(record)
         state.update(epoch=epoch + 1, step=0, order=None, loss_sum=0.0, correct=0, seen=0, seconds=0.0)
@@ -203,14 +203,13 @@ class Trainer:
             self._interrupt(state)
 
     def _train_step(self, x_batch, t_batch, epoch: int, step: int) -> tuple[float, int]:
-        with cnn_ext.engine_scope():
-            loss, scores = self.model.train_step(x_batch, t_batch)
-            if not math.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training "
-                    f"stopped. Try a smaller learning rate (lr={self.optimizer.lr:g})")
-            self.optimizer.update(self.model.params, self.model.grads)
-        return loss, int(np.sum(scores.argmax(axis=1) == t_batch))
+        loss, scores = self.model.train_step(x_batch, t_batch, checked=True)
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training "
+                f"stopped. Try a smaller learning rate (lr={self.optimizer.lr:g})")
+        self.optimizer.update(self.model.named_params(), self.model.named_grads())
+        return loss, correct_predictions(scores, t_batch)
 
     def _interrupt(self, state: dict) -> None:
         where = (f"epoch {state['epoch'] + 1}, step {state['step']}" if state["step"]
@@ -250,7 +249,8 @@ class Trainer:
         self.model.load_state_dict({key[len("model."):]: value for key, value in arrays.items()
                                     if key.startswith("model.")}, source=source)
         self.optimizer.load_state_dict({key[len("optimizer."):]: value for key, value in arrays.items()
-                                        if key.startswith("optimizer.")})
+                                        if key.startswith("optimizer.")},
+                                       names=list(self.model.named_params()))
         self.optimizer.lr = meta["lr"]
         for layer, rng_state in zip(self._layers_with_rng(), meta["layer_rngs"]):
             layer.rng.bit_generator.state = rng_state

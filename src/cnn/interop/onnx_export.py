@@ -69,7 +69,7 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
             emit("Conv", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix,
                  kernel_shape=list(W.shape[2:]), strides=[layer.stride] * 2, pads=[layer.pad] * 4)
         elif isinstance(layer, (Pooling, AvgPooling)):
-            strides = [layer.pool_h, layer.pool_w] if layer.stride is None else [layer.stride] * 2
+            strides = list(layer.stride)
             if isinstance(layer, Pooling):
                 emit("MaxPool", [current], prefix, kernel_shape=[layer.pool_h, layer.pool_w],
                      strides=strides, pads=[layer.pad] * 4)

@@ -157,12 +157,7 @@ def _pooling(node: _Node) -> Layer:
     pad = _check_common(node)
     pool_h, pool_w = (int(size) for size in node.get("kernel_shape", []))
     strides = [int(step) for step in node.get("strides", [1, 1])]
-    if strides == [pool_h, pool_w]:
-        stride = None
-    elif len(set(strides)) == 1:
-        stride = strides[0]
-    else:
-        raise node.refuse("strides", strides, "cnn steps by the pool size or one stride on both axes")
+    stride = tuple(strides)
     if node.op == "MaxPool":
         if 2 * pad > min(pool_h, pool_w):
             raise node.refuse("pads", [pad] * 4, "cnn's max pooling pads at most half the window")
@@ -170,7 +165,7 @@ def _pooling(node: _Node) -> Layer:
     if pad and node.get("count_include_pad", 0) != 1:
         raise node.refuse("count_include_pad", node.get("count_include_pad", 0),
                           "cnn's average pooling counts the padding as zeros")
-    if stride is None and pool_h != pool_w:
+    if len(set(strides)) != 1:
         raise node.refuse("strides", strides, "cnn's average pooling steps by one stride on both axes")
     return AvgPooling(pool_h, pool_w, stride, pad)
 

@@ -153,8 +153,7 @@ def _layer(nn, name: str, child) -> Optional[Layer]:
         if child.ceil_mode:
             raise _refuse(name, child, "ceil_mode", True, "cnn floors the output size")
         pool_h, pool_w = _pair(child.kernel_size)
-        steps = _pair(child.stride or child.kernel_size)
-        stride = None if steps == (pool_h, pool_w) else _one(name, child, "stride", steps)
+        stride = _pair(child.stride or child.kernel_size)
         pad = _one(name, child, "padding", child.padding)
         if isinstance(child, nn.MaxPool2d):
             if _one(name, child, "dilation", child.dilation) != 1:
@@ -168,8 +167,9 @@ def _layer(nn, name: str, child) -> Optional[Layer]:
         if child.divisor_override is not None:
             raise _refuse(name, child, "divisor_override", child.divisor_override,
                           "cnn divides by the window size")
-        if stride is None and pool_h != pool_w:  # cnn's average pooling takes one stride
-            stride = _one(name, child, "stride", steps)
+        if stride[0] != stride[1]:
+            raise _refuse(name, child, "stride", child.stride,
+                          "cnn's average pooling steps by one stride on both axes")
         return AvgPooling(pool_h, pool_w, stride, pad)
     if isinstance(child, nn.Flatten):
         if (child.start_dim, child.end_dim) != (1, -1):

@@ -34,7 +34,7 @@ class Relu(Layer):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check_dout(dout, self.out, getattr(self.out, "shape", ()))
+        self._check_dout(dout, self.out.shape)
         return cnn_ext.relu_backward(dout, self.out)
 
 
@@ -53,11 +53,12 @@ class Sigmoid(Layer):
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, ANY_SHAPE, "(N, ...)")
         decay = np.exp(-np.abs(x))  # never overflows
-        self.out = np.where(x >= 0, 1 / (1 + decay), decay / (1 + decay)).astype(x.dtype, copy=False)
-        return self.out
+        out = np.where(x >= 0, 1 / (1 + decay), decay / (1 + decay)).astype(x.dtype, copy=False)
+        self.out = out if train else None
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check_dout(dout, self.out, getattr(self.out, "shape", ()))
+        self._check_dout(dout, self.out.shape)
         return dout * self.out * (1 - self.out)
 
 
@@ -75,9 +76,10 @@ class Tanh(Layer):
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, ANY_SHAPE, "(N, ...)")
-        self.out = np.tanh(x)
-        return self.out
+        out = np.tanh(x)
+        self.out = out if train else None
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check_dout(dout, self.out, getattr(self.out, "shape", ()))
+        self._check_dout(dout, self.out.shape)
         return dout * (1 - self.out ** 2)

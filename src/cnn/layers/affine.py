@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Union
 
 import numpy as np
@@ -25,12 +26,11 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, range(2, 33), "(N, ...)")
-        self.x_shape = x.shape
+        self.x_shape = x.shape if train else None
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        expected = None if self.x_shape is None else (self.x_shape[0], int(np.prod(self.x_shape[1:])))
-        self._check_dout(dout, self.x_shape, expected)
+        self._check_dout(dout, (self.x_shape[0], math.prod(self.x_shape[1:])))
         return dout.reshape(self.x_shape)
 
 
@@ -78,7 +78,7 @@ class Affine(Layer):
         if flat.shape[1] != in_features:
             raise ValueError(f"Affine: expected {in_features} features per sample, got input of "
                              f"shape {x.shape} ({flat.shape[1]} features)")
-        self.x_shape, self.x = x.shape, flat
+        self.x_shape, self.x = (x.shape, flat) if train else (None, None)
         return flat @ W + b
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -86,8 +86,7 @@ class Affine(Layer):
         return (dout @ self.params[0].T).reshape(self.x_shape)
 
     def backward_params(self, dout: np.ndarray) -> None:
-        expected = None if self.x is None else (self.x.shape[0], self.params[0].shape[1])
-        self._check_dout(dout, self.x, expected)
+        self._check_dout(dout, (self.x.shape[0], self.params[0].shape[1]))
         self.grads[0][...] = self.x.T @ dout
         self.grads[1][...] = dout.sum(axis=0)
 

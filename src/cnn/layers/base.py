@@ -1,19 +1,33 @@
-"""The layer contract shared by every layer."""
+"""The layer contract shared by every layer, the library's and the user's."""
 
 from __future__ import annotations
 
+import functools
+from typing import Callable
+
 import numpy as np
+
+__all__ = ["Layer"]
 
 
 class Layer:
-    """A layer with ``params`` and ``grads`` lists and ``forward``/``backward``.
+    """A layer with ``params`` and ``grads`` lists and ``forward``/``backward``, as in the book.
 
     ``grads[i]`` has the shape of ``params[i]``; ``backward`` writes into it in
-    place (``grads[i][...] = ...``), so an optimizer holding both lists sees
-    every update. ``buffers`` hold state that is saved with the model but not
-    trained (BatchNormalization's running statistics). ``param_names`` and
-    ``buffer_names`` name the entries of ``params`` and ``buffers``: a model's
-    saved state and gradient checks use these names.
+    place (``self.grads[i][...] = ...``). ``buffers`` hold state that is saved with
+    the model but not trained (BatchNormalization's running statistics).
+
+    Names: ``param_names`` and ``buffer_names`` may name the entries of ``params``
+    and ``buffers`` (``("W", "b")``); a layer that declares none gets ``params.0``,
+    ``params.1``... . :meth:`named_params`, :meth:`named_grads` and
+    :meth:`named_buffers` are the one place names come from: a model's saved state,
+    the Trainer's checkpoints, the optimizer's state and the gradient check all use them,
+    so no array a layer holds is ever left out.
+
+    The base class holds the rest of the contract for every subclass: a ``backward``
+    (or ``backward_params``) is refused with the same ``RuntimeError`` unless the last
+    ``forward`` ran with ``train=True``, since an inference pass keeps nothing for it.
+    A subclass's ``__init__`` must call ``super().__init__()`` before it fills the lists.
     """
 
     param_names: tuple[str, ...] = ()
@@ -23,6 +37,14 @@ class Layer:
         self.params: list[np.ndarray] = []
         self.grads: list[np.ndarray] = []
         self.buffers: list[np.ndarray] = []
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            cls.forward = _recording_the_mode(cls.__dict__["forward"])
+        for method in ("backward", "backward_params"):
+            if method in cls.__dict__:
+                setattr(cls, method, _after_a_training_forward(cls.__dict__[method]))
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         raise NotImplementedError
@@ -36,11 +58,46 @@ class Layer:
         Layers that can skip computing dx (Convolution, Affine) override this."""
         self.backward(dout)
 
-    def _check_dout(self, dout: np.ndarray, forward_state, expected_shape: tuple[int, ...]) -> None:
-        """Raise a clear error for ``backward`` before a training ``forward`` (``forward_state`` is
-        None) or for a ``dout`` whose shape is not that of the forward pass's output."""
-        if forward_state is None:
-            raise RuntimeError(f"{self.name}: backward needs a forward pass with train=True first")
+    def named_params(self) -> dict[str, np.ndarray]:
+        """Every parameter by name (``{"W": ..., "b": ...}``), in the order of ``params``."""
+        return dict(zip(self._names("params", self.param_names), self.params))
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        """Every gradient by the name of its parameter; ``grads`` must match ``params`` one to one."""
+        names = self._names("params", self.param_names)
+        grads = self._array_list("grads")
+        if len(grads) != len(names):
+            raise TypeError(f"{self.name}: grads holds {len(grads)} arrays for {len(names)} params; "
+                            f"give every parameter a gradient of its shape, "
+                            f"self.grads = [np.zeros_like(p) for p in self.params]")
+        return dict(zip(names, grads))
+
+    def named_buffers(self) -> dict[str, np.ndarray]:
+        """Every buffer by name, in the order of ``buffers``."""
+        return dict(zip(self._names("buffers", self.buffer_names), self.buffers))
+
+    def _names(self, kind: str, declared: tuple[str, ...]) -> tuple[str, ...]:
+        arrays = self._array_list(kind)
+        if not declared:
+            return tuple(f"{kind}.{index}" for index in range(len(arrays)))
+        if len(declared) != len(arrays) or len(set(declared)) != len(declared):
+            raise TypeError(f"{self.name}: {kind[:-1]}_names must name each of the {len(arrays)} "
+                            f"arrays of {kind} once, got {declared}")
+        return declared
+
+    def _array_list(self, kind: str) -> list:
+        arrays = getattr(self, kind, None)
+        if arrays is None:
+            raise TypeError(f"{self.name} has no {kind!r} list: its __init__ must call "
+                            f"super().__init__() before it sets its arrays (the Layer contract)")
+        if not isinstance(arrays, (list, tuple)) or \
+                not all(isinstance(array, np.ndarray) for array in arrays):
+            raise TypeError(f"{self.name}: {kind} must be a list of numpy arrays, got "
+                            f"{type(arrays).__name__}")
+        return arrays
+
+    def _check_dout(self, dout: np.ndarray, expected_shape: tuple[int, ...]) -> None:
+        """Raise a clear error for a ``dout`` whose shape is not that of the forward output."""
         if not isinstance(dout, np.ndarray):
             raise TypeError(f"{self.name}: dout must be a numpy array of shape {expected_shape}, "
                             f"got {type(dout).__name__}")
@@ -53,7 +110,36 @@ class Layer:
         return type(self).__name__
 
     def num_params(self) -> int:
-        return sum(param.size for param in self.params)
+        return sum(param.size for param in self._array_list("params"))
 
     def __repr__(self) -> str:
         return f"{self.name}()"
+
+
+def _recording_the_mode(forward: Callable) -> Callable:
+    """``forward`` that notes whether it ran in training mode (and not at all if it raised)."""
+
+    @functools.wraps(forward)
+    def forward_noting_the_mode(self, x, train=True):
+        self.__dict__["_trained_forward"] = False
+        out = forward(self, x, train)
+        self.__dict__["_trained_forward"] = bool(train)
+        return out
+
+    return forward_noting_the_mode
+
+
+def _after_a_training_forward(backward: Callable) -> Callable:
+    """``backward`` that refuses to run unless the last forward ran with ``train=True``."""
+
+    @functools.wraps(backward)
+    def backward_after_a_training_forward(self, dout, *args, **kwargs):
+        if not self.__dict__.get("_trained_forward", False):
+            never = "_trained_forward" not in self.__dict__
+            raise RuntimeError(
+                f"{self.name}: backward needs a forward pass with train=True first"
+                + ("" if never else "; the last forward ran with train=False, which keeps "
+                                    "nothing for backward"))
+        return backward(self, dout, *args, **kwargs)
+
+    return backward_after_a_training_forward

@@ -57,7 +57,6 @@ class BatchNormalization(Layer):
         if x.shape[1] != features:
             raise ValueError(f"BatchNormalization: expected input of shape (N, {features}) or "
                              f"(N, {features}, H, W), got shape {x.shape}")
-        self.x_shape = x.shape
         rows = self._to_rows(x)  # (samples, features)
         running_mean, running_var = self.buffers
         if train:
@@ -69,12 +68,14 @@ class BatchNormalization(Layer):
         else:
             centered = rows - running_mean
             var = running_var
-        self.std = np.sqrt(var + x.dtype.type(self.eps))
-        self.normalized = centered / self.std
-        return self._from_rows(gamma * self.normalized + beta)
+        std = np.sqrt(var + x.dtype.type(self.eps))
+        normalized = centered / std
+        # Inference keeps nothing: its backward would need the running statistics' formula.
+        self.x_shape, self.std, self.normalized = (x.shape, std, normalized) if train else (None,) * 3
+        return self._from_rows(gamma * normalized + beta, x.shape)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check_dout(dout, self.normalized, self.x_shape)
+        self._check_dout(dout, self.x_shape)
         gamma, _ = self.params
         dout = self._to_rows(dout)
         samples = dout.shape[0]
@@ -83,16 +84,16 @@ class BatchNormalization(Layer):
         dnormalized = dout * gamma
         dx = (dnormalized - dnormalized.mean(axis=0)
               - self.normalized * (dnormalized * self.normalized).sum(axis=0) / samples) / self.std
-        return self._from_rows(dx)
+        return self._from_rows(dx, self.x_shape)
 
     def _to_rows(self, x: np.ndarray) -> np.ndarray:
         """(N, D) stays; (N, C, H, W) becomes (N*H*W, C)."""
         return x if x.ndim == 2 else x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
 
-    def _from_rows(self, rows: np.ndarray) -> np.ndarray:
-        if len(self.x_shape) == 2:
+    def _from_rows(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        if len(shape) == 2:
             return rows
-        n_images, channels, height, width = self.x_shape
+        n_images, channels, height, width = shape
         return rows.reshape(n_images, height, width, channels).transpose(0, 3, 1, 2)
 
     def __repr__(self) -> str:

@@ -91,10 +91,8 @@ class Convolution(Layer):
 
     def _gradients(self, dout: np.ndarray, input_grad: bool):
         """Fill dW and db; return dx when ``input_grad``."""
-        expected = None
-        if self.x is not None:
-            expected = (self.x.shape[0], self.params[0].shape[0]) + self.output_size(*self.x.shape[2:])
-        self._check_dout(dout, self.x, expected)
+        self._check_dout(dout, (self.x.shape[0], self.params[0].shape[0])
+                         + self.output_size(*self.x.shape[2:]))
         dx, dW, db = cnn_ext.conv2d_backward(self.x, self.params[0], dout, self.stride, self.pad,
                                              input_grad=input_grad)
         self.grads[0][...] = dW

@@ -40,17 +40,17 @@ class Dropout(Layer):
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, range(1, 33), "(N, ...)")
-        self.x_shape = x.shape
         if not train:
-            self.mask = None
+            self.x_shape = self.mask = None
             return x
+        self.x_shape = x.shape
         keep = self.rng.random(x.shape, dtype=x.dtype) >= self.ratio
         self.mask = keep.astype(x.dtype) / x.dtype.type(1 - self.ratio)
         return x * self.mask
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check_dout(dout, self.x_shape, self.x_shape)
-        return dout if self.mask is None else dout * self.mask
+        self._check_dout(dout, self.x_shape)
+        return dout * self.mask
 
     def __repr__(self) -> str:
         return f"Dropout(ratio={self.ratio})"

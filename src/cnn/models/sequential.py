@@ -12,6 +12,7 @@ import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.layers.base import Layer
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
+from cnn.metrics import accuracy
 from cnn.storage import atomic_write_npz, read_npz
 
 __all__ = ["Sequential", "STATE_FORMAT_VERSION"]
@@ -29,8 +30,11 @@ class Sequential:
         loss: a :class:`~cnn.losses.Loss` (default :class:`~cnn.losses.SoftmaxWithLoss`).
         input_shape: the shape of one sample, for example (1, 28, 28); needed by :meth:`summary`.
 
-    ``params`` and ``grads`` list every layer's arrays in order (the same array
-    objects, so an optimizer updating ``params`` updates the layers).
+    ``params`` and ``grads`` list every layer's arrays in order, read from the layers
+    each time (the same array objects, so an optimizer updating ``params`` updates the
+    layers, and a layer that rebinds an array is followed). :meth:`named_params`,
+    :meth:`named_grads` and :meth:`state_dict` name them ``layers.{i}.{name}`` with the
+    names the layers give (see :class:`~cnn.layers.Layer`).
 
     Example:
         >>> from cnn.layers import Affine, Relu
@@ -56,24 +60,53 @@ class Sequential:
             hint = " (it is a layer: put it among the layers)" if isinstance(loss, Layer) else ""
             raise TypeError(f"loss must be a cnn.losses.Loss such as SoftmaxWithLoss(), got "
                             f"{describe(loss)}{hint}")
+        for index, layer in enumerate(layers):
+            _check_layer_arrays(index, layer)
         self.layers = layers
         self.loss = SoftmaxWithLoss() if loss is None else loss
         self.input_shape = None if input_shape is None else tuple(input_shape)
-        self.params = [param for layer in layers for param in layer.params]
-        self.grads = [grad for layer in layers for grad in layer.grads]
-        self.buffers = [buffer for layer in layers for buffer in layer.buffers]
+
+    @property
+    def params(self) -> list[np.ndarray]:
+        """Every layer's parameters, first layer first."""
+        return [param for layer in self.layers for param in layer.params]
+
+    @property
+    def grads(self) -> list[np.ndarray]:
+        """Every layer's gradients, in the order of :attr:`params`."""
+        return [grad for layer in self.layers for grad in layer.grads]
+
+    @property
+    def buffers(self) -> list[np.ndarray]:
+        """Every layer's buffers (state saved but not trained), first layer first."""
+        return [buffer for layer in self.layers for buffer in layer.buffers]
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        """Every parameter by name, ``layers.{i}.{name}``: what an optimizer's state is keyed by."""
+        return self._named(Layer.named_params)
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        """Every gradient by the name of its parameter."""
+        return self._named(Layer.named_grads)
+
+    def named_buffers(self) -> dict[str, np.ndarray]:
+        """Every buffer by name, ``layers.{i}.{name}``."""
+        return self._named(Layer.named_buffers)
+
+    def _named(self, arrays_of: Callable[[Layer], dict]) -> dict[str, np.ndarray]:
+        return {f"layers.{index}.{name}": array for index, layer in enumerate(self.layers)
+                for name, array in arrays_of(layer).items()}
 
     @property
     def dtype(self) -> Optional[np.dtype]:
         """The dtype of the weights (``None`` for a model without parameters)."""
-        return self.params[0].dtype if self.params else None
+        params = self.params
+        return params[0].dtype if params else None
 
     def predict(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """Class scores (N, classes) for a batch x (N, ...); no loss, inference mode by default."""
         with cnn_ext.engine_scope():
-            for layer in self.layers:
-                x = layer.forward(x, train)
-        return x
+            return self._forward_layers(x, train)
 
     def forward(self, x: np.ndarray, t: Any, train: bool = True) -> float:
         """The loss of batch x with labels t (N,) or one-hot (N, classes)."""
@@ -86,46 +119,64 @@ class Sequential:
         computed (training never needs it) and None is returned.
         """
         with cnn_ext.engine_scope():
-            dout = self.loss.backward(dout)
-            for layer in reversed(self.layers[1:]):
-                dout = layer.backward(dout)
-            if not input_grad:
-                self.layers[0].backward_params(dout)
-                return None
-            return self.layers[0].backward(dout)
+            return self._backward_layers(dout, input_grad)
 
-    def train_step(self, x: np.ndarray, t: Any) -> tuple[float, np.ndarray]:
+    def train_step(self, x: np.ndarray, t: Any, *, checked: bool = False) -> tuple[float, np.ndarray]:
         """One training step's forward and backward pass: ``(loss, scores)``, with ``grads`` filled.
 
         The forward pass runs in training mode and the backward pass skips the first
         layer's input gradient; the caller updates the weights (``optimizer.update``).
+        ``checked=True`` says that ``t`` holds class indices checked already (the Trainer
+        checks a data set's labels once per ``fit``), so the loss does not check them again.
         """
         with cnn_ext.engine_scope():
-            scores = self.predict(x, train=True)
-            loss = self.loss.forward(scores, t)
-            self.backward(input_grad=False)
+            scores = self._forward_layers(x, train=True)
+            loss = (self.loss.forward_checked if checked else self.loss.forward)(scores, t)
+            self._backward_layers(1.0, input_grad=False)
         return loss, scores
 
-    def predict_batches(self, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
-        """Class scores for many samples, computed ``batch_size`` at a time to bound memory."""
+    def _forward_layers(self, x: np.ndarray, train: bool) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, train)
+        return x
+
+    def _backward_layers(self, dout: float, input_grad: bool) -> Optional[np.ndarray]:
+        dout = self.loss.backward(dout)
+        for layer in reversed(self.layers[1:]):
+            dout = layer.backward(dout)
+        if not input_grad:
+            self.layers[0].backward_params(dout)
+            return None
+        return self.layers[0].backward(dout)
+
+    def predict_batches(self, x: np.ndarray, batch_size: int = 128, *,
+                        checked: bool = False) -> np.ndarray:
+        """Class scores for many samples, computed ``batch_size`` at a time to bound memory.
+
+        ``x`` is checked once (finite floats of the model's dtype) unless ``checked=True``
+        says that the caller did so already."""
         batch_size = check_int("batch_size", batch_size, 1)
-        check_samples("x", x, self.dtype)
+        if not checked:
+            check_samples("x", x, self.dtype)
         with cnn_ext.engine_scope():  # once for all batches
-            return np.concatenate([self.predict(x[start:start + batch_size])
+            return np.concatenate([self._forward_layers(x[start:start + batch_size], train=False)
                                    for start in range(0, x.shape[0], batch_size)])
 
     def accuracy(self, x: np.ndarray, t: Any, batch_size: int = 128) -> float:
         """Fraction of samples whose highest score is the label, computed in batches."""
         return self.evaluate(x, t, batch_size)[1]
 
-    def evaluate(self, x: np.ndarray, t: Any, batch_size: int = 128) -> tuple[float, float]:
-        """``(loss, accuracy)`` over all samples, predicted ``batch_size`` at a time."""
-        scores = self.predict_batches(x, batch_size)
-        labels = class_indices(t, scores.shape[0], scores.shape[1])
-        return self.loss.forward(scores, labels), float(np.mean(scores.argmax(axis=1) == labels))
+    def evaluate(self, x: np.ndarray, t: Any, batch_size: int = 128, *,
+                 checked: bool = False) -> tuple[float, float]:
+        """``(loss, accuracy)`` over all samples, predicted ``batch_size`` at a time.
+
+        ``checked=True`` says that ``x`` and ``t`` (class indices) were checked already."""
+        scores = self.predict_batches(x, batch_size, checked=checked)
+        labels = t if checked else class_indices(t, scores.shape[0], scores.shape[1])
+        return self.loss.forward_checked(scores, labels), accuracy(scores, labels)
 
     def num_params(self) -> int:
-        return sum(param.size for param in self.params)
+        return sum(layer.num_params() for layer in self.layers)
 
     def summary(self, print_fn: Callable[[str], None] = print) -> None:
         """Print a table of layers, output shapes and parameter counts (like Keras).
@@ -148,14 +199,8 @@ class Sequential:
         print_fn("\n".join([lines[0], rule, *lines[1:], rule, f"Total params: {self.num_params():,}"]))
 
     def named_arrays(self) -> dict[str, np.ndarray]:
-        """Every parameter and buffer by name, ``layers.{i}.{name}``, in the order of the layers."""
-        arrays = {}
-        for index, layer in enumerate(self.layers):
-            for name, array in zip(layer.param_names, layer.params):
-                arrays[f"layers.{index}.{name}"] = array
-            for name, array in zip(layer.buffer_names, layer.buffers):
-                arrays[f"layers.{index}.{name}"] = array
-        return arrays
+        """Every parameter and buffer by name, ``layers.{i}.{name}``, layer by layer."""
+        return self._named(lambda layer: {**layer.named_params(), **layer.named_buffers()})
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The format version and every parameter and buffer by name (``layers.0.W``...).
@@ -207,10 +252,7 @@ class Sequential:
             if saved != count:
                 raise ValueError(f"{source} (a cnn-ext 0.1.0 file) holds {saved} {prefix}s, this "
                                  f"model has {count}; it was saved from another architecture")
-        params = [key for index, layer in enumerate(self.layers) for key in
-                  (f"layers.{index}.{name}" for name in layer.param_names)]
-        buffers = [key for index, layer in enumerate(self.layers) for key in
-                   (f"layers.{index}.{name}" for name in layer.buffer_names)]
+        params, buffers = list(self.named_params()), list(self.named_buffers())
         named = {key: arrays[f"param_{i}"] for i, key in enumerate(params)}
         named.update({key: arrays[f"buffer_{i}"] for i, key in enumerate(buffers)})
         named["format_version"] = np.array(STATE_FORMAT_VERSION)
@@ -227,6 +269,21 @@ class Sequential:
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"{type(self).__name__}(\n  {inner},\n  loss={self.loss!r})"
+
+
+def _check_layer_arrays(index: int, layer: Layer) -> None:
+    """Refuse a layer whose arrays cannot all be named, saved and trained, naming it and the fix."""
+    try:
+        params, grads = layer.named_params(), layer.named_grads()
+        layer.named_buffers()
+    except TypeError as error:
+        raise TypeError(f"layers[{index}]: {error}") from None
+    for name, param in params.items():
+        grad = grads[name]
+        if grad.shape != param.shape or grad.dtype != param.dtype:
+            raise TypeError(f"layers[{index}] ({layer.name}): the gradient of {name!r} must have its "
+                            f"shape {param.shape} and dtype {param.dtype}, got {grad.shape} "
+                            f"{grad.dtype}")
 
 
 def _first_keys(arrays: dict, count: int = 3) -> str:
