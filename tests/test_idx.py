@@ -1,6 +1,9 @@
 """The IDX parser on generated files: good ones, and each kind of corruption."""
 
 import gzip
+import struct
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -54,3 +57,46 @@ def test_truncated_gzip_stream(tmp_path):
 
 def test_idx_format_error_is_a_value_error():
     assert issubclass(IdxFormatError, ValueError)
+
+
+def header(type_code, shape):
+    return bytes([0, 0, type_code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+
+
+def test_sizes_are_exact_and_bounded_before_anything_is_read(tmp_path):
+    path = tmp_path / "huge"
+    path.write_bytes(header(0x08, (65536,) * 4) + bytes(16))  # 2**64 bytes: int64 wrapped to 0
+    with pytest.raises(IdxFormatError, match=r"shape \(65536, 65536, 65536, 65536\) needs "
+                                             r"18446744073709551616 bytes of data, more than"):
+        read_idx(path)
+    path.write_bytes(header(0x0E, (4294967295, 4294967295)) + bytes(8))
+    with pytest.raises(IdxFormatError, match="more than the 1073741824 bytes this reader accepts"):
+        read_idx(path)
+    path.write_bytes(header(0x08, (10, 10)) + bytes(100))
+    with pytest.raises(IdxFormatError, match="needs 100 bytes of data, more than the 99"):
+        read_idx(path, max_bytes=99)
+
+
+def gzip_bomb(path, content_header, zeros):
+    """A small gzip file that decompresses to ``content_header`` and ``zeros`` zero bytes."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+    chunk = bytes(1 << 20)
+    with open(path, "wb") as file:
+        file.write(compressor.compress(content_header))
+        for _ in range(zeros >> 20):
+            file.write(compressor.compress(chunk))
+        file.write(compressor.flush())
+
+
+def test_a_gzip_bomb_is_refused_in_bounded_memory(tmp_path):
+    path = tmp_path / "bomb.gz"
+    gzip_bomb(path, header(0x08, (100,)), 200 << 20)  # 200 MiB of zeros after 100 bytes of data
+    assert path.stat().st_size < 400_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxFormatError, match="at least 1048576 unexpected bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"reading the bomb took {peak} bytes"

@@ -93,21 +93,29 @@ def test_default_root_follows_the_environment(monkeypatch, tmp_path):
 
 class MirrorHandler(http.server.BaseHTTPRequestHandler):
     """/good/ serves the real files, /corrupt/ a copy with one label changed,
-    /truncated/ half a file under a full Content-Length, anything else 404."""
+    /truncated/ half a file under a full Content-Length; hostile ones: /oversized/ announces more
+    bytes than any gzip of the file needs, /endless/ streams without a Content-Length past that
+    size, /bomb/ is a small gzip of the labels followed by 8 MiB of zeros, /huge/ declares four
+    dimensions of 65536; anything else 404."""
 
     good = (MNIST_DIR / f"{SMALL}.gz").read_bytes()
     labels = bytearray(gzip.decompress(good))
     labels[-1] = (labels[-1] + 1) % 10
     corrupt = gzip.compress(bytes(labels))
+    bomb = gzip.compress(gzip.decompress(good) + bytes(8 << 20), compresslevel=9)
+    huge = gzip.compress(bytes([0, 0, 8, 4]) + b"\x00\x01\x00\x00" * 4 + bytes(64))
+    bodies = {"good": good, "corrupt": corrupt, "truncated": good, "bomb": bomb, "huge": huge,
+              "oversized": bytes(1 << 20), "endless": bytes(1 << 20)}
 
     def do_GET(self):
         kind, name = self.path.strip("/").split("/", 1)
-        if name != f"{SMALL}.gz" or kind not in ("good", "corrupt", "truncated"):
+        if name != f"{SMALL}.gz" or kind not in self.bodies:
             self.send_error(404)
             return
-        body = {"good": self.good, "corrupt": self.corrupt, "truncated": self.good}[kind]
+        body = self.bodies[kind]
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        if kind != "endless":
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body[: len(body) // 2] if kind == "truncated" else body)
 
@@ -132,6 +140,25 @@ def test_download_tries_mirrors_in_turn_until_a_good_copy(tmp_path, server, mnis
     np.testing.assert_array_equal(t_test, mnist[1][1])
     assert (tmp_path / f"{SMALL}.gz").read_bytes() == MirrorHandler.good
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{name}.gz" for name in NAMES)
+
+
+def test_hostile_mirrors_are_refused_and_the_next_one_tried(tmp_path, server, mnist):
+    assert len(MirrorHandler.bomb) < 16_000  # within the download cap: the reader must bound it
+    copy_mnist(tmp_path, skip=[SMALL])
+    hostile = ["oversized", "endless", "bomb", "huge"]
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist(root=tmp_path, mirrors=[f"{server}/{kind}/" for kind in hostile])
+    failures = str(info.value).splitlines()[1:5]
+    for failure, words in zip(failures, [
+            ["oversized", "announces 1048576 bytes, more than any gzip encoding"],
+            ["endless", "the download grew past"],
+            ["bomb", "unexpected bytes after the data"],
+            ["huge", "expected uint8 labels of shape (10000,)", "(65536, 65536, 65536, 65536)"]]):
+        for word in words:
+            assert word in failure, f"{word!r} missing from {failure!r}"
+    (_, _), (_, t_test) = load_mnist(root=tmp_path, mirrors=[f"{server}/{kind}/" for kind in
+                                                             hostile + ["good"]])
+    np.testing.assert_array_equal(t_test, mnist[1][1])
 
 
 def test_download_failure_lists_every_mirror_and_leaves_nothing(tmp_path, server):

@@ -2,14 +2,17 @@
 
 The four canonical IDX files (gzip or raw) are read from one directory: ``root``
 when it is given; otherwise the directory named by the ``CNN_EXT_DATA``
-environment variable when that is set; otherwise a user cache directory. Missing
-files are downloaded into that directory from public mirrors, tried in turn,
-through a temporary file that is renamed into place only after its SHA-256 matches.
+environment variable when that is set; otherwise a user cache directory. Each
+file is read in bounded memory (no more than its known size is ever
+decompressed) and checked against the SHA-256 of its content. Missing files are
+downloaded into that directory from public mirrors, tried in turn: a download
+may be no larger than any gzip encoding of the file could be, it is checked
+(decompressed within the same bound) before it is trusted, and only then
+renamed into place; any bad copy makes the loader try the next mirror.
 """
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import tempfile
@@ -21,7 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from cnn.datasets.idx import IdxFormatError, parse_idx, read_bytes
+from cnn.datasets.idx import IdxFormatError, read_idx_checked
 from cnn.progress import ProgressBar
 
 __all__ = ["load_mnist", "MIRRORS", "DATA_ENV_VAR", "default_root", "IdxFormatError"]
@@ -44,6 +47,22 @@ class MnistFile:
     sha256: str          # of the decompressed content
     count: int           # images or labels in the file
     is_images: bool
+
+    @property
+    def data_bytes(self) -> int:
+        """The size of the IDX data: no more is ever decompressed."""
+        return self.count * (IMAGE_SIZE * IMAGE_SIZE if self.is_images else 1)
+
+    @property
+    def content_bytes(self) -> int:
+        """The size of the whole IDX file: header and data."""
+        return 4 + 4 * (3 if self.is_images else 1) + self.data_bytes
+
+    @property
+    def download_limit(self) -> int:
+        """The most bytes a download may hold: deflate never grows data by more than a few bytes
+        per 16 KiB block, so no gzip encoding of the file is larger."""
+        return self.content_bytes + self.content_bytes // 1024 + 4096
 
 
 TRAIN_IMAGES = MnistFile("train-images-idx3-ubyte",
@@ -112,28 +131,33 @@ def _labels(labels: np.ndarray, one_hot: bool) -> np.ndarray:
 def _load_file(spec: MnistFile, root: Path, download: bool, mirrors: Sequence[str]) -> np.ndarray:
     for candidate in (root / f"{spec.name}.gz", root / spec.name):
         if candidate.is_file():
-            return _parse_and_verify(read_bytes(candidate), spec, str(candidate))
+            return _read_and_verify(candidate, spec, str(candidate))
     if not download:
         raise FileNotFoundError(_missing_message(spec, root, []))
     return _download(spec, root, mirrors)
 
 
-def _parse_and_verify(content: bytes, spec: MnistFile, source: str) -> np.ndarray:
-    """Parse an MNIST file and check its shape, its labels and its SHA-256."""
-    array = parse_idx(content, source)
+def _read_and_verify(path: Path, spec: MnistFile, source: str) -> np.ndarray:
+    """Read an MNIST file (never decompressing more than its known size) and check its shape,
+    its labels and the SHA-256 of its content."""
     expected_shape = (spec.count, IMAGE_SIZE, IMAGE_SIZE) if spec.is_images else (spec.count,)
     kind = "images" if spec.is_images else "labels"
-    if array.shape[1:] != expected_shape[1:] or array.dtype != np.uint8:
-        raise IdxFormatError(f"{source}: expected uint8 {kind} of shape {expected_shape}, "
-                             f"got {array.dtype} of shape {array.shape}")
-    if array.shape[0] != spec.count:
-        raise IdxFormatError(f"{source}: wrong count: expected {spec.count} {kind}, found {array.shape[0]}")
+
+    def check_header(dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        if shape[1:] != expected_shape[1:] or len(shape) != len(expected_shape) or dtype != np.uint8:
+            raise IdxFormatError(f"{source}: expected uint8 {kind} of shape {expected_shape}, "
+                                 f"got {dtype} of shape {shape}")
+        if shape[0] != spec.count:
+            raise IdxFormatError(f"{source}: wrong count: expected {spec.count} {kind}, "
+                                 f"found {shape[0]}")
+
+    array, digest = read_idx_checked(path, spec.data_bytes, source, check_header)
     if not spec.is_images and array.max(initial=0) >= NUM_CLASSES:
         raise IdxFormatError(f"{source}: labels out of range: expected 0..9, found {array.max()}")
-    digest = hashlib.sha256(content).hexdigest()
     if digest != spec.sha256:
-        raise IdxFormatError(f"{source}: checksum mismatch: SHA-256 of the content is {digest}, "
-                             f"expected {spec.sha256}; the file is corrupted, delete it and retry")
+        raise IdxFormatError(f"{source}: checksum mismatch: SHA-256 of the {spec.content_bytes} "
+                             f"bytes of content is {digest}, expected {spec.sha256}; the file is corrupted, "
+                             f"delete it and retry")
     return array
 
 
@@ -146,11 +170,11 @@ def _download(spec: MnistFile, root: Path, mirrors: Sequence[str]) -> np.ndarray
         handle, temporary = tempfile.mkstemp(prefix=f".{spec.name}-", suffix=".part", dir=root)
         try:
             with os.fdopen(handle, "wb") as file:
-                _fetch(url, file, spec.name)
-            array = _parse_and_verify(read_bytes(temporary), spec, url)
+                _fetch(url, file, spec.name, spec.download_limit)
+            array = _read_and_verify(Path(temporary), spec, url)
             os.replace(temporary, root / f"{spec.name}.gz")
             return array
-        except (OSError, urllib.error.URLError, http.client.HTTPException, IdxFormatError) as error:
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as error:
             failures.append(f"{url}: {error}")
         finally:
             if os.path.exists(temporary):
@@ -158,11 +182,21 @@ def _download(spec: MnistFile, root: Path, mirrors: Sequence[str]) -> np.ndarray
     raise FileNotFoundError(_missing_message(spec, root, failures))
 
 
-def _fetch(url: str, file, name: str, timeout: float = 30.0) -> None:
+def _fetch(url: str, file, name: str, max_bytes: int, timeout: float = 30.0) -> None:
+    """Stream ``url`` into ``file``, refusing more than ``max_bytes``."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
-        total = int(response.headers.get("Content-Length") or 0)
+        announced = response.headers.get("Content-Length")
+        total = int(announced) if announced and announced.isdigit() else 0
+        if total > max_bytes:
+            raise IdxFormatError(f"the server announces {total} bytes, more than any gzip "
+                                 f"encoding of {name} needs ({max_bytes})")
+        received = 0
         with ProgressBar(total, f"downloading {name}", unit="B") as bar:
             while chunk := response.read(1 << 16):
+                received += len(chunk)
+                if received > max_bytes:
+                    raise IdxFormatError(f"the download grew past {max_bytes} bytes, more than "
+                                         f"any gzip encoding of {name} needs")
                 file.write(chunk)
                 bar.update(len(chunk))
 
