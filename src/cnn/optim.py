@@ -10,7 +10,7 @@ restored with ``state_dict``/``load_state_dict`` for checkpoints.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -109,8 +109,48 @@ class Optimizer:
         # A state saved before the first step holds no arrays: they are created at the next update.
         self.state = state if all(state.values()) else {}
 
+    def check_state(self, specs: Mapping[str, Any], params: Mapping[str, np.ndarray],
+                    source: str = "the state") -> None:
+        """Refuse a saved state (arrays, or a file's headers: anything with ``shape`` and
+        ``dtype``) that this optimizer could not continue with the named ``params``.
+
+        Allowed: ``steps`` (a 0-d integer), and for each of :attr:`state_names` an array of
+        each parameter's shape and dtype, ``{state}.{name}``, or by position, ``{state}_{i}``,
+        as cnn-ext 0.1 saved it. Raises ``ValueError`` naming the first entry that is not.
+        """
+        names = list(params)
+        for key, spec in specs.items():
+            if key == "steps":
+                if tuple(spec.shape) != () or spec.dtype.kind not in "iu":
+                    raise ValueError(f"{source}: the optimizer's 'steps' must be one integer, got "
+                                     f"shape {tuple(spec.shape)} and dtype {spec.dtype}")
+                continue
+            kind, separator, name = _split_state_key(key, self.state_names)
+            if separator == "_" and name.isdigit() and int(name) < len(names):
+                name = names[int(name)]
+            if name not in params:
+                raise ValueError(f"{source}: the optimizer's state holds {key!r}, which is no state "
+                                 f"of {type(self).__name__} for these params ({_few(params)})")
+            param = params[name]
+            if tuple(spec.shape) != param.shape or spec.dtype != param.dtype:
+                raise ValueError(f"{source}: the optimizer's {key!r} has shape "
+                                 f"{tuple(spec.shape)} and dtype {spec.dtype}, its param "
+                                 f"{name!r} {param.shape} {param.dtype}")
+        if "steps" not in specs:
+            raise ValueError(f"{source}: the optimizer's state has no 'steps' entry")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr})"
+
+
+def _split_state_key(key: str, state_names: Sequence[str]) -> tuple[str, str, str]:
+    """``(state name, separator, parameter)`` of ``first_moment.layers.0.W`` or ``first_moment_0``
+    (empty strings when the key starts with no state name)."""
+    for kind in state_names:
+        for separator in (".", "_"):
+            if key.startswith(kind + separator):
+                return kind, separator, key[len(kind) + 1:]
+    return "", "", ""
 
 
 class SGD(Optimizer):

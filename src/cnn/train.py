@@ -35,6 +35,7 @@ from cnn.metrics import accuracy
 from cnn.models import LeNet
 from cnn.optim import OPTIMIZERS, make_optimizer
 from cnn.schedules import cosine
+from cnn.storage import atomic_write_text, read_json
 from cnn.trainer import Trainer, TrainingInterrupted
 
 __all__ = ["main", "parse_args", "run"]
@@ -112,15 +113,21 @@ def check_earlier_run(args, settings: dict) -> bool:
     if not checkpoint.exists():
         return False
     run_file = args.out / "run.json"
+    advice = (f"it records the earlier run in {args.out}: choose another --out, or delete that "
+              f"folder to start afresh")
     # A run of an older version has no run.json: the Trainer still checks what its checkpoint holds.
-    saved = json.loads(run_file.read_text()) if run_file.exists() else settings
+    saved = read_json(run_file, advice) if run_file.exists() else settings
+    if not isinstance(saved, dict):
+        raise ValueError(f"{run_file} is damaged (not a record of settings); {advice}")
     differing = [f"--{key.replace('_', '-')} {saved.get(key)} there, {value} here"
                  for key, value in settings.items() if saved.get(key) != value]
     if differing:
         raise ValueError(f"{args.out} holds a run with other settings ({'; '.join(differing)}): "
                          f"repeat its flags, or choose another --out for a new run")
     history_file = args.out / "history.json"
-    history = json.loads(history_file.read_text()) if history_file.exists() else []
+    history = read_json(history_file, advice) if history_file.exists() else []
+    if not isinstance(history, list):
+        raise ValueError(f"{history_file} is damaged (not a list of epochs); {advice}")
     if len(history) == args.epochs and (args.out / "weights.npz").exists():
         return True
     if not args.resume:
@@ -144,7 +151,7 @@ def run(args) -> float:
         print(f"{args.out} holds a finished run of these settings ({args.epochs} epochs); "
               f"not training again. Its weights, on the test set:")
         return accuracy(model.predict_batches(x_test), t_test)
-    (args.out / "run.json").write_text(json.dumps(settings, indent=2) + "\n")
+    atomic_write_text(args.out / "run.json", json.dumps(settings, indent=2) + "\n")
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
                       lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz")
     print(f"LeNet ({model.num_params():,} parameters, {args.dtype}) on {len(x_train):,} images, "

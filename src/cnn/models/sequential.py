@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -210,61 +210,83 @@ class Sequential:
         """
         return {"format_version": np.array(STATE_FORMAT_VERSION), **self.named_arrays()}
 
-    def load_state_dict(self, arrays, source: str = "the state") -> None:
+    def load_state_dict(self, arrays: Mapping[str, np.ndarray], source: str = "the state") -> None:
         """Copy saved parameters and buffers into this model's arrays, in place.
 
-        The names, shapes and dtypes must match the model's; the first that does
-        not is named in a ``ValueError`` and nothing is copied. State saved by
+        The names, shapes and dtypes must match the model's (:meth:`check_state`); the first
+        that does not is named in a ``ValueError`` and nothing is copied. State saved by
         cnn-ext 0.1.0 (``param_0``, ``buffer_0``...) is read by position.
         """
-        arrays = dict(arrays)
-        if "format_version" not in arrays:
-            arrays = self._from_numbered_state(arrays, source)
-        version = int(arrays.pop("format_version"))
-        if version != STATE_FORMAT_VERSION:
-            raise ValueError(f"{source} has state format {version}; this version of cnn-ext reads "
-                             f"format {STATE_FORMAT_VERSION} and the numbered format of 0.1.0")
+        sources = self.check_state(arrays, source)
+        for key, target in self.named_arrays().items():
+            target[...] = arrays[sources[key]]
+
+    def check_state(self, specs: Mapping[str, Any], source: str = "the state") -> dict[str, str]:
+        """Refuse a saved state that does not fit this model, before anything is copied.
+
+        ``specs`` maps each saved name to an array, or to what a file's header says of it
+        (an :class:`~cnn.storage.ArraySpec`, so that a file is checked before its data is
+        read). Returns, for each of the model's names (:meth:`named_arrays`), the saved name
+        that holds it. Raises ``ValueError`` naming the first name, shape or dtype that differs.
+        """
+        if "format_version" in specs:
+            version = _scalar(specs["format_version"])
+            if version != STATE_FORMAT_VERSION:
+                raise ValueError(f"{source} has state format {version}; this version of cnn-ext "
+                                 f"reads format {STATE_FORMAT_VERSION} and the numbered format of "
+                                 f"0.1.0")
+            sources = {key: key for key in specs if key != "format_version"}
+        else:
+            sources = self._numbered_names(specs, source)
         targets = self.named_arrays()
         for key, target in targets.items():
-            if key not in arrays:
+            if key not in sources:
                 raise ValueError(f"{source} does not fit this model: it has no {key!r} (the model's "
                                  f"{target.shape} {target.dtype}); saved keys start with "
-                                 f"{_first_keys(arrays)}")
-            value = arrays[key]
-            if value.shape != target.shape or value.dtype != target.dtype:
-                raise ValueError(f"{source} does not fit this model: {key!r} has shape {value.shape} "
-                                 f"and dtype {value.dtype}, the model needs {target.shape} "
-                                 f"{target.dtype}")
-        extra = [key for key in arrays if key not in targets]
+                                 f"{_first_keys(specs)}")
+            saved = specs[sources[key]]
+            if tuple(saved.shape) != target.shape or saved.dtype != target.dtype:
+                raise ValueError(f"{source} does not fit this model: {sources[key]!r} has shape "
+                                 f"{tuple(saved.shape)} and dtype {saved.dtype}, the model needs "
+                                 f"{target.shape} {target.dtype}")
+        extra = [key for key in sources if key not in targets]
         if extra:
             raise ValueError(f"{source} does not fit this model: it has {extra[0]!r}, which the "
                              f"model lacks ({len(extra)} such entries)")
-        for key, target in targets.items():
-            target[...] = arrays[key]
+        return {key: sources[key] for key in targets}
 
-    def _from_numbered_state(self, arrays: dict, source: str) -> dict:
-        """Name the arrays of a cnn-ext 0.1.0 file (``param_i``, ``buffer_i``) by position."""
-        if "param_0" not in arrays and "architecture" not in arrays:
+    def _numbered_names(self, specs: Mapping[str, Any], source: str) -> dict[str, str]:
+        """The model name of each array of a cnn-ext 0.1.0 file (``param_i``, ``buffer_i``,
+        numbered in the order of the layers, beside an ``architecture`` JSON)."""
+        if "param_0" not in specs and "architecture" not in specs:
             raise ValueError(f"{source} is not a saved cnn model (no 'format_version' entry)")
-        counts = {"param": len(self.params), "buffer": len(self.buffers)}
-        for prefix, count in counts.items():
-            saved = sum(1 for key in arrays if key.startswith(f"{prefix}_"))
-            if saved != count:
+        sources = {}
+        for prefix, names in (("param", list(self.named_params())),
+                              ("buffer", list(self.named_buffers()))):
+            saved = sum(1 for key in specs if key.startswith(f"{prefix}_"))
+            if saved != len(names):
                 raise ValueError(f"{source} (a cnn-ext 0.1.0 file) holds {saved} {prefix}s, this "
-                                 f"model has {count}; it was saved from another architecture")
-        params, buffers = list(self.named_params()), list(self.named_buffers())
-        named = {key: arrays[f"param_{i}"] for i, key in enumerate(params)}
-        named.update({key: arrays[f"buffer_{i}"] for i, key in enumerate(buffers)})
-        named["format_version"] = np.array(STATE_FORMAT_VERSION)
-        return named
+                                 f"model has {len(names)}; it was saved from another architecture")
+            sources.update({name: f"{prefix}_{index}" for index, name in enumerate(names)})
+        extra = [key for key in specs if key != "architecture" and key not in sources.values()]
+        if extra:
+            raise ValueError(f"{source} (a cnn-ext 0.1.0 file) holds {extra[0]!r}, which such "
+                             f"files never do")
+        return sources
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the weights to ``path`` (an ``.npz`` file), atomically."""
         atomic_write_npz(path, self.state_dict())
 
     def load(self, path: str | os.PathLike) -> None:
-        """Read weights written by :meth:`save` into this model; refuses a mismatched file."""
-        self.load_state_dict(read_npz(path), source=f"file {os.fspath(path)!r}")
+        """Read weights written by :meth:`save` into this model; refuses a mismatched file.
+
+        The file's array headers are checked against the model (:meth:`check_state`) before
+        any data is read, so a damaged or hostile file costs no more memory than the model.
+        """
+        source = f"file {os.fspath(path)!r}"
+        self.load_state_dict(read_npz(path, check=lambda specs: self.check_state(specs, source)),
+                             source=source)
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
@@ -286,6 +308,14 @@ def _check_layer_arrays(index: int, layer: Layer) -> None:
                             f"{grad.dtype}")
 
 
-def _first_keys(arrays: dict, count: int = 3) -> str:
+def _scalar(saved: Any) -> Any:
+    """The number in a saved 0-d array (or in the ``value`` of a header), None if there is none."""
+    value = getattr(saved, "value", saved)
+    if isinstance(value, np.ndarray):
+        value = value.item() if value.shape == () and value.dtype.kind in "biuf" else None
+    return value
+
+
+def _first_keys(arrays: Mapping, count: int = 3) -> str:
     keys = list(arrays)
     return ", ".join(repr(key) for key in keys[:count]) + (", ..." if len(keys) > count else "")
