@@ -61,11 +61,11 @@ def test_no_cgroup_information_means_the_affinity(tmp_path):
     assert available_cores(tmp_path / "absent", tmp_path / "absent-proc") == affinity()
 
 
-def test_the_default_thread_count_is_the_available_cores():
+def test_the_default_thread_count_is_the_available_cores(tmp_path):
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("CNN_EXT_NUM_THREADS", "OMP_NUM_THREADS")}
     script = "import cnn_ext, cnn_ext._cores as c; print(cnn_ext.get_num_threads(), c.available_cores())"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=environment, check=True)
+                            env=environment, check=True, cwd=tmp_path)
     threads, cores = result.stdout.split()
     assert threads == cores

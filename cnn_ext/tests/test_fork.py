@@ -8,6 +8,7 @@ the suite.
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -55,9 +56,10 @@ expected, _ = engine_work(0)  # the engine has run: its pool and BLAS keeper exi
 
 def run_scenario(body: str, timeout: float = 60) -> None:
     script = PRELUDE + textwrap.dedent(body)
-    try:
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                timeout=timeout)
+    try:  # from a temporary directory: never the source folder of a clone, which has no built modules
+        with tempfile.TemporaryDirectory() as elsewhere:
+            result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                    timeout=timeout, cwd=elsewhere)
     except subprocess.TimeoutExpired:
         pytest.fail(f"the scenario hung for {timeout} s (a forked child waiting forever?)")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import tempfile
+import tokenize
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
@@ -153,7 +154,8 @@ def _header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str,
                 shape, _, dtype = np.lib.format.read_array_header_2_0(file, MAX_HEADER_BYTES)
             else:
                 raise ValueError(f".npy format version {version} is not read here")
-        except (ValueError, TypeError, SyntaxError) as error:
+        except (ValueError, TypeError, SyntaxError, tokenize.TokenError, RecursionError) as error:
+            # NumPy parses the header's Python literal: anything its tokenizer and parser raise
             raise ValueError(f"{path!r}: the array {name!r} has no valid .npy header ({error})") \
                 from None
         if dtype.hasobject or dtype.itemsize == 0:

@@ -3,22 +3,37 @@
 MNIST's digits are white on black, 28x28 pixels, the digit scaled to fit a 20x20 box and placed so
 that its centre of mass sits at the image's centre. :func:`prepare_digit` does the same to any
 image of a dark digit on a light ground (or the other way round); :func:`load_digit` reads it from
-an image file first (PNG needs matplotlib: ``pip install "cnn-ext[plot]"``).
+an image file first (through Pillow, which comes with matplotlib: ``pip install "cnn-ext[plot]"``).
 """
 
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 
 import numpy as np
 
-__all__ = ["prepare_digit", "load_digit"]
+__all__ = ["prepare_digit", "load_digit", "MAX_IMAGE_PIXELS"]
 
 SIZE, BOX = 28, 20
+#: The largest image :func:`load_digit` decodes (a 24-megapixel photo fits).
+MAX_IMAGE_PIXELS = 25_000_000
+# Larger images are shrunk (by area) to this longer side before anything else.
+WORKING_SIDE = 1024
 
 
 def load_digit(path: str | os.PathLike) -> np.ndarray:
     """Read an image file of one handwritten digit as an MNIST sample (1, 1, 28, 28) float32 in [0, 1].
+
+    Any format Pillow reads (PNG, JPEG, ...). The image's size is read from its header first:
+    one of more than :data:`MAX_IMAGE_PIXELS` pixels is refused before it is decoded.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: naming the file, for one that is not a readable image, too large, or
+            holds no digit.
+        ImportError: without Pillow (``pip install "cnn-ext[plot]"``).
 
     Example:
         >>> x = load_digit("examples/digits/seven.png")  # doctest: +SKIP
@@ -26,12 +41,38 @@ def load_digit(path: str | os.PathLike) -> np.ndarray:
         7
     """
     try:
-        from matplotlib.image import imread
+        from PIL import Image
     except ImportError as error:
-        raise ImportError('reading image files needs matplotlib: pip install "cnn-ext[plot]"') from error
+        raise ImportError('reading image files needs Pillow: pip install "cnn-ext[plot]"') from error
     if not os.path.isfile(path):
         raise FileNotFoundError(f"path: no image file at {os.fspath(path)!r}")
-    return prepare_digit(imread(os.fspath(path)))
+    path = os.fspath(path)
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ValueError(f"{width}x{height} pixels, more than the {MAX_IMAGE_PIXELS} "
+                                 f"this loader decodes; shrink it first")
+            image.load()
+            if max(width, height) > WORKING_SIDE:
+                image.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX)
+            pixels = _pixels(image)
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error,
+            Image.DecompressionBombError) as error:  # what Pillow's decoders raise on bad files
+        raise ValueError(f"path: {path!r} is not a readable image of a digit ({error})") from None
+    try:
+        return prepare_digit(pixels)
+    except ValueError as error:
+        raise ValueError(f"path: {path!r}: {error}") from None
+
+
+def _pixels(image) -> np.ndarray:
+    """The image as an array prepare_digit reads: uint8 grey or RGBA, or floats in [0, 1]."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16- and 32-bit grey
+        grey = np.asarray(image, dtype=np.float64)
+        low, high = grey.min(), grey.max()
+        return (grey - low) / (high - low) if high > low else np.zeros_like(grey)
+    return np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGBA"))
 
 
 def prepare_digit(image: np.ndarray) -> np.ndarray:

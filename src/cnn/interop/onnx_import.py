@@ -1,9 +1,16 @@
-"""An ONNX model read back as a Sequential: what to_onnx writes, and PyTorch's export of such networks."""
+"""An ONNX model read back as a Sequential: what to_onnx writes, and PyTorch's export of such networks.
+
+A file is untrusted input: everything read from it is checked before it is used. The model
+must be self-contained (no external tensor data, so nothing outside the file is ever opened),
+every tensor and every size (kernels, strides, pads, the input's shape) is bounded, and any
+refusal is a ``ValueError`` that starts with ``from_onnx:`` and names the node or tensor.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -12,10 +19,26 @@ from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dro
                         Pooling, Relu, Sigmoid, Tanh)
 from cnn.models.sequential import Sequential
 
-__all__ = ["from_onnx"]
+__all__ = ["from_onnx", "MAX_WINDOW", "MAX_TENSOR_ELEMENTS", "MAX_SAMPLE_ELEMENTS"]
 
 ELEMENTWISE = {"Relu": Relu, "Sigmoid": Sigmoid, "Tanh": Tanh}
 PASS_THROUGH = {"Dropout", "Identity"}
+#: The largest kernel size, stride or padding read from a file.
+MAX_WINDOW = 255
+#: The most elements of one tensor (weights, constants) read from a file: 256 MiB of float32.
+MAX_TENSOR_ELEMENTS = 1 << 26
+#: The most elements of one sample of the graph's input, or of what any layer makes of it.
+MAX_SAMPLE_ELEMENTS = 1 << 23
+#: The most channels a convolution makes, and features an affine layer makes.
+MAX_CHANNELS = 1 << 16
+#: The most pixels the padding of all the layers together may add to an image along each axis.
+MAX_GROWTH = 256
+# Largest file read; a protocol buffer cannot be larger anyway.
+MAX_FILE_BYTES = 2 << 30
+
+
+def refusal(what: str, reason: str) -> ValueError:
+    return ValueError(f"from_onnx: {what}: {reason}")
 
 
 class _Node:
@@ -25,16 +48,50 @@ class _Node:
         self.op = node.op_type
         self.inputs = list(node.input)
         self.outputs = list(node.output)
-        self.attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         self.label = f"node {index} ({node.op_type}{' ' + repr(node.name) if node.name else ''})"
+        if not self.outputs or not self.outputs[0]:
+            raise refusal(self.label, "it has no output")
+        self.attributes = {}
+        for attribute in node.attribute:
+            try:
+                self.attributes[attribute.name] = helper.get_attribute_value(attribute)
+            except (ValueError, TypeError) as error:
+                raise refusal(self.label, f"attribute {attribute.name!r} cannot be read "
+                                          f"({error})") from None
 
     def refuse(self, attribute: str, value: Any, reason: str) -> ValueError:
-        return ValueError(f"from_onnx: {self.label}: attribute {attribute}={value!r} cannot be mapped: "
-                          f"{reason}")
+        return refusal(self.label, f"attribute {attribute}={_short(value)} cannot be mapped: {reason}")
 
     def get(self, name: str, default: Any) -> Any:
         value = self.attributes.get(name, default)
-        return value.decode() if isinstance(value, bytes) else value
+        return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.refuse(name, value, "an integer is expected")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        value = self.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.refuse(name, value, "a finite number is expected")
+        return float(value)
+
+    def sizes(self, name: str, default: Optional[list], count: int, low: int) -> list[int]:
+        """``count`` integers from ``low`` to :data:`MAX_WINDOW` (kernel sizes, strides, pads)."""
+        values = self.get(name, default)
+        if values is None:
+            raise refuse_missing(self, name)
+        values = list(values) if isinstance(values, (list, tuple)) else values
+        if not isinstance(values, list) or len(values) != count or not all(
+                isinstance(value, int) and low <= value <= MAX_WINDOW for value in values):
+            raise self.refuse(name, values, f"{count} integers from {low} to {MAX_WINDOW} are expected")
+        return values
+
+
+def refuse_missing(node: _Node, name: str) -> ValueError:
+    return refusal(node.label, f"the attribute {name} is required")
 
 
 def from_onnx(path: str | os.PathLike) -> Sequential:
@@ -46,27 +103,38 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
     AveragePool, Sigmoid, Tanh, Dropout and Identity. The weights become float32 layers, the loss
     :class:`~cnn.losses.SoftmaxWithLoss`, and ``input_shape`` the graph input's fixed sizes.
 
+    The file must hold all its tensors (external data files are refused), and sizes are
+    bounded: kernels, strides and pads up to :data:`MAX_WINDOW`, tensors up to
+    :data:`MAX_TENSOR_ELEMENTS` elements, one input sample up to :data:`MAX_SAMPLE_ELEMENTS`.
+
     Raises:
-        ValueError: naming the node and the attribute (or operator) that cannot be mapped:
-            dilations, groups, ceil_mode, auto_pad other than NOTSET, asymmetric padding,
-            a graph that is not a chain, an operator of another kind.
+        ValueError: starting with ``from_onnx:`` and naming the node and the attribute (or
+            operator, or tensor) that cannot be mapped or is out of bounds: dilations, groups,
+            ceil_mode, auto_pad other than NOTSET, asymmetric padding, a graph that is not a
+            chain, an operator of another kind, external data, a damaged file.
+        FileNotFoundError: no file at ``path``.
         ImportError: without ``onnx`` (``pip install "cnn-ext[onnx]"``).
     """
     onnx = require("onnx")
     from onnx import helper, numpy_helper
 
-    graph = onnx.load(os.fspath(path)).graph
-    constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+    graph = _load(onnx, path).graph
+    if len(graph.sparse_initializer):
+        raise refusal("the graph", "sparse initializers are not read")
+    constants = {}
+    for tensor in graph.initializer:
+        constants[tensor.name] = _tensor(onnx, numpy_helper, tensor, f"initializer {tensor.name!r}")
     inputs = [value for value in graph.input if value.name not in constants]
     if len(inputs) != 1 or len(graph.output) != 1:
-        raise ValueError(f"from_onnx: the graph must have one data input and one output, got "
-                         f"{len(inputs)} inputs and {len(graph.output)} outputs")
+        raise refusal("the graph", f"it must have one data input and one output, got "
+                                   f"{len(inputs)} inputs and {len(graph.output)} outputs")
     nodes = []
     for index, node in enumerate(graph.node):
-        if node.op_type == "Constant":
-            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        wrapped = _Node(node, index, helper)
+        if wrapped.op == "Constant":
+            constants[wrapped.outputs[0]] = _constant(onnx, numpy_helper, wrapped)
         else:
-            nodes.append(_Node(node, index, helper))
+            nodes.append(wrapped)
 
     layers: list[Layer] = []
     current = inputs[0].name
@@ -75,25 +143,85 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
         node = nodes[position]
         data = [name for name in node.inputs if name and name not in constants]
         if data != [current]:
-            raise ValueError(f"from_onnx: {node.label} does not continue a chain of layers "
-                             f"(its data inputs are {data}, the chain is at {current!r})")
+            raise refusal(node.label, f"it does not continue a chain of layers (its data inputs "
+                                      f"are {_short(data)}, the chain is at {current!r})")
         layer, consumed = _layer(node, nodes[position + 1:], constants)
         if layer is not None:
             layers.append(layer)
         current = nodes[position + consumed - 1].outputs[0]
         position += consumed
     if current != graph.output[0].name:
-        raise ValueError(f"from_onnx: the chain ends at {current!r}, not at the graph output "
-                         f"{graph.output[0].name!r}")
+        raise refusal("the graph", f"the chain ends at {current!r}, not at the graph output "
+                                   f"{graph.output[0].name!r}")
     if not layers:
-        raise ValueError("from_onnx: the graph holds no layer")
-    return Sequential(layers, input_shape=_input_shape(inputs[0]))
+        raise refusal("the graph", "it holds no layer")
+    input_shape = _input_shape(inputs[0])
+    _check_growth(layers, input_shape)
+    return Sequential(layers, input_shape=input_shape)
+
+
+def _load(onnx, path: str | os.PathLike):
+    """The model in ``path``, with no external data loaded; a damaged file is refused."""
+    from google.protobuf.message import DecodeError
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"from_onnx: no file at {path!r}")
+    if os.path.getsize(path) > MAX_FILE_BYTES:
+        raise refusal(repr(path), f"the file holds more than {MAX_FILE_BYTES} bytes")
+    try:
+        return onnx.load(path, load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError) as error:
+        raise refusal(repr(path), f"not a readable ONNX model ({str(error)[:120]})") from None
+
+
+# The tensor element types read, as NumPy would hold them.
+NUMERIC_TYPES = {"FLOAT", "DOUBLE", "FLOAT16", "BFLOAT16", "INT8", "INT16", "INT32", "INT64",
+                 "UINT8", "UINT16", "UINT32", "UINT64", "BOOL"}
+
+
+def _tensor(onnx, numpy_helper, tensor, what: str) -> np.ndarray:
+    """A tensor of the file as an array, after checking that it is self-contained and bounded."""
+    if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
+        raise refusal(what, "its data lies in an external file; only self-contained models are "
+                            "read (save the model with its tensors inside)")
+    type_name = onnx.TensorProto.DataType.Name(tensor.data_type) \
+        if tensor.data_type in onnx.TensorProto.DataType.values() else str(tensor.data_type)
+    if type_name not in NUMERIC_TYPES:
+        raise refusal(what, f"its element type {type_name} is not a number")
+    dims = list(tensor.dims)
+    if any(size < 0 for size in dims) or math.prod(dims) > MAX_TENSOR_ELEMENTS:
+        raise refusal(what, f"its shape {_short(dims)} is negative or larger than "
+                            f"{MAX_TENSOR_ELEMENTS} elements")
+    try:
+        return numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as error:
+        raise refusal(what, f"its data does not fit its shape {_short(dims)} ({error})") from None
+
+
+def _constant(onnx, numpy_helper, node: _Node) -> np.ndarray:
+    """The value of a Constant node: a tensor, or one or more floats or integers."""
+    if len(node.attributes) != 1:
+        raise refusal(node.label, f"a Constant needs one value attribute, got {sorted(node.attributes)}")
+    name, value = next(iter(node.attributes.items()))
+    if name == "value" and isinstance(value, onnx.TensorProto):
+        return _tensor(onnx, numpy_helper, value, node.label)
+    kinds = {"value_float": (float, False), "value_floats": (float, True),
+             "value_int": (int, False), "value_ints": (int, True)}
+    if name in kinds:
+        kind, many = kinds[name]
+        values = value if many and isinstance(value, (list, tuple)) else [value]
+        if (many or not isinstance(value, (list, tuple))) and all(
+                isinstance(item, (int, float) if kind is float else int) and
+                not isinstance(item, bool) for item in values):
+            return np.asarray(value, dtype=np.float32 if kind is float else np.int64)
+    raise node.refuse(name, value, "only a tensor, floats or integers are read")
 
 
 def _layer(node: _Node, following: list, constants: dict) -> tuple[Optional[Layer], int]:
     """The layer for ``node`` (None for an identity) and how many nodes it consumed."""
     if node.op in ELEMENTWISE:
-        return ELEMENTWISE[node.op](), 1
+        return _build(node, ELEMENTWISE[node.op]), 1
     if node.op in PASS_THROUGH:
         return None, 1
     if node.op == "Conv":
@@ -101,14 +229,14 @@ def _layer(node: _Node, following: list, constants: dict) -> tuple[Optional[Laye
     if node.op in ("MaxPool", "AveragePool"):
         return _pooling(node), 1
     if node.op == "Flatten":
-        if node.get("axis", 1) != 1:
+        if node.integer("axis", 1) != 1:
             raise node.refuse("axis", node.get("axis", 1), "only axis=1 flattens per sample")
         return Flatten(), 1
     if node.op == "Reshape":
         shape = constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
-        if shape is None or len(shape) != 2 or shape[1] == 0:
-            raise ValueError(f"from_onnx: {node.label}: only a reshape to (N, -1) or (N, features) "
-                             f"can be mapped (to Flatten), got shape {None if shape is None else list(shape)}")
+        if shape is None or shape.dtype.kind not in "iu" or shape.shape != (2,) or shape[1] == 0:
+            raise refusal(node.label, f"only a reshape to (N, -1) or (N, features) can be mapped "
+                                      f"(to Flatten), got shape {None if shape is None else _short(shape.tolist())}")
         return Flatten(), 1
     if node.op == "Gemm":
         return _gemm(node, constants), 1
@@ -116,98 +244,202 @@ def _layer(node: _Node, following: list, constants: dict) -> tuple[Optional[Laye
         return _matmul(node, following, constants)
     if node.op == "BatchNormalization":
         return _batch_norm(node, constants), 1
-    raise ValueError(f"from_onnx: {node.label}: the operator {node.op} has no cnn layer")
+    raise refusal(node.label, f"the operator {node.op[:60]} has no cnn layer")
 
 
-def _weight(node: _Node, constants: dict, position: int, what: str) -> np.ndarray:
+def _build(node: _Node, make: Callable[..., Layer], *args, **kwargs) -> Layer:
+    """``make(*args, **kwargs)``, its refusal of the values read turned into one naming ``node``."""
+    try:
+        return make(*args, **kwargs)
+    except (ValueError, TypeError) as error:
+        raise refusal(node.label, str(error)) from None
+
+
+def _weight(node: _Node, constants: dict, position: int, what: str, ndim: int) -> np.ndarray:
     if len(node.inputs) <= position or node.inputs[position] not in constants:
-        raise ValueError(f"from_onnx: {node.label}: its {what} must be a constant of the graph")
-    return np.ascontiguousarray(constants[node.inputs[position]], dtype=np.float32)
+        raise refusal(node.label, f"its {what} must be a constant of the graph")
+    value = constants[node.inputs[position]]
+    if value.ndim != ndim or value.size == 0:
+        raise refusal(node.label, f"its {what} must be a non-empty {ndim}-D tensor, got shape "
+                                  f"{_short(value.shape)}")
+    return np.ascontiguousarray(value, dtype=np.float32)
 
 
-def _check_common(node: _Node, spatial: int = 2) -> int:
-    """Check auto_pad, dilations and symmetric pads; return the one padding."""
+def _optional_input(node: _Node, position: int) -> bool:
+    return len(node.inputs) > position and bool(node.inputs[position])
+
+
+def _check_common(node: _Node, kernel: list[int]) -> int:
+    """Check auto_pad, dilations and symmetric pads; return the one padding (at most the kernel)."""
     if node.get("auto_pad", "NOTSET") != "NOTSET":
         raise node.refuse("auto_pad", node.get("auto_pad", ""), "only NOTSET with explicit pads")
-    dilations = list(node.get("dilations", [1] * spatial))
-    if any(step != 1 for step in dilations):
+    dilations = node.sizes("dilations", [1, 1], 2, 1)
+    if dilations != [1, 1]:
         raise node.refuse("dilations", dilations, "cnn's windows are not dilated")
-    pads = list(node.get("pads", [0] * 2 * spatial))
+    pads = node.sizes("pads", [0, 0, 0, 0], 4, 0)
     if len(set(pads)) != 1:
         raise node.refuse("pads", pads, "cnn pads every side by the same amount")
-    return int(pads[0])
+    if pads[0] > max(kernel):
+        raise node.refuse("pads", pads, f"padding wider than the {kernel[0]}x{kernel[1]} window "
+                                        f"only adds borders")
+    return pads[0]
 
 
 def _convolution(node: _Node, constants: dict) -> Convolution:
-    if node.get("group", 1) != 1:
+    if node.integer("group", 1) != 1:
         raise node.refuse("group", node.get("group", 1), "cnn's convolutions are not grouped")
-    pad = _check_common(node)
-    strides = list(node.get("strides", [1, 1]))
+    W = _weight(node, constants, 1, "weight", 4)
+    kernel = list(W.shape[2:])
+    if node.sizes("kernel_shape", kernel, 2, 1) != kernel:
+        raise node.refuse("kernel_shape", node.get("kernel_shape", None),
+                          f"the weight's filters are {kernel[0]}x{kernel[1]}")
+    if max(kernel) > MAX_WINDOW:
+        raise refusal(node.label, f"its {kernel[0]}x{kernel[1]} filters are larger than "
+                                  f"{MAX_WINDOW}x{MAX_WINDOW}")
+    pad = _check_common(node, kernel)
+    strides = node.sizes("strides", [1, 1], 2, 1)
     if len(set(strides)) != 1:
         raise node.refuse("strides", strides, "cnn steps by the same stride on both axes")
-    W = _weight(node, constants, 1, "weight")
-    b = _weight(node, constants, 2, "bias") if len(node.inputs) > 2 and node.inputs[2] else \
+    b = _weight(node, constants, 2, "bias", 1) if _optional_input(node, 2) else \
         np.zeros(W.shape[0], np.float32)
-    return Convolution(W, b, stride=int(strides[0]), pad=pad)
+    return _build(node, Convolution, W, b, stride=strides[0], pad=pad)
 
 
 def _pooling(node: _Node) -> Layer:
-    if node.get("ceil_mode", 0) != 0:
+    if node.integer("ceil_mode", 0) != 0:
         raise node.refuse("ceil_mode", node.get("ceil_mode", 0), "cnn floors the output size")
-    pad = _check_common(node)
-    pool_h, pool_w = (int(size) for size in node.get("kernel_shape", []))
-    strides = [int(step) for step in node.get("strides", [1, 1])]
-    stride = tuple(strides)
+    if len(node.outputs) > 1:
+        raise refusal(node.label, "the indices output of MaxPool has no cnn layer")
+    kernel = node.sizes("kernel_shape", None, 2, 1)
+    pool_h, pool_w = kernel
+    pad = _check_common(node, kernel)
+    strides = node.sizes("strides", [1, 1], 2, 1)
     if node.op == "MaxPool":
         if 2 * pad > min(pool_h, pool_w):
             raise node.refuse("pads", [pad] * 4, "cnn's max pooling pads at most half the window")
-        return Pooling(pool_h, pool_w, stride, pad)
-    if pad and node.get("count_include_pad", 0) != 1:
+        return _build(node, Pooling, pool_h, pool_w, tuple(strides), pad)
+    if pad and node.integer("count_include_pad", 0) != 1:
         raise node.refuse("count_include_pad", node.get("count_include_pad", 0),
                           "cnn's average pooling counts the padding as zeros")
     if len(set(strides)) != 1:
         raise node.refuse("strides", strides, "cnn's average pooling steps by one stride on both axes")
-    return AvgPooling(pool_h, pool_w, stride, pad)
+    return _build(node, AvgPooling, pool_h, pool_w, strides[0], pad)
+
+
+def _bias(node: _Node, value: np.ndarray, features: int) -> np.ndarray:
+    """A bias of shape (), (1,), (features,) or (1, features) as (features,)."""
+    if value.shape not in ((), (1,), (features,), (1, features)):
+        raise refusal(node.label, f"its bias of shape {_short(value.shape)} does not add one value "
+                                  f"per output feature ({features})")
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(value, np.float32).reshape(-1),
+                                                (features,)))
 
 
 def _gemm(node: _Node, constants: dict) -> Affine:
-    if node.get("transA", 0) != 0:
+    if node.integer("transA", 0) != 0:
         raise node.refuse("transA", node.get("transA", 0), "the data must be rows (N, features)")
-    W = _weight(node, constants, 1, "weight")
-    W = W.T if node.get("transB", 0) else W
-    b = _weight(node, constants, 2, "bias") if len(node.inputs) > 2 and node.inputs[2] else \
-        np.zeros(W.shape[1], np.float32)
-    alpha, beta = float(node.get("alpha", 1.0)), float(node.get("beta", 1.0))
-    return Affine(np.ascontiguousarray(W * np.float32(alpha)),
-                  np.ascontiguousarray(np.broadcast_to(b * np.float32(beta), (W.shape[1],))))
+    W = _weight(node, constants, 1, "weight", 2)
+    W = W.T if node.integer("transB", 0) else W
+    alpha, beta = node.number("alpha", 1.0), node.number("beta", 1.0)
+    if _optional_input(node, 2):
+        if node.inputs[2] not in constants:
+            raise refusal(node.label, "its bias must be a constant of the graph")
+        b = _bias(node, constants[node.inputs[2]], W.shape[1]) * np.float32(beta)
+    else:
+        b = np.zeros(W.shape[1], np.float32)
+    return _build(node, Affine, np.ascontiguousarray(W * np.float32(alpha)), b)
 
 
 def _matmul(node: _Node, following: list, constants: dict) -> tuple[Affine, int]:
     """MatMul by a constant, with the Add of a constant bias that may follow it."""
-    W = _weight(node, constants, 1, "weight")
-    if W.ndim != 2:
-        raise ValueError(f"from_onnx: {node.label}: only a product with a 2-D weight can be mapped")
+    W = _weight(node, constants, 1, "weight", 2)
     if following and following[0].op == "Add" and node.outputs[0] in following[0].inputs:
         add = following[0]
         bias = [name for name in add.inputs if name != node.outputs[0]]
         if len(bias) == 1 and bias[0] in constants:
-            b = np.broadcast_to(np.asarray(constants[bias[0]], np.float32), (W.shape[1],))
-            return Affine(W, np.ascontiguousarray(b)), 2
-    return Affine(W, np.zeros(W.shape[1], np.float32)), 1
+            return _build(add, Affine, W, _bias(add, constants[bias[0]], W.shape[1])), 2
+    return _build(node, Affine, W, np.zeros(W.shape[1], np.float32)), 1
 
 
 def _batch_norm(node: _Node, constants: dict) -> BatchNormalization:
-    gamma, beta, mean, var = (_weight(node, constants, position, what) for position, what in
+    if len(node.outputs) > 1:
+        raise refusal(node.label, "the training outputs of BatchNormalization have no cnn layer")
+    gamma, beta, mean, var = (_weight(node, constants, position, what, 1) for position, what in
                               ((1, "scale"), (2, "bias"), (3, "mean"), (4, "variance")))
-    layer = BatchNormalization(gamma, beta, momentum=float(node.get("momentum", 0.9)),
-                               eps=float(node.get("epsilon", 1e-5)))
+    if not gamma.shape == beta.shape == mean.shape == var.shape:
+        raise refusal(node.label, "its scale, bias, mean and variance must have one shape")
+    layer = _build(node, BatchNormalization, gamma, beta, momentum=node.number("momentum", 0.9),
+                   eps=node.number("epsilon", 1e-5))
     layer.buffers[0][...] = mean
     layer.buffers[1][...] = var
     return layer
 
 
+def _check_growth(layers: list[Layer], input_shape: Optional[tuple[int, ...]]) -> None:
+    """Refuse a chain that could make a small input huge: channels and features above
+    :data:`MAX_CHANNELS`, padding that adds more than :data:`MAX_GROWTH` pixels in all, and, for
+    a fixed input shape, any layer's output above :data:`MAX_SAMPLE_ELEMENTS` per sample."""
+    growth, shape = 0, input_shape
+    for index, layer in enumerate(layers):
+        what = f"layers[{index}] ({layer!r})"
+        if isinstance(layer, (Convolution, Affine)):
+            width = layer.params[0].shape[0 if isinstance(layer, Convolution) else 1]
+            if width > MAX_CHANNELS:
+                raise refusal(what, f"it makes {width} channels or features, more than {MAX_CHANNELS}")
+        if isinstance(layer, Convolution):
+            window, pad = max(layer.params[0].shape[2:]), layer.pad
+        elif isinstance(layer, (Pooling, AvgPooling)):
+            window, pad = max(layer.pool_h, layer.pool_w), layer.pad
+        else:
+            window, pad = 1, 0
+        growth += max(0, 2 * pad - window + 1)
+        if growth > MAX_GROWTH:
+            raise refusal(what, f"the padding up to this layer adds {growth} pixels to each image, "
+                                f"more than {MAX_GROWTH}")
+        if shape is not None:
+            shape = _output_shape(layer, shape, what)
+            if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+                raise refusal(what, f"it makes {_short(shape)} of each sample, more than "
+                                    f"{MAX_SAMPLE_ELEMENTS} elements")
+
+
+def _output_shape(layer: Layer, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """The shape of one sample after ``layer``, or a refusal when the layer cannot take it."""
+    try:
+        if isinstance(layer, Convolution):
+            if len(shape) != 3 or shape[0] != layer.params[0].shape[1]:
+                raise ValueError(f"it needs (C={layer.params[0].shape[1]}, H, W), gets {shape}")
+            return (layer.params[0].shape[0],) + layer.output_size(*shape[1:])
+        if isinstance(layer, (Pooling, AvgPooling)):
+            if len(shape) != 3:
+                raise ValueError(f"it needs (C, H, W), gets {shape}")
+            return shape[:1] + layer.output_size(*shape[1:])
+        if isinstance(layer, (Flatten, Affine)):
+            features = math.prod(shape)
+            if isinstance(layer, Affine):
+                if features != layer.params[0].shape[0]:
+                    raise ValueError(f"it needs {layer.params[0].shape[0]} features, gets {features}")
+                return (layer.params[0].shape[1],)
+            return (features,)
+        if isinstance(layer, BatchNormalization) and shape[0] != layer.params[0].shape[0]:
+            raise ValueError(f"it needs {layer.params[0].shape[0]} channels, gets {shape}")
+        return shape
+    except ValueError as error:
+        raise refusal(what, f"it does not fit the output of the layers before it: {error}") from None
+
+
 def _input_shape(value) -> Optional[tuple[int, ...]]:
-    """The graph input's sizes after the batch axis, when all are fixed numbers."""
+    """The graph input's sizes after the batch axis, when all are fixed numbers (bounded)."""
     dims = value.type.tensor_type.shape.dim[1:]
     sizes = tuple(dim.dim_value for dim in dims)
-    return sizes if sizes and all(size > 0 for size in sizes) else None
+    if not sizes or not all(size > 0 for size in sizes):
+        return None
+    if math.prod(sizes) > MAX_SAMPLE_ELEMENTS:
+        raise refusal(f"the graph input {value.name!r}", f"one sample of shape {_short(sizes)} "
+                                                         f"holds more than {MAX_SAMPLE_ELEMENTS} elements")
+    return sizes
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
