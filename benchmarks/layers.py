@@ -1,6 +1,7 @@
 """Whole layers, cnn_ext's engine against PyTorch: convolutions forward and backward, max pooling.
 
-Each cnn_ext call runs inside ``cnn_ext.engine_scope()``, as a model's pass does.
+cnn_ext's calls are timed inside one ``cnn_ext.engine_scope()``, as a model's ``fit`` or
+``predict_batches`` runs them (PyTorch's outside it: the scope limits every BLAS in the process).
 A first layer needs no input gradient, so conv1's backward is the weight gradient only
 (in PyTorch: an input without ``requires_grad``).
 """
@@ -31,13 +32,11 @@ def ours(rng, shape, out_channels, size, stride, pad, input_grad):
     dout = rng.standard_normal(cnn_ext.conv2d_forward(x, W, b, stride, pad).shape).astype(np.float32)
 
     def forward():
-        with cnn_ext.engine_scope():
-            cnn_ext.conv2d_forward(x, W, b, stride, pad)
+        cnn_ext.conv2d_forward(x, W, b, stride, pad)
 
     def both():
-        with cnn_ext.engine_scope():
-            cnn_ext.conv2d_forward(x, W, b, stride, pad)
-            cnn_ext.conv2d_backward(x, W, dout, stride, pad, input_grad=input_grad)
+        cnn_ext.conv2d_forward(x, W, b, stride, pad)
+        cnn_ext.conv2d_backward(x, W, dout, stride, pad, input_grad=input_grad)
 
     return forward, both
 
@@ -66,9 +65,8 @@ def pool_pair(rng, shape, with_torch):
     dout = rng.standard_normal(out.shape).astype(np.float32)
 
     def ours_both():
-        with cnn_ext.engine_scope():
-            _, argmax = cnn_ext.maxpool_forward(x, 2, 2)
-            cnn_ext.maxpool_backward(dout, argmax, shape, 2, 2)
+        _, argmax = cnn_ext.maxpool_forward(x, 2, 2)
+        cnn_ext.maxpool_backward(dout, argmax, shape, 2, 2)
 
     if not with_torch:
         return ours_both, None
@@ -81,6 +79,11 @@ def pool_pair(rng, shape, with_torch):
         F.max_pool2d(tx, 2).backward(tdout)
 
     return ours_both, theirs_both
+
+
+def ours_seconds(function, repeats: int) -> float:
+    with cnn_ext.engine_scope():
+        return median_seconds(function, repeats)
 
 
 def run(repeats: int, threads: int, with_torch: bool) -> list[dict]:
@@ -99,14 +102,13 @@ def run(repeats: int, threads: int, with_torch: bool) -> list[dict]:
             timings["forward"].append(theirs_forward)
             timings[backward_name].append(theirs_both)
         for passes, functions in timings.items():
-            row = {"layer": name, "pass": passes,
-                   "cnn_ext": median_seconds(functions[0], repeats)}
+            row = {"layer": name, "pass": passes, "cnn_ext": ours_seconds(functions[0], repeats)}
             if len(functions) == 2:
                 row["torch"] = median_seconds(functions[1], repeats)
             rows.append(row)
     for name, shape in POOL_LAYERS:
         ours_both, theirs_both = pool_pair(rng, shape, with_torch)
-        row = {"layer": name, "pass": "forward+backward", "cnn_ext": median_seconds(ours_both, repeats)}
+        row = {"layer": name, "pass": "forward+backward", "cnn_ext": ours_seconds(ours_both, repeats)}
         if theirs_both is not None:
             row["torch"] = median_seconds(theirs_both, repeats)
         rows.append(row)

@@ -2,9 +2,10 @@
 
     python benchmarks/profile_step.py [--batch-size 128] [--steps 50]
 
-The step is the Trainer's: ``model.train_step`` (inside ``cnn_ext.engine_scope()``:
-forward in training mode, loss, backward without the first layer's input gradient),
-then the Adam update. Each layer's methods are wrapped with a timer for the run.
+The step is the Trainer's: ``model.train_step`` (forward in training mode, loss, backward
+without the first layer's input gradient), then the Adam update, all steps inside one
+``cnn_ext.engine_scope()`` as ``Trainer.fit`` runs them. Each layer's methods are wrapped with
+a timer for the run.
 """
 
 from __future__ import annotations
@@ -59,11 +60,11 @@ def main() -> None:
     timers.wrap(model.loss, "forward", "loss", "forward")
     timers.wrap(model.loss, "backward", "loss", "backward")
     timers.wrap(optimizer, "update", "optimizer", "forward")
-    for step in range(args.steps + 5):
-        timers.counting = step >= 5  # the first steps warm up caches and thread pools
-        with cnn_ext.engine_scope():
+    with cnn_ext.engine_scope():
+        for step in range(args.steps + 5):
+            timers.counting = step >= 5  # the first steps warm up caches and thread pools
             model.train_step(x, t)
-            optimizer.update(model.params, model.grads)
+            optimizer.update(model.named_params(), model.named_grads())
     per_step = {key: seconds / args.steps * 1e3 for key, seconds in timers.seconds.items()}
     total = sum(per_step.values())
     print(f"{'layer':<46} {'forward ms':>10} {'backward ms':>11} {'share':>6}")

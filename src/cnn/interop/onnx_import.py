@@ -19,7 +19,8 @@ from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dro
                         Pooling, Relu, Sigmoid, Tanh)
 from cnn.models.sequential import Sequential
 
-__all__ = ["from_onnx", "MAX_WINDOW", "MAX_TENSOR_ELEMENTS", "MAX_SAMPLE_ELEMENTS"]
+__all__ = ["from_onnx", "MAX_WINDOW", "MAX_TENSOR_ELEMENTS", "MAX_SAMPLE_ELEMENTS", "MAX_CHANNELS",
+           "MAX_GROWTH"]
 
 ELEMENTWISE = {"Relu": Relu, "Sigmoid": Sigmoid, "Tanh": Tanh}
 PASS_THROUGH = {"Dropout", "Identity"}
@@ -104,8 +105,11 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
     :class:`~cnn.losses.SoftmaxWithLoss`, and ``input_shape`` the graph input's fixed sizes.
 
     The file must hold all its tensors (external data files are refused), and sizes are
-    bounded: kernels, strides and pads up to :data:`MAX_WINDOW`, tensors up to
-    :data:`MAX_TENSOR_ELEMENTS` elements, one input sample up to :data:`MAX_SAMPLE_ELEMENTS`.
+    bounded: kernels, strides and pads up to :data:`MAX_WINDOW` (a pad at most the kernel),
+    tensors up to :data:`MAX_TENSOR_ELEMENTS` elements, channels and features up to
+    :data:`MAX_CHANNELS`, the padding of all layers together up to :data:`MAX_GROWTH` pixels, and
+    one sample of the input, or of any layer's output for a fixed input shape, up to
+    :data:`MAX_SAMPLE_ELEMENTS`.
 
     Raises:
         ValueError: starting with ``from_onnx:`` and naming the node and the attribute (or
