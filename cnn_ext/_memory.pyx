@@ -13,11 +13,11 @@ affects only the code inside the ``with`` block; an array remembers its
 handler and is freed through it wherever it dies. The cache keeps blocks only
 while some thread is inside such a block: when the last one ends, every cached
 block goes back to the system, and a block freed after that is freed at once.
-Around a ``fork`` the cache's lock is held, so the child gets a consistent
-cache and a free lock.
+Around a ``fork`` the cache's lock is held (by ``pthread_atfork`` handlers,
+which run inside ``fork()`` itself), so the child gets a consistent cache and
+a free lock.
 """
 
-import os
 from contextlib import contextmanager
 
 from cnn_ext._nesting import NestedSetting
@@ -61,6 +61,38 @@ cdef size_t cached_bytes = 0
 cdef Py_ssize_t next_victim = 0
 cdef bint caching = False  # some thread is inside cached_allocations()
 cdef PyThread_type_lock cache_lock = PyThread_allocate_lock()
+
+cdef extern from *:
+    """
+    #ifdef _WIN32
+    /* No fork on Windows: nothing to guard. */
+    static int cnn_ext_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
+        (void)prepare; (void)parent; (void)child;
+        return 0;
+    }
+    #else
+    #include <pthread.h>
+    #define cnn_ext_at_fork pthread_atfork
+    #endif
+    """
+    int cnn_ext_at_fork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
+                        void (*child)() noexcept nogil)
+
+
+cdef void hold_lock_for_fork() noexcept nogil:
+    # Run by fork() itself, after every Python fork handler and with the GIL held: nothing here
+    # can let go of the GIL (a Python handler between acquiring and releasing could, and a thread
+    # waiting for this lock may hold the GIL), and a thread that holds the lock never waits for
+    # the GIL, so it finishes and lets go.
+    PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+
+
+cdef void release_lock_after_fork() noexcept nogil:
+    PyThread_release_lock(cache_lock)
+
+
+# Held across fork: the child gets a cache no thread was in the middle of changing, and a free lock.
+cnn_ext_at_fork(hold_lock_for_fork, release_lock_after_fork, release_lock_after_fork)
 
 
 cdef void *take_cached(size_t size) noexcept nogil:
@@ -179,27 +211,10 @@ def _set_caching(bint on):
         release_cached_memory()
 
 
-def _hold_lock_for_fork():
-    # Taken with the GIL held: a thread that holds the lock never waits for the GIL, while one
-    # that waits for the lock may hold the GIL (NumPy allocates with it), so letting go of the
-    # GIL here could deadlock.
-    PyThread_acquire_lock(cache_lock, WAIT_LOCK)
-
-
-def _release_lock_after_fork():
-    PyThread_release_lock(cache_lock)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_hold_lock_for_fork, after_in_parent=_release_lock_after_fork,
-                        after_in_child=_release_lock_after_fork)
-
-
 def cached_memory() -> int:
     """Bytes held in the cache right now."""
     return cached_bytes
 
-# Made after the fork handlers above, so that a child has its lock back before it may stop caching.
 _caching = NestedSetting(lambda: _set_caching(True), lambda: _set_caching(False))
 
 
