@@ -39,35 +39,26 @@ class ArraySpec:
 def atomic_write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` as ``.npz``: to a temporary file in the same
     directory first, then renamed over ``path``, so readers see the old file or the new one."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    _atomic_write(path, ".npz", lambda file: np.savez(file, **arrays))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file renamed over it, like
     :func:`atomic_write_npz`."""
+    _atomic_write(path, ".txt", lambda file: file.write(text.encode("utf-8")))
+
+
+def _atomic_write(path: str | os.PathLike, suffix: str, write: Callable[[Any], object]) -> None:
+    """``write(file)`` into a temporary file beside ``path``, flushed to disk, renamed over it."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".txt", dir=directory)
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     umask = os.umask(0)
     os.umask(umask)
     try:
-        os.chmod(temporary, 0o666 & ~umask)
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        with os.fdopen(handle, "wb") as file:
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
