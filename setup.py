@@ -6,6 +6,7 @@ kernels with bounds, wraparound and initialisation checks turned on.
 """
 
 import os
+import sysconfig
 
 import numpy
 from Cython.Build import cythonize
@@ -32,11 +33,40 @@ extensions = [
         f"cnn_ext.{name}",
         [f"cnn_ext/{name}.pyx"],
         define_macros=define_macros,
-        include_dirs=[numpy.get_include()],
+        include_dirs=[numpy.get_include(), "cnn_ext"],
     )
-    for name in ("_im2col", "_conv", "_pool", "_activations", "_memory", "_build_info")
+    for name in ("_im2col", "_conv", "_pool", "_activations", "_memory", "_build_info", "_cpu")
 ]
 
+
+def instruction_sets():
+    """``(name, macros, compiler flags)`` of each direct-convolution module to build.
+
+    Each module is its own translation unit with its own flags, and only it: the rest of the
+    package stays at the platform's baseline, so a CPU without AVX2 never meets an AVX2
+    instruction (cnn_ext._simd imports a module only where the CPU supports it). The target
+    platform, not the build machine, decides (cibuildwheel cross-compiles macOS arm64 on x86).
+    """
+    sets = [("baseline", [], [])]
+    platform = sysconfig.get_platform()
+    if platform.endswith(("x86_64", "amd64")) or platform == "win32":
+        msvc = platform.startswith("win")
+        sets += [("avx2", [("CNN_SIMD_AVX2", "1")], ["/arch:AVX2"] if msvc else ["-mavx2", "-mfma"]),
+                 ("avx512", [("CNN_SIMD_AVX512", "1")],
+                  ["/arch:AVX512"] if msvc else ["-mavx512f", "-mavx2", "-mfma"])]
+    return sets
+
+
+extensions += [
+    Extension(
+        f"cnn_ext._direct_{name}",
+        [f"cnn_ext/_direct_{name}.pyx"],
+        define_macros=define_macros + macros,
+        include_dirs=["cnn_ext"],
+        extra_compile_args=flags,
+    )
+    for name, macros, flags in instruction_sets()
+]
 
 
 class AlwaysRebuild(build_ext):

@@ -1,126 +1,198 @@
-"""Whole layers, cnn_ext's engine against PyTorch: convolutions forward and backward, max pooling.
+"""Whole layers, cnn_ext's engine against PyTorch: every convolution of LeNet (batch 128) and of
+the book's DeepConvNet (batch 100), forward and forward+backward, and max pooling.
+
+    python benchmarks/layers.py                       # the table: each framework in its own process
+    python benchmarks/layers.py --all-paths           # the table for every SIMD path this CPU has
+    python benchmarks/layers.py --framework cnn-ext   # one framework's timings, as JSON
 
 cnn_ext's calls are timed inside one ``cnn_ext.engine_scope()``, as a model's ``fit`` or
-``predict_batches`` runs them (PyTorch's outside it: the scope limits every BLAS in the process).
-A first layer needs no input gradient, so conv1's backward is the weight gradient only
-(in PyTorch: an input without ``requires_grad``).
+``predict_batches`` runs them. A first layer needs no input gradient, so its backward is
+the weight gradient only (in PyTorch: an input without ``requires_grad``). GFLOP/s count the
+multiply-adds of the convolution (2 per tap and output pixel; the backward passes as many
+again for dW and for dx); the peak is FMA units x lanes x 2 x clock of this machine (see
+timing.machine_peak).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
-import cnn_ext
-from timing import median_seconds
+from timing import machine_peak, median_seconds
 
-# name, input shape, out channels, filter size, stride, pad, whether the input needs a gradient
+HERE = Path(__file__).resolve().parent
+# name, input shape, out channels, filter size, pad, whether the input needs a gradient
 CONV_LAYERS = [
-    ("conv1 5x5 1->6", (128, 1, 28, 28), 6, 5, 1, 2, False),
-    ("conv2 5x5 6->16", (128, 6, 14, 14), 16, 5, 1, 2, True),
-    ("3x3 32->64 14x14", (128, 32, 14, 14), 64, 3, 1, 1, True),
+    ("LeNet conv1 5x5 1->6", (128, 1, 28, 28), 6, 5, 2, False),
+    ("LeNet conv2 5x5 6->16", (128, 6, 14, 14), 16, 5, 2, True),
+    ("deep conv1 3x3 1->16", (100, 1, 28, 28), 16, 3, 1, False),
+    ("deep conv2 3x3 16->16", (100, 16, 28, 28), 16, 3, 1, True),
+    ("deep conv3 3x3 16->32", (100, 16, 14, 14), 32, 3, 1, True),
+    ("deep conv4 3x3 32->32 p2", (100, 32, 14, 14), 32, 3, 2, True),
+    ("deep conv5 3x3 32->64", (100, 32, 8, 8), 64, 3, 1, True),
+    ("deep conv6 3x3 64->64", (100, 64, 8, 8), 64, 3, 1, True),
 ]
 POOL_LAYERS = [
-    ("pool1 2x2", (128, 6, 28, 28)),
-    ("pool2 2x2", (128, 16, 14, 14)),
+    ("LeNet pool1 2x2", (128, 6, 28, 28)),
+    ("LeNet pool2 2x2", (128, 16, 14, 14)),
 ]
 
 
-def ours(rng, shape, out_channels, size, stride, pad, input_grad):
-    x = rng.standard_normal(shape).astype(np.float32)
-    W = (rng.standard_normal((out_channels, shape[1], size, size)) * 0.1).astype(np.float32)
-    b = np.zeros(out_channels, np.float32)
-    dout = rng.standard_normal(cnn_ext.conv2d_forward(x, W, b, stride, pad).shape).astype(np.float32)
-
-    def forward():
-        cnn_ext.conv2d_forward(x, W, b, stride, pad)
-
-    def both():
-        cnn_ext.conv2d_forward(x, W, b, stride, pad)
-        cnn_ext.conv2d_backward(x, W, dout, stride, pad, input_grad=input_grad)
-
-    return forward, both
+def conv_flops(shape, out_channels, size, pad) -> float:
+    """Multiply-adds x 2 of one forward pass."""
+    n, channels, height, width = shape
+    return 2.0 * n * out_channels * channels * size * size * (height + 2 * pad - size + 1) * \
+        (width + 2 * pad - size + 1)
 
 
-def theirs(rng, shape, out_channels, size, stride, pad, input_grad):
-    import torch
-    import torch.nn.functional as F
-    x = torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).requires_grad_(input_grad)
-    W = torch.randn(out_channels, shape[1], size, size, requires_grad=True)
-    b = torch.zeros(out_channels, requires_grad=True)
-    dout = torch.randn(F.conv2d(x, W, b, stride, pad).shape)
-
-    def forward():
-        with torch.no_grad():
-            F.conv2d(x, W, b, stride, pad)
-
-    def both():
-        F.conv2d(x, W, b, stride, pad).backward(dout)
-
-    return forward, both
-
-
-def pool_pair(rng, shape, with_torch):
-    x = np.maximum(rng.standard_normal(shape).astype(np.float32), 0)
-    out, _ = cnn_ext.maxpool_forward(x, 2, 2)
-    dout = rng.standard_normal(out.shape).astype(np.float32)
-
-    def ours_both():
-        _, argmax = cnn_ext.maxpool_forward(x, 2, 2)
-        cnn_ext.maxpool_backward(dout, argmax, shape, 2, 2)
-
-    if not with_torch:
-        return ours_both, None
-    import torch
-    import torch.nn.functional as F
-    tx = torch.from_numpy(x).requires_grad_(True)
-    tdout = torch.from_numpy(dout)
-
-    def theirs_both():
-        F.max_pool2d(tx, 2).backward(tdout)
-
-    return ours_both, theirs_both
-
-
-def ours_seconds(function, repeats: int) -> float:
+def cnn_ext_timings(repeats: int) -> dict:
+    import cnn_ext
+    rng = np.random.default_rng(0)
+    timings = {}
     with cnn_ext.engine_scope():
-        return median_seconds(function, repeats)
+        for name, shape, out_channels, size, pad, input_grad in CONV_LAYERS:
+            x = rng.standard_normal(shape).astype(np.float32)
+            W = (rng.standard_normal((out_channels, shape[1], size, size)) * 0.1).astype(np.float32)
+            b = np.zeros(out_channels, np.float32)
+            dout = rng.standard_normal(cnn_ext.conv2d_forward(x, W, b, 1, pad).shape).astype(np.float32)
+            timings[name, "forward"] = median_seconds(lambda: cnn_ext.conv2d_forward(x, W, b, 1, pad),
+                                                      repeats)
+
+            def both():
+                cnn_ext.conv2d_forward(x, W, b, 1, pad)
+                cnn_ext.conv2d_backward(x, W, dout, 1, pad, input_grad=input_grad)
+
+            timings[name, "forward+backward"] = median_seconds(both, repeats)
+        for name, shape in POOL_LAYERS:
+            x = np.maximum(rng.standard_normal(shape).astype(np.float32), 0)
+            out, _ = cnn_ext.maxpool_forward(x, 2, 2)
+            dout = rng.standard_normal(out.shape).astype(np.float32)
+
+            def pool():
+                _, argmax = cnn_ext.maxpool_forward(x, 2, 2)
+                cnn_ext.maxpool_backward(dout, argmax, shape, 2, 2)
+
+            timings[name, "forward+backward"] = median_seconds(pool, repeats)
+    return {"simd": cnn_ext.simd_path(), "timings": timings}
 
 
-def run(repeats: int, threads: int, with_torch: bool) -> list[dict]:
-    """One row per layer and pass: milliseconds for cnn_ext and (when installed) PyTorch."""
-    if with_torch:
+def torch_timings(repeats: int) -> dict:
+    import torch
+    import torch.nn.functional as F
+    rng = np.random.default_rng(0)
+    timings = {}
+    for name, shape, out_channels, size, pad, input_grad in CONV_LAYERS:
+        x = torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).requires_grad_(input_grad)
+        W = torch.randn(out_channels, shape[1], size, size, requires_grad=True)
+        b = torch.zeros(out_channels, requires_grad=True)
+        dout = torch.randn(F.conv2d(x, W, b, 1, pad).shape)
+
+        def forward():
+            with torch.no_grad():
+                F.conv2d(x, W, b, 1, pad)
+
+        timings[name, "forward"] = median_seconds(forward, repeats)
+        timings[name, "forward+backward"] = median_seconds(
+            lambda: F.conv2d(x, W, b, 1, pad).backward(dout), repeats)
+    for name, shape in POOL_LAYERS:
+        x = torch.from_numpy(np.maximum(rng.standard_normal(shape), 0).astype(np.float32))
+        x.requires_grad_(True)
+        dout = torch.randn(F.max_pool2d(x, 2).shape)
+        timings[name, "forward+backward"] = median_seconds(
+            lambda: F.max_pool2d(x, 2).backward(dout), repeats)
+    return {"torch": torch.__version__, "timings": timings}
+
+
+def measure(framework: str, repeats: int, threads: int) -> dict:
+    if framework == "cnn-ext":
+        import cnn_ext
+        cnn_ext.set_num_threads(threads)
+        result = cnn_ext_timings(repeats)
+    else:
         import torch
         torch.set_num_threads(threads)
-    rng = np.random.default_rng(0)
-    rows = []
-    for name, *arguments in CONV_LAYERS:
-        backward_name = "forward+backward" if arguments[-1] else "forward+dW"
-        ours_forward, ours_both = ours(rng, *arguments)
-        timings = {"forward": [ours_forward], backward_name: [ours_both]}
-        if with_torch:
-            theirs_forward, theirs_both = theirs(rng, *arguments)
-            timings["forward"].append(theirs_forward)
-            timings[backward_name].append(theirs_both)
-        for passes, functions in timings.items():
-            row = {"layer": name, "pass": passes, "cnn_ext": ours_seconds(functions[0], repeats)}
-            if len(functions) == 2:
-                row["torch"] = median_seconds(functions[1], repeats)
-            rows.append(row)
-    for name, shape in POOL_LAYERS:
-        ours_both, theirs_both = pool_pair(rng, shape, with_torch)
-        row = {"layer": name, "pass": "forward+backward", "cnn_ext": ours_seconds(ours_both, repeats)}
-        if theirs_both is not None:
-            row["torch"] = median_seconds(theirs_both, repeats)
-        rows.append(row)
-    return rows
+        result = torch_timings(repeats)
+    result["timings"] = [[name, passes, seconds] for (name, passes), seconds in result["timings"].items()]
+    return result
+
+
+def in_own_process(framework: str, repeats: int, threads: int, simd: str | None = None) -> dict:
+    """``measure`` in a fresh interpreter, so that each framework has the cores to itself."""
+    environment = dict(os.environ)
+    if simd is not None:
+        environment["CNN_EXT_SIMD"] = simd
+    command = [sys.executable, str(HERE / "layers.py"), "--framework", framework,
+               "--repeats", str(repeats), "--threads", str(threads)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def rows(ours: dict, theirs: dict | None, threads: int) -> list[dict]:
+    """One row per layer and pass: milliseconds, the ratio to PyTorch, GFLOP/s, fraction of peak."""
+    peak = machine_peak(ours["simd"], threads)
+    theirs_by_key = {(name, passes): seconds for name, passes, seconds in theirs["timings"]} if theirs else {}
+    shapes = {name: (shape, out_channels, size, pad, input_grad)
+              for name, shape, out_channels, size, pad, input_grad in CONV_LAYERS}
+    table = []
+    for name, passes, seconds in ours["timings"]:
+        row = {"layer": name, "pass": passes, "simd": ours["simd"], "cnn_ext": seconds}
+        if (name, passes) in theirs_by_key:
+            row["torch"] = theirs_by_key[name, passes]
+        if name in shapes:
+            shape, out_channels, size, pad, input_grad = shapes[name]
+            flops = conv_flops(shape, out_channels, size, pad)
+            flops *= 1 if passes == "forward" else (3 if input_grad else 2)
+            row["gflops"] = flops / seconds / 1e9
+            row["peak_fraction"] = flops / seconds / peak["flops"]
+        table.append(row)
+    return table
 
 
 def table(rows: list[dict]) -> str:
-    header = f"{'layer (batch 128, float32)':<27} {'pass':<17} {'cnn_ext ms':>10} {'torch ms':>9} {'ratio':>6}"
+    header = (f"{'layer (float32)':<26} {'pass':<17} {'simd':<8} {'cnn_ext ms':>10} {'torch ms':>9} "
+              f"{'ratio':>6} {'GFLOP/s':>8} {'of peak':>7}")
     lines = [header, "-" * len(header)]
     for row in rows:
         torch_ms = f"{row['torch'] * 1e3:.2f}" if "torch" in row else "-"
         ratio = f"{row['cnn_ext'] / row['torch']:.2f}" if "torch" in row else "-"
-        lines.append(f"{row['layer']:<27} {row['pass']:<17} {row['cnn_ext'] * 1e3:>10.2f} "
-                     f"{torch_ms:>9} {ratio:>6}")
+        gflops = f"{row['gflops']:.0f}" if "gflops" in row else "-"
+        fraction = f"{row['peak_fraction']:.0%}" if "peak_fraction" in row else "-"
+        lines.append(f"{row['layer']:<26} {row['pass']:<17} {row['simd']:<8} "
+                     f"{row['cnn_ext'] * 1e3:>10.2f} {torch_ms:>9} {ratio:>6} {gflops:>8} {fraction:>7}")
     return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--framework", choices=["cnn-ext", "torch"],
+                        help="time one framework in this process and print JSON")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--all-paths", action="store_true",
+                        help="one table per SIMD path this CPU supports (CNN_EXT_SIMD)")
+    args = parser.parse_args()
+    if args.framework:
+        print(json.dumps(measure(args.framework, args.repeats, args.threads)))
+        return
+    try:
+        theirs = in_own_process("torch", args.repeats, args.threads)
+    except subprocess.CalledProcessError:
+        theirs = None
+        print("PyTorch is not installed: its columns are left out")
+    from cnn_ext._simd import supported_paths
+    paths = supported_paths() if args.all_paths else [None]
+    peak = machine_peak(None, args.threads)
+    print(f"peak: {peak['description']}")
+    for path in reversed(paths):
+        ours = in_own_process("cnn-ext", args.repeats, args.threads, path)
+        print(table(rows(ours, theirs, args.threads)))
+
+
+if __name__ == "__main__":
+    main()

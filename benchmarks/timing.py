@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import sys
@@ -57,3 +58,39 @@ def peak_growth_mb(function: Callable[[], object]) -> float:
     before = _status_mb("VmRSS")
     function()
     return _status_mb("VmHWM") - before
+
+
+def machine_peak(simd: str | None, threads: int) -> dict:
+    """This machine's peak float32 FLOP/s on ``threads`` cores: FMA units x lanes x 2 x clock.
+
+    The clock is the highest ``cpu MHz`` of /proc/cpuinfo (a virtual machine reports its
+    nominal clock there; ``CNN_EXT_CLOCK_MHZ`` overrides it). Two FMA units per core; their
+    width is the widest the CPU executes at full rate: 512 bits with AVX-512, except on AMD
+    before Zen 5 (family 25 and lower), whose AVX-512 runs on 256-bit units; 256 with AVX2;
+    128 otherwise. ``simd`` is not used: the peak is the machine's, whichever path runs.
+    """
+    from cnn_ext._cpu import cpu_features
+    features = cpu_features()
+    mhz, family, vendor = None, None, ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "cpu MHz":
+                mhz = max(mhz or 0.0, float(value))
+            elif key == "cpu family" and family is None:
+                family = int(value)
+            elif key == "vendor_id" and not vendor:
+                vendor = value
+    mhz = float(os.environ.get("CNN_EXT_CLOCK_MHZ", mhz or 0.0))
+    bits = 128
+    if features["avx2"]:
+        bits = 256
+    if features["avx512"] and not (vendor == "AuthenticAMD" and (family or 0) <= 25):
+        bits = 512
+    lanes = bits // 32
+    flops = threads * 2 * lanes * 2 * mhz * 1e6
+    return {"flops": flops, "description": (
+        f"{threads} cores x 2 FMA units x {lanes} float32 lanes ({bits}-bit) x 2 x {mhz:.0f} MHz "
+        f"(clock from /proc/cpuinfo) = {flops / 1e9:.0f} GFLOP/s")}

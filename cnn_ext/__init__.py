@@ -21,6 +21,7 @@ except ModuleNotFoundError as missing:  # a source folder without its compiled m
         f"Either run from another directory, so that the installed package is found, or build "
         f"the modules in place with: pip install -e ."
     ) from missing
+from cnn_ext._simd import simd_path
 from cnn_ext._threads import get_num_threads, set_num_threads
 from cnn_ext.convolution import conv2d_backward, conv2d_forward
 from cnn_ext.kernels import (col2im, im2col, maxpool, maxpool_backward, maxpool_forward,
@@ -46,4 +47,4 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
            "relu_backward", "conv2d_forward", "conv2d_backward", "output_size", "engine_scope",
            "cached_memory", "release_cached_memory", "get_num_threads", "set_num_threads",
-           "BOUNDS_CHECKED", "test", "__version__"]
+           "simd_path", "BOUNDS_CHECKED", "test", "__version__"]

@@ -1,0 +1,71 @@
+"""The direct engine: float32 convolutions with stride 1 by the kernels of one instruction set.
+
+One call into compiled code per thread and pass (``cnn_ext/_direct.pxi`` over
+``cnn_ext/simd/direct_conv.h``): it pads the thread's images itself, computes
+register tiles of outputs over the whole reduction, and writes the results
+(see the header for the layout). The input gradient is the same forward kernel on
+the padded output gradient, with the filters turned 180 degrees and their channel
+axes swapped; the weight and bias gradients are summed per thread, then over threads.
+``kernels`` is one of the modules of ``cnn_ext._simd``; the arguments come checked.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from cnn_ext._threads import for_image_slices
+from cnn_ext._workspace import scratch
+
+
+def forward(kernels, x: np.ndarray, W: np.ndarray, b: np.ndarray, pad: int) -> np.ndarray:
+    """``conv2d_forward`` of checked float32 arrays with stride 1."""
+    n_images, channels, height, width = x.shape
+    out_channels, _, filter_h, filter_w = W.shape
+    out = np.empty((n_images, out_channels, height + 2 * pad - filter_h + 1,
+                    width + 2 * pad - filter_w + 1), dtype=np.float32)
+    floats, offsets = kernels.forward_scratch(channels, height, width, out_channels, filter_h,
+                                              filter_w, pad, pad)
+
+    def work(start: int, stop: int) -> None:
+        kernels.forward(x[start:stop], W, b, pad, pad, out[start:stop],
+                        scratch("direct", (floats,), np.float32),
+                        scratch("direct offsets", (offsets,), np.intp))
+
+    for_image_slices(n_images, out.size * W[0].size, work)
+    return out
+
+
+def backward(kernels, x: np.ndarray, W: np.ndarray, dout: np.ndarray, pad: int,
+                     input_grad: bool) -> tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+    """``conv2d_backward`` of checked float32 arrays with stride 1 and a pad below the filter
+    size (:func:`covers`)."""
+    n_images, channels, height, width = x.shape
+    out_channels, _, filter_h, filter_w = W.shape
+    # dx is the forward convolution of the padded dout with these filters: turned, channels swapped.
+    turned = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)) if input_grad else None
+    dx = np.empty(x.shape, dtype=np.float32) if input_grad else None
+
+    def work(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        dweights = np.zeros((out_channels, W[0].size), dtype=np.float32)
+        dbias = np.zeros(out_channels, dtype=np.float32)
+        floats, offsets = kernels.backward_scratch(channels, height, width, out_channels,
+                                                   filter_h, filter_w, pad, pad, stop - start,
+                                                   input_grad)
+        kernels.backward(x[start:stop], dout[start:stop], filter_h, filter_w, pad, pad,
+                         dweights, dbias, turned, None if dx is None else dx[start:stop],
+                         scratch("direct", (floats,), np.float32),
+                         scratch("direct offsets", (offsets,), np.intp))
+        return dweights, dbias
+
+    partials = for_image_slices(n_images, dout.size * W[0].size, work)
+    dW = sum(dweights for dweights, _ in partials).reshape(W.shape)
+    return dx, dW, sum(dbias for _, dbias in partials)
+
+
+def covers(x: np.ndarray, W: np.ndarray, stride: int, pad: int, backward: bool = False) -> bool:
+    """Whether these kernels compute this convolution's forward pass (``backward``: its
+    gradients, whose input gradient needs a pad below the filter size; dW and db come from the
+    same engine with or without dx, so that they do not depend on ``input_grad``)."""
+    return x.dtype == np.float32 and stride == 1 and (not backward or pad < min(W.shape[2:]))
