@@ -1,11 +1,14 @@
-"""LeNet on full MNIST: seconds per training epoch, inference on the test set, and memory.
+"""LeNet or the book's DeepConvNet on full MNIST: seconds per training epoch and step, inference
+on the test set, and memory.
 
 Run by run.py in a child process per framework, so that each peak RSS is its own:
     python benchmarks/model.py cnn-ext --threads 2
     python benchmarks/model.py torch --threads 2
-Prints one JSON object: the median epoch (batch 128, Adam), the median time to predict
-the 10,000 test images in batches of 128 and of 1000, how far the resident memory rises
-while predicting them in batches of 1000, and the process's peak resident memory.
+    python benchmarks/model.py cnn-ext --model deepconvnet --epochs 1
+Prints one JSON object: the median epoch (LeNet: batch 128; DeepConvNet: batch 100; Adam)
+and the mean training step within it, the median time to predict the 10,000 test images in
+batches of 128 and of 1000, how far the resident memory rises while predicting them in
+batches of 1000, and the process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 
 from timing import median_seconds, peak_growth_mb, peak_rss_mb
 
-BATCH_SIZE = 128
+BATCH_SIZES = {"lenet": 128, "deepconvnet": 100}
 INFERENCE_BATCHES = (128, 1000)
+# The convolutions (3x3: out channels, pad) and 2x2 max poolings of the book's DeepConvNet.
+DEEP_CONV_NET = [(16, 1), (16, 1), "pool", (32, 1), (32, 2), "pool", (64, 1), (64, 1), "pool"]
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
 
 
@@ -42,7 +48,26 @@ def inference_figures(predict, release_cache=lambda: None) -> dict:
     return figures
 
 
-def cnn_ext_run(data, epochs: int, threads: int) -> dict:
+def deep_conv_net():
+    """The book's DeepConvNet (chapter 8) from cnn's layers, He initialisation."""
+    from cnn.layers import Affine, Convolution, Dropout, Flatten, Pooling, Relu
+    from cnn.models import Sequential
+
+    rng = np.random.default_rng(0)
+    layers, channels = [], 1
+    for item in DEEP_CONV_NET:
+        if item == "pool":
+            layers.append(Pooling(2, 2, stride=2))
+            continue
+        out_channels, pad = item
+        layers += [Convolution.create(channels, out_channels, 3, pad=pad, rng=rng), Relu()]
+        channels = out_channels
+    layers += [Flatten(), Affine.create(1024, 50, rng=rng), Relu(), Dropout(0.5, seed=1),
+               Affine.create(50, 10, rng=rng), Dropout(0.5, seed=2)]
+    return Sequential(layers, input_shape=(1, 28, 28))
+
+
+def cnn_ext_run(data, model_name: str, epochs: int, threads: int) -> dict:
     import cnn_ext
     from cnn.models import LeNet
     from cnn.optim import Adam
@@ -50,18 +75,40 @@ def cnn_ext_run(data, epochs: int, threads: int) -> dict:
 
     cnn_ext.set_num_threads(threads)
     (x_train, t_train), (x_test, t_test) = data
-    model = LeNet(seed=0)
-    warmup = Trainer(model, Adam(lr=1e-3), batch_size=BATCH_SIZE, log=None, progress=False)
-    warmup.fit(x_train[:20 * BATCH_SIZE], t_train[:20 * BATCH_SIZE], epochs=1)
-    trainer = Trainer(model, Adam(lr=1e-3), batch_size=BATCH_SIZE, log=None, progress=False)
+    batch = BATCH_SIZES[model_name]
+    model = LeNet(seed=0) if model_name == "lenet" else deep_conv_net()
+    warmup = Trainer(model, Adam(lr=1e-3), batch_size=batch, log=None, progress=False)
+    warmup.fit(x_train[:20 * batch], t_train[:20 * batch], epochs=1)
+    trainer = Trainer(model, Adam(lr=1e-3), batch_size=batch, log=None, progress=False)
     history = trainer.fit(x_train, t_train, epochs=epochs)
-    return {"epoch_seconds": statistics.median(r["seconds"] for r in history),
+    epoch = statistics.median(record["seconds"] for record in history)
+    return {"epoch_seconds": epoch, "step_ms": epoch / -(-len(x_train) // batch) * 1e3,
             **inference_figures(lambda size: model.predict_batches(x_test, size),
                                 cnn_ext.release_cached_memory),
-            "test_accuracy": model.accuracy(x_test, t_test)}
+            "test_accuracy": model.accuracy(x_test, t_test), "simd": cnn_ext.simd_path()}
 
 
-def torch_run(data, epochs: int, threads: int) -> dict:
+def torch_model(model_name: str):
+    from torch import nn
+    if model_name == "lenet":
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(784, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, 10))
+    layers, channels = [], 1
+    for item in DEEP_CONV_NET:
+        if item == "pool":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        out_channels, pad = item
+        layers += [nn.Conv2d(channels, out_channels, 3, padding=pad), nn.ReLU()]
+        channels = out_channels
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(1024, 50), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(50, 10), nn.Dropout(0.5))
+
+
+def torch_run(data, model_name: str, epochs: int, threads: int) -> dict:
     import torch
     from torch import nn
 
@@ -70,19 +117,16 @@ def torch_run(data, epochs: int, threads: int) -> dict:
     (x_train, t_train), (x_test, t_test) = data
     x_train, t_train = torch.from_numpy(x_train), torch.from_numpy(t_train)
     x_test = torch.from_numpy(x_test)
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(784, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10))
+    batch_size = BATCH_SIZES[model_name]
+    model = torch_model(model_name)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_function = nn.CrossEntropyLoss()
 
     def train_epoch(count):
         model.train()
         order = torch.randperm(count)
-        for start in range(0, count, BATCH_SIZE):
-            batch = order[start:start + BATCH_SIZE]
+        for start in range(0, count, batch_size):
+            batch = order[start:start + batch_size]
             optimizer.zero_grad()
             loss_function(model(x_train[batch]), t_train[batch]).backward()
             optimizer.step()
@@ -93,27 +137,31 @@ def torch_run(data, epochs: int, threads: int) -> dict:
             return torch.cat([model(x_test[start:start + batch_size])
                               for start in range(0, len(x_test), batch_size)])
 
-    train_epoch(20 * BATCH_SIZE)
+    train_epoch(20 * batch_size)
     seconds = []
     for _ in range(epochs):
         started = time.perf_counter()
         train_epoch(len(x_train))
         seconds.append(time.perf_counter() - started)
     figures = inference_figures(predict)
-    accuracy = float((predict(BATCH_SIZE).argmax(1).numpy() == t_test).mean())
-    return {"epoch_seconds": statistics.median(seconds), **figures, "test_accuracy": accuracy}
+    accuracy = float((predict(batch_size).argmax(1).numpy() == t_test).mean())
+    epoch = statistics.median(seconds)
+    return {"epoch_seconds": epoch, "step_ms": epoch / -(-len(x_train) // batch_size) * 1e3,
+            **figures, "test_accuracy": accuracy}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("framework", choices=["cnn-ext", "torch"])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--model", choices=sorted(BATCH_SIZES), default="lenet")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs (the median is kept)")
     args = parser.parse_args()
     data = load_data()
     run = cnn_ext_run if args.framework == "cnn-ext" else torch_run
-    result = run(data, args.epochs, args.threads)
-    result.update(framework=args.framework, threads=args.threads, peak_rss_mb=peak_rss_mb())
+    result = run(data, args.model, args.epochs, args.threads)
+    result.update(framework=args.framework, model=args.model, threads=args.threads,
+                  peak_rss_mb=peak_rss_mb())
     print(json.dumps(result))
 
 

@@ -1,6 +1,6 @@
 """Where one LeNet training step goes: milliseconds per layer, forward and backward.
 
-    python benchmarks/profile_step.py [--batch-size 128] [--steps 50]
+    python benchmarks/profile_step.py [--model lenet|deepconvnet] [--batch-size N] [--steps 50]
 
 The step is the Trainer's: ``model.train_step`` (forward in training mode, loss, backward
 without the first layer's input gradient), then the Adam update, all steps inside one
@@ -19,6 +19,7 @@ import numpy as np
 import cnn_ext
 from cnn.models import LeNet
 from cnn.optim import Adam
+from model import deep_conv_net
 
 
 class Timers:
@@ -43,13 +44,17 @@ class Timers:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--model", choices=["lenet", "deepconvnet"], default="lenet")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="samples per step (default: 128 for LeNet, 100 for DeepConvNet)")
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    x = rng.random((args.batch_size, 1, 28, 28), dtype=np.float32)
-    t = rng.integers(0, 10, args.batch_size)
-    model, optimizer = LeNet(seed=0), Adam(lr=1e-3)
+    batch_size = args.batch_size or (128 if args.model == "lenet" else 100)
+    x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
+    t = rng.integers(0, 10, batch_size)
+    model = LeNet(seed=0) if args.model == "lenet" else deep_conv_net()
+    optimizer = Adam(lr=1e-3)
     timers = Timers()
     names = [f"{index:>2} {layer!r}" for index, layer in enumerate(model.layers)]
     for name, layer in zip(names, model.layers):

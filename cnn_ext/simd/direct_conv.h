@@ -46,7 +46,8 @@ static inline vec vec_set1(float x) { return _mm512_set1_ps(x); }
 static inline vec vec_zero(void) { return _mm512_setzero_ps(); }
 static inline vec vec_fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
 static inline float vec_sum(vec v) { return _mm512_reduce_add_ps(v); }
-/* 32 vector registers: 24 accumulators, the loaded inputs and a broadcast weight. */
+/* 32 vector registers. Forward: 24 accumulators, 6 loaded inputs and a broadcast weight.
+ * Weight gradient: 24 accumulators, 4 gradient rows and the loaded input. */
 #define FWD_MR 4
 #define FWD_NV 6
 #define DW_MR 4
@@ -68,11 +69,13 @@ static inline float vec_sum(vec v) {
     half = _mm_add_ss(half, _mm_shuffle_ps(half, half, 1));
     return _mm_cvtss_f32(half);
 }
-/* 16 vector registers: 12 accumulators, the loaded inputs and a broadcast weight. */
+/* 16 vector registers. Forward: 12 accumulators, 3 loaded inputs and a broadcast weight.
+ * Weight gradient: 12 accumulators, 3 gradient rows and the loaded input (with 4 rows the
+ * compiler would fold the row loads into the multiply-adds, loading each row once per tap). */
 #define FWD_MR 4
 #define FWD_NV 3
-#define DW_MR 4
-#define DW_NT 3
+#define DW_MR 3
+#define DW_NT 4
 
 #else
 /* Portable C for the platform's baseline. GCC and Clang get a generic vector of 8 floats, which
@@ -109,10 +112,10 @@ static inline float vec_sum(vec v) {
 }
 #endif
 static inline vec vec_zero(void) { return vec_set1(0.0f); }
-/* x86-64's baseline has 16 registers of 4 floats: 4 accumulators of 8 floats take half. */
+/* x86-64's baseline has 16 registers of 4 floats, and a vector here takes two. */
 #define FWD_MR 4
 #define FWD_NV 1
-#define DW_MR 4
+#define DW_MR 2
 #define DW_NT 2
 #endif
 
@@ -131,6 +134,7 @@ typedef struct {
     ptrdiff_t slack;       /* zeros after the last image for the last vector's reads */
     ptrdiff_t taps;        /* channels * filter_h * filter_w */
     ptrdiff_t oc_padded;   /* out_channels rounded up to whole forward tiles */
+    ptrdiff_t dw_rows;     /* out_channels rounded up to whole weight-gradient tiles */
 } conv_geometry;
 
 static conv_geometry make_geometry(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
@@ -149,40 +153,49 @@ static conv_geometry make_geometry(ptrdiff_t channels, ptrdiff_t height, ptrdiff
     g.image = channels * g.plane;
     g.slack = g.wide - g.positions + filter_w + VLEN;
     g.taps = channels * filter_h * filter_w;
-    g.oc_padded = round_up(out_channels, FWD_MR > DW_MR ? FWD_MR : DW_MR);
+    g.oc_padded = round_up(out_channels, FWD_MR);
+    g.dw_rows = round_up(out_channels, DW_MR);
     return g;
 }
 
-/* Copy image (C, H, W) into its padded planes; the border is zero. */
+/* Copy image (C, H, W) into its padded planes; the border is zero. Rows are short (8 to 28
+ * values here), so plain loops, which the compiler vectorises, beat a memcpy call per row. */
 static void pad_image(const float *image, const conv_geometry *g, float *padded) {
-    memset(padded, 0, (size_t)g->image * sizeof(float));
+    const ptrdiff_t border = g->pad_h * g->padded_w, right = g->padded_w - g->pad_w - g->width;
     for (ptrdiff_t c = 0; c < g->channels; c++) {
+        float *target = padded + c * g->plane;
+        for (ptrdiff_t i = 0; i < border; i++) *target++ = 0.0f;
         for (ptrdiff_t ih = 0; ih < g->height; ih++) {
-            memcpy(padded + c * g->plane + (ih + g->pad_h) * g->padded_w + g->pad_w,
-                   image + (c * g->height + ih) * g->width, (size_t)g->width * sizeof(float));
+            const float *row = image + (c * g->height + ih) * g->width;
+            for (ptrdiff_t i = 0; i < g->pad_w; i++) *target++ = 0.0f;
+            for (ptrdiff_t i = 0; i < g->width; i++) *target++ = row[i];
+            for (ptrdiff_t i = 0; i < right; i++) *target++ = 0.0f;
         }
+        for (ptrdiff_t i = 0; i < border; i++) *target++ = 0.0f;
     }
 }
 
-/* offsets[t] for tap t = (c, kh, kw), then `extra` more taps reading offset 0. */
-static void tap_offsets(const conv_geometry *g, ptrdiff_t extra, ptrdiff_t *offsets) {
+/* offsets[t] for tap t = (c, kh, kw). */
+static void tap_offsets(const conv_geometry *g, ptrdiff_t *offsets) {
     ptrdiff_t t = 0;
     for (ptrdiff_t c = 0; c < g->channels; c++)
         for (ptrdiff_t kh = 0; kh < g->filter_h; kh++)
             for (ptrdiff_t kw = 0; kw < g->filter_w; kw++)
                 offsets[t++] = c * g->plane + kh * g->padded_w + kw;
-    for (ptrdiff_t e = 0; e < extra; e++) offsets[t++] = 0;
 }
 
 /* ---- forward ---------------------------------------------------------------------------- */
 
-/* One tile: FWD_MR wide output rows of NV vectors from position `x` on. */
-#define DEFINE_FORWARD_TILE(NV)                                                                \
-    static void forward_tile_##NV(const float *x, const ptrdiff_t *offsets, ptrdiff_t taps,    \
-                                  const float *weights, const float *bias, float *out,         \
-                                  ptrdiff_t out_stride) {                                      \
-        vec acc[FWD_MR][NV];                                                                   \
-        for (int m = 0; m < FWD_MR; m++) {                                                     \
+/* Tiles come in every size up to the register tile, so that the last output channels and the
+ * last positions of a row cost no more than they hold: MR channels by NV vectors of positions
+ * (the weights are packed FWD_MR to a tap whatever MR is). Sizes above FWD_MR x FWD_NV are
+ * compiled too but never called. */
+#define DEFINE_FORWARD_TILE(MR, NV)                                                            \
+    static void forward_tile_##MR##_##NV(const float *x, const ptrdiff_t *offsets,             \
+                                         ptrdiff_t taps, const float *weights,                 \
+                                         const float *bias, float *out, ptrdiff_t out_stride) { \
+        vec acc[MR][NV];                                                                       \
+        for (int m = 0; m < MR; m++) {                                                         \
             vec start = vec_set1(bias[m]);                                                     \
             for (int r = 0; r < NV; r++) acc[m][r] = start;                                    \
         }                                                                                      \
@@ -191,43 +204,32 @@ static void tap_offsets(const conv_geometry *g, ptrdiff_t extra, ptrdiff_t *offs
             const float *w = weights + t * FWD_MR;                                             \
             vec in[NV];                                                                        \
             for (int r = 0; r < NV; r++) in[r] = vec_load(source + r * VLEN);                  \
-            for (int m = 0; m < FWD_MR; m++) {                                                 \
+            for (int m = 0; m < MR; m++) {                                                     \
                 vec weight = vec_set1(w[m]);                                                   \
                 for (int r = 0; r < NV; r++) acc[m][r] = vec_fma(weight, in[r], acc[m][r]);    \
             }                                                                                  \
         }                                                                                      \
-        for (int m = 0; m < FWD_MR; m++)                                                       \
+        for (int m = 0; m < MR; m++)                                                           \
             for (int r = 0; r < NV; r++) vec_store(out + m * out_stride + r * VLEN, acc[m][r]); \
     }
 
-DEFINE_FORWARD_TILE(1)
-#if FWD_NV > 1
-DEFINE_FORWARD_TILE(2)
-#endif
-#if FWD_NV > 2
-DEFINE_FORWARD_TILE(3)
-#endif
-#if FWD_NV > 3
-DEFINE_FORWARD_TILE(4)
-DEFINE_FORWARD_TILE(5)
-DEFINE_FORWARD_TILE(6)
-#endif
+#define DEFINE_FORWARD_TILES(MR)                                                               \
+    DEFINE_FORWARD_TILE(MR, 1) DEFINE_FORWARD_TILE(MR, 2) DEFINE_FORWARD_TILE(MR, 3)            \
+    DEFINE_FORWARD_TILE(MR, 4) DEFINE_FORWARD_TILE(MR, 5) DEFINE_FORWARD_TILE(MR, 6)
+DEFINE_FORWARD_TILES(1)
+DEFINE_FORWARD_TILES(2)
+DEFINE_FORWARD_TILES(3)
+DEFINE_FORWARD_TILES(4)
 
 typedef void (*forward_tile)(const float *, const ptrdiff_t *, ptrdiff_t, const float *,
                              const float *, float *, ptrdiff_t);
 
-static const forward_tile FORWARD_TILES[FWD_NV + 1] = {
-    NULL, forward_tile_1,
-#if FWD_NV > 1
-    forward_tile_2,
-#endif
-#if FWD_NV > 2
-    forward_tile_3,
-#endif
-#if FWD_NV > 3
-    forward_tile_4, forward_tile_5, forward_tile_6,
-#endif
-};
+#define FORWARD_TILE_ROW(MR)                                                                   \
+    {NULL, forward_tile_##MR##_1, forward_tile_##MR##_2, forward_tile_##MR##_3,                \
+     forward_tile_##MR##_4, forward_tile_##MR##_5, forward_tile_##MR##_6}
+/* FORWARD_TILES[MR][NV] */
+static const forward_tile FORWARD_TILES[5][7] = {
+    {NULL}, FORWARD_TILE_ROW(1), FORWARD_TILE_ROW(2), FORWARD_TILE_ROW(3), FORWARD_TILE_ROW(4)};
 
 /* Floats of scratch direct_forward needs, and how many offsets. */
 static ptrdiff_t forward_scratch_floats(const conv_geometry *g) {
@@ -255,26 +257,28 @@ static void direct_forward(const float *x, ptrdiff_t n_images, const conv_geomet
                     block + m < g->out_channels ? weights[(block + m) * g->taps + t] : 0.0f;
     for (ptrdiff_t oc = 0; oc < g->oc_padded; oc++)
         bias_padded[oc] = bias != NULL && oc < g->out_channels ? bias[oc] : 0.0f;
-    tap_offsets(g, 0, offsets);
+    tap_offsets(g, offsets);
 
     for (ptrdiff_t n = 0; n < n_images; n++) {
         pad_image(x + n * g->channels * g->height * g->width, g, padded);
-        for (ptrdiff_t block = 0; block < g->oc_padded; block += FWD_MR) {
+        for (ptrdiff_t block = 0; block < g->out_channels; block += FWD_MR) {
             const float *w = packed + block * g->taps;
             float *rows = wide_out + block * g->wide;
+            int channels = g->out_channels - block < FWD_MR ? (int)(g->out_channels - block) : FWD_MR;
             ptrdiff_t q = 0;
             for (; q + tile <= g->wide; q += tile)
-                FORWARD_TILES[FWD_NV](padded + q, offsets, g->taps, w, bias_padded + block,
-                                      rows + q, g->wide);
+                FORWARD_TILES[channels][FWD_NV](padded + q, offsets, g->taps, w,
+                                                bias_padded + block, rows + q, g->wide);
             if (q < g->wide)
-                FORWARD_TILES[(g->wide - q) / VLEN](padded + q, offsets, g->taps, w,
-                                                    bias_padded + block, rows + q, g->wide);
+                FORWARD_TILES[channels][(g->wide - q) / VLEN](padded + q, offsets, g->taps, w,
+                                                              bias_padded + block, rows + q, g->wide);
         }
-        float *image_out = out + n * g->out_channels * g->out_h * g->out_w;
+        float *target = out + n * g->out_channels * g->out_h * g->out_w;
         for (ptrdiff_t oc = 0; oc < g->out_channels; oc++)
-            for (ptrdiff_t oh = 0; oh < g->out_h; oh++)
-                memcpy(image_out + (oc * g->out_h + oh) * g->out_w,
-                       wide_out + oc * g->wide + oh * g->padded_w, (size_t)g->out_w * sizeof(float));
+            for (ptrdiff_t oh = 0; oh < g->out_h; oh++) {
+                const float *row = wide_out + oc * g->wide + oh * g->padded_w;
+                for (ptrdiff_t ow = 0; ow < g->out_w; ow++) *target++ = row[ow];
+            }
     }
 }
 
@@ -285,82 +289,125 @@ static void direct_forward(const float *x, ptrdiff_t n_images, const conv_geomet
 #define DW_BLOCK_BYTES (1 << 20)
 
 static ptrdiff_t dw_images_per_block(const conv_geometry *g, ptrdiff_t n_images) {
-    ptrdiff_t per_image = (g->image + g->oc_padded * g->wide) * (ptrdiff_t)sizeof(float);
+    ptrdiff_t per_image = (g->image + g->dw_rows * g->wide) * (ptrdiff_t)sizeof(float);
     ptrdiff_t block = DW_BLOCK_BYTES / per_image;
     if (block < 1) block = 1;
     return block < n_images ? block : n_images;
 }
 
 static ptrdiff_t backward_scratch_floats(const conv_geometry *g, ptrdiff_t block) {
-    return block * (g->image + g->oc_padded * g->wide) + g->slack;
+    return block * (g->image + g->dw_rows * g->wide) + g->slack;
 }
 
-static ptrdiff_t backward_offsets(const conv_geometry *g) { return round_up(g->taps, DW_NT); }
+static ptrdiff_t backward_offsets(const conv_geometry *g) { return g->taps; }
 
 /* The output gradient of one image on the wide grid (zero at the dropped positions and in the
  * padded channels), and its sum per channel added to dbias. */
 static void widen_gradient(const float *dout, const conv_geometry *g, float *wide, float *dbias) {
-    memset(wide, 0, (size_t)(g->oc_padded * g->wide) * sizeof(float));
-    for (ptrdiff_t oc = 0; oc < g->out_channels; oc++) {
+    const ptrdiff_t dropped = g->padded_w - g->out_w;
+    for (ptrdiff_t oc = 0; oc < g->dw_rows; oc++) {
+        float *target = wide + oc * g->wide;
         float total = 0.0f;
-        for (ptrdiff_t oh = 0; oh < g->out_h; oh++) {
+        for (ptrdiff_t oh = 0; oh < g->out_h && oc < g->out_channels; oh++) {
             const float *row = dout + (oc * g->out_h + oh) * g->out_w;
-            float *target = wide + oc * g->wide + oh * g->padded_w;
             for (ptrdiff_t ow = 0; ow < g->out_w; ow++) {
-                target[ow] = row[ow];
                 total += row[ow];
+                *target++ = row[ow];
             }
+            for (ptrdiff_t i = 0; i < dropped; i++) *target++ = 0.0f;
         }
-        dbias[oc] += total;
+        for (float *end = wide + (oc + 1) * g->wide; target < end;) *target++ = 0.0f;
+        if (oc < g->out_channels) dbias[oc] += total;
     }
 }
 
-/* One tile: dweights[oc0 + m][t0 + t] += sum over the block's images and positions. */
-static void weight_gradient_tile(const float *padded, const float *wide, ptrdiff_t block,
-                                 const conv_geometry *g, const ptrdiff_t *offsets,
-                                 ptrdiff_t oc0, ptrdiff_t t0, float *dweights) {
-    vec acc[DW_MR][DW_NT];
-    for (int m = 0; m < DW_MR; m++)
-        for (int t = 0; t < DW_NT; t++) acc[m][t] = vec_zero();
-    for (ptrdiff_t b = 0; b < block; b++) {
-        const float *x = padded + b * g->image;
-        const float *d = wide + (b * g->oc_padded + oc0) * g->wide;
-        for (ptrdiff_t q = 0; q < g->wide; q += VLEN) {
-            vec grad[DW_MR];
-            for (int m = 0; m < DW_MR; m++) grad[m] = vec_load(d + m * g->wide + q);
-            for (int t = 0; t < DW_NT; t++) {
-                vec in = vec_load(x + offsets[t0 + t] + q);
-                for (int m = 0; m < DW_MR; m++) acc[m][t] = vec_fma(grad[m], in, acc[m][t]);
-            }
-        }
-    }
-    for (int m = 0; m < DW_MR; m++) {
-        if (oc0 + m >= g->out_channels) break;
-        for (int t = 0; t < DW_NT && t0 + t < g->taps; t++)
-            dweights[(oc0 + m) * g->taps + t0 + t] += vec_sum(acc[m][t]);
-    }
-}
+/* Output-gradient rows of one channel tile (DW_MR x wide floats per image) kept near the core
+ * while every tap block passes over them: as many images as fit in this many bytes go together,
+ * so that a tile's sums are reduced once per group (which matters for 8x8 images, whose rows
+ * are a few vectors long). */
+#define DW_GROUP_BYTES (32 << 10)
 
-/* dweights (OC, C * filter_h * filter_w) and dbias (OC,) += the gradients over these images. */
+/* One tile: dweights[oc0 + m][t0 + t] += the sum over `group` images and their positions, for
+ * MR channels and NT taps (every size up to DW_MR x DW_NT, as for the forward tiles). */
+#define DEFINE_WEIGHT_GRADIENT_TILE(MR, NT)                                                    \
+    static void weight_gradient_tile_##MR##_##NT(                                              \
+            const float *padded, const float *wide, ptrdiff_t group, const conv_geometry *g,   \
+            const ptrdiff_t *offsets, ptrdiff_t oc0, ptrdiff_t t0, float *dweights) {          \
+        vec acc[MR][NT];                                                                       \
+        for (int m = 0; m < MR; m++)                                                           \
+            for (int t = 0; t < NT; t++) acc[m][t] = vec_zero();                               \
+        for (ptrdiff_t b = 0; b < group; b++) {                                                \
+            const float *x = padded + b * g->image;                                            \
+            const float *d = wide + (b * g->dw_rows + oc0) * g->wide;                          \
+            for (ptrdiff_t q = 0; q < g->wide; q += VLEN) {                                    \
+                vec grad[MR];                                                                  \
+                for (int m = 0; m < MR; m++) grad[m] = vec_load(d + m * g->wide + q);          \
+                for (int t = 0; t < NT; t++) {                                                 \
+                    vec in = vec_load(x + offsets[t0 + t] + q);                                \
+                    for (int m = 0; m < MR; m++) acc[m][t] = vec_fma(grad[m], in, acc[m][t]);  \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        for (int m = 0; m < MR; m++)                                                           \
+            for (int t = 0; t < NT; t++)                                                       \
+                dweights[(oc0 + m) * g->taps + t0 + t] += vec_sum(acc[m][t]);                  \
+    }
+
+#define DEFINE_WEIGHT_GRADIENT_TILES(MR)                                                       \
+    DEFINE_WEIGHT_GRADIENT_TILE(MR, 1) DEFINE_WEIGHT_GRADIENT_TILE(MR, 2)                      \
+    DEFINE_WEIGHT_GRADIENT_TILE(MR, 3) DEFINE_WEIGHT_GRADIENT_TILE(MR, 4)                      \
+    DEFINE_WEIGHT_GRADIENT_TILE(MR, 5) DEFINE_WEIGHT_GRADIENT_TILE(MR, 6)
+DEFINE_WEIGHT_GRADIENT_TILES(1)
+DEFINE_WEIGHT_GRADIENT_TILES(2)
+DEFINE_WEIGHT_GRADIENT_TILES(3)
+DEFINE_WEIGHT_GRADIENT_TILES(4)
+
+typedef void (*weight_gradient_tile)(const float *, const float *, ptrdiff_t, const conv_geometry *,
+                                     const ptrdiff_t *, ptrdiff_t, ptrdiff_t, float *);
+
+#define WEIGHT_GRADIENT_TILE_ROW(MR)                                                           \
+    {NULL, weight_gradient_tile_##MR##_1, weight_gradient_tile_##MR##_2,                       \
+     weight_gradient_tile_##MR##_3, weight_gradient_tile_##MR##_4,                             \
+     weight_gradient_tile_##MR##_5, weight_gradient_tile_##MR##_6}
+/* WEIGHT_GRADIENT_TILES[MR][NT] */
+static const weight_gradient_tile WEIGHT_GRADIENT_TILES[5][7] = {
+    {NULL}, WEIGHT_GRADIENT_TILE_ROW(1), WEIGHT_GRADIENT_TILE_ROW(2), WEIGHT_GRADIENT_TILE_ROW(3),
+    WEIGHT_GRADIENT_TILE_ROW(4)};
+
+/* dweights (OC, C * filter_h * filter_w) and dbias (OC,) += the gradients over these images.
+ * Blocks of images are padded and widened into scratch (a block stays in the L2 cache);
+ * within a block, groups of images keep a channel tile's gradient rows in L1 while every tap
+ * block reads them, and each tile's vector sums are reduced once per group. */
 static void direct_weight_gradient(const float *x, const float *dout, ptrdiff_t n_images,
                                    const conv_geometry *g, float *dweights, float *dbias,
                                    float *scratch, ptrdiff_t *offsets) {
     ptrdiff_t block = dw_images_per_block(g, n_images);
+    ptrdiff_t group = DW_GROUP_BYTES / (DW_MR * g->wide * (ptrdiff_t)sizeof(float));
     float *padded = scratch;                          /* block images, then the slack */
     float *wide = padded + block * g->image + g->slack;
-    tap_offsets(g, backward_offsets(g) - g->taps, offsets);
+    if (group < 1) group = 1;
+    tap_offsets(g, offsets);
     for (ptrdiff_t first = 0; first < n_images; first += block) {
         ptrdiff_t count = n_images - first < block ? n_images - first : block;
         for (ptrdiff_t b = 0; b < count; b++) {
             ptrdiff_t n = first + b;
             pad_image(x + n * g->channels * g->height * g->width, g, padded + b * g->image);
             widen_gradient(dout + n * g->out_channels * g->out_h * g->out_w, g,
-                           wide + b * g->oc_padded * g->wide, dbias);
+                           wide + b * g->dw_rows * g->wide, dbias);
         }
         memset(padded + count * g->image, 0, (size_t)g->slack * sizeof(float));
-        for (ptrdiff_t oc0 = 0; oc0 < g->out_channels; oc0 += DW_MR)
-            for (ptrdiff_t t0 = 0; t0 < g->taps; t0 += DW_NT)
-                weight_gradient_tile(padded, wide, count, g, offsets, oc0, t0, dweights);
+        for (ptrdiff_t start = 0; start < count; start += group) {
+            ptrdiff_t members = count - start < group ? count - start : group;
+            for (ptrdiff_t oc0 = 0; oc0 < g->out_channels; oc0 += DW_MR) {
+                ptrdiff_t rows = g->out_channels - oc0 < DW_MR ? g->out_channels - oc0 : DW_MR;
+                for (ptrdiff_t t0 = 0; t0 < g->taps; t0 += DW_NT) {
+                    ptrdiff_t taps = g->taps - t0 < DW_NT ? g->taps - t0 : DW_NT;
+                    WEIGHT_GRADIENT_TILES[rows][taps](padded + start * g->image,
+                                                      wide + start * g->dw_rows * g->wide, members,
+                                                      g, offsets, oc0, t0, dweights);
+                }
+            }
+        }
     }
 }
 
