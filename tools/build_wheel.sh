@@ -91,6 +91,10 @@ for numpy_spec in "numpy==1.26.4" "numpy==$newest_numpy2"; do
         --ignore=tests/test_interop.py --ignore=tests/test_onnx_hostile.py \
         --deselect tests/test_fuzz_files.py::test_fuzz_onnx "$@" | tail -n 1)
 done
+echo "python -m cnn_ext.tests with each instruction-set path this CPU supports forced:"
+for path in $(cd "$empty" && "$venv/bin/python" -c "from cnn_ext._simd import supported_paths; print(*supported_paths())"); do
+    (cd "$empty" && CNN_EXT_SIMD=$path "$venv/bin/python" -m cnn_ext.tests -q "$@" | sed -n '1p;$p')
+done
 echo "cnn_ext.test():"
 (cd "$empty" && "$venv/bin/python" -c "import sys, cnn_ext; passed = cnn_ext.test('-q'); print('cnn_ext.test() returned', passed); sys.exit(0 if passed is True else 1)" | tail -n 2)
 echo "cnn-train --train-size 500 --epochs 2 --data-dir DIR:"

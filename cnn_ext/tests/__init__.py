@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["run"]
+__all__ = ["run", "kernels_line"]
 
 MISSING_EXTRA = 'the cnn_ext tests need pytest and hypothesis: pip install "cnn-ext[test]"'
 
@@ -28,6 +28,7 @@ def run(arguments: list[str] | None = None) -> int:
     if importlib.util.find_spec("hypothesis") is None:  # found, not imported: pytest loads it
         raise ImportError(f"{MISSING_EXTRA} (no module named 'hypothesis')")
 
+    print(kernels_line())
     location = str(Path(__file__).resolve().parent)
     scratch = None
     if "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ:  # hypothesis caches into ./.hypothesis
@@ -41,3 +42,12 @@ def run(arguments: list[str] | None = None) -> int:
         if scratch is not None:
             del os.environ["HYPOTHESIS_STORAGE_DIRECTORY"]
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def kernels_line() -> str:
+    """Which convolution kernels these tests run, for the report."""
+    from cnn_ext._simd import SIMD_ENV_VAR, simd_path, supported_paths
+    forced = os.environ.get(SIMD_ENV_VAR)
+    setting = f"{SIMD_ENV_VAR}={forced!r}" if forced else f"{SIMD_ENV_VAR} unset"
+    return (f"cnn_ext convolution kernels: {simd_path()} (this CPU supports "
+            f"{', '.join(supported_paths())}; {setting})")

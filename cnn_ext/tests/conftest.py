@@ -12,6 +12,11 @@ settings.load_profile("cnn_ext")
 TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
+def pytest_report_header(config):
+    from cnn_ext.tests import kernels_line
+    return kernels_line()
+
+
 def pytest_configure(config):
     # Registered here rather than in pyproject.toml so that it also holds when the tests run
     # outside the source tree (python -m cnn_ext.tests, tools/build_wheel.sh, cibuildwheel).
