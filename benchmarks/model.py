@@ -20,13 +20,13 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 
 from timing import median_seconds, peak_growth_mb, peak_rss_mb
 
 BATCH_SIZES = {"lenet": 128, "deepconvnet": 100}
 INFERENCE_BATCHES = (128, 1000)
-# The convolutions (3x3: out channels, pad) and 2x2 max poolings of the book's DeepConvNet.
+# The convolutions (3x3: out channels, pad) and 2x2 max poolings of the book's DeepConvNet
+# (cnn.models.DeepConvNet), for PyTorch's copy of it.
 DEEP_CONV_NET = [(16, 1), (16, 1), "pool", (32, 1), (32, 2), "pool", (64, 1), (64, 1), "pool"]
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
 
@@ -48,35 +48,16 @@ def inference_figures(predict, release_cache=lambda: None) -> dict:
     return figures
 
 
-def deep_conv_net():
-    """The book's DeepConvNet (chapter 8) from cnn's layers, He initialisation."""
-    from cnn.layers import Affine, Convolution, Dropout, Flatten, Pooling, Relu
-    from cnn.models import Sequential
-
-    rng = np.random.default_rng(0)
-    layers, channels = [], 1
-    for item in DEEP_CONV_NET:
-        if item == "pool":
-            layers.append(Pooling(2, 2, stride=2))
-            continue
-        out_channels, pad = item
-        layers += [Convolution.create(channels, out_channels, 3, pad=pad, rng=rng), Relu()]
-        channels = out_channels
-    layers += [Flatten(), Affine.create(1024, 50, rng=rng), Relu(), Dropout(0.5, seed=1),
-               Affine.create(50, 10, rng=rng), Dropout(0.5, seed=2)]
-    return Sequential(layers, input_shape=(1, 28, 28))
-
-
 def cnn_ext_run(data, model_name: str, epochs: int, threads: int) -> dict:
     import cnn_ext
-    from cnn.models import LeNet
+    from cnn.models import DeepConvNet, LeNet
     from cnn.optim import Adam
     from cnn.trainer import Trainer
 
     cnn_ext.set_num_threads(threads)
     (x_train, t_train), (x_test, t_test) = data
     batch = BATCH_SIZES[model_name]
-    model = LeNet(seed=0) if model_name == "lenet" else deep_conv_net()
+    model = LeNet(seed=0) if model_name == "lenet" else DeepConvNet(seed=0)
     warmup = Trainer(model, Adam(lr=1e-3), batch_size=batch, log=None, progress=False)
     warmup.fit(x_train[:20 * batch], t_train[:20 * batch], epochs=1)
     trainer = Trainer(model, Adam(lr=1e-3), batch_size=batch, log=None, progress=False)

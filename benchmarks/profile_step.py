@@ -17,9 +17,8 @@ from collections import defaultdict
 import numpy as np
 
 import cnn_ext
-from cnn.models import LeNet
+from cnn.models import DeepConvNet, LeNet
 from cnn.optim import Adam
-from model import deep_conv_net
 
 
 class Timers:
@@ -53,7 +52,7 @@ def main() -> None:
     batch_size = args.batch_size or (128 if args.model == "lenet" else 100)
     x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, batch_size)
-    model = LeNet(seed=0) if args.model == "lenet" else deep_conv_net()
+    model = LeNet(seed=0) if args.model == "lenet" else DeepConvNet(seed=0)
     optimizer = Adam(lr=1e-3)
     timers = Timers()
     names = [f"{index:>2} {layer!r}" for index, layer in enumerate(model.layers)]
