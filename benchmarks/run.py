@@ -1,7 +1,7 @@
 """Benchmark cnn-ext: kernels against memcpy, NumPy and PyTorch, whole layers against PyTorch,
-and LeNet training and inference.
+and LeNet's and DeepConvNet's training and inference, for every SIMD path this CPU supports.
 
-    python benchmarks/run.py                 # everything; about 5 minutes on 2 cores
+    python benchmarks/run.py                 # everything; about 20 minutes on 2 cores
     python benchmarks/run.py --quick         # float32 kernels and layers, fewer repeats, no model
 
 Prints the tables and writes them, with the machine's description, as JSON
@@ -25,6 +25,7 @@ import numpy as np
 import cnn_ext
 import kernels
 import layers
+import model as model_py
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,42 +66,48 @@ def kernel_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def model_rows(threads: int, epochs: int, with_torch: bool) -> list[dict]:
-    rows = []
-    for framework in ["cnn-ext"] + (["torch"] if with_torch else []):
-        command = [sys.executable, str(HERE / "model.py"), framework, "--threads", str(threads),
-                   "--epochs", str(epochs)]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(output.strip().splitlines()[-1]))
-    return rows
+MODEL_KEYS = ("epoch_seconds", "step_ms", "inference_seconds_128", "inference_seconds_1000",
+              "predict_growth_mb", "peak_rss_mb")
 
 
-def model_table(rows: list[dict]) -> str:
-    header = (f"{'framework':<9} {'epoch s':>8} {'infer@128 s':>11} {'infer@1000 s':>12} "
-              f"{'predict +MB':>11} {'peak RSS MB':>11} {'test acc':>8}")
+def model_row(framework: str, model: str, threads: int, epochs: int,
+              simd: str | None = None) -> dict:
+    """One run of model.py in its own process (``simd`` forces cnn-ext's kernels)."""
+    environment = dict(os.environ)
+    if simd is not None:
+        environment["CNN_EXT_SIMD"] = simd
+    command = [sys.executable, str(HERE / "model.py"), framework, "--model", model,
+               "--threads", str(threads), "--epochs", str(epochs)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True,
+                            env=environment).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def model_table(rows: list[dict], theirs: dict | None) -> str:
+    header = (f"{'framework':<16} {'epoch s':>8} {'step ms':>8} {'infer@128 s':>11} "
+              f"{'infer@1000 s':>12} {'predict +MB':>11} {'peak RSS MB':>11} {'test acc':>8}")
     lines = [header, "-" * len(header)]
-    for row in rows:
-        lines.append(f"{row['framework']:<9} {row['epoch_seconds']:>8.2f} "
+    for row in rows + ([theirs] if theirs else []):
+        name = row["framework"] + (f" {row['simd']}" if "simd" in row else "")
+        lines.append(f"{name:<16} {row['epoch_seconds']:>8.2f} {row['step_ms']:>8.1f} "
                      f"{row['inference_seconds_128']:>11.3f} {row['inference_seconds_1000']:>12.3f} "
                      f"{row['predict_growth_mb']:>11.1f} {row['peak_rss_mb']:>11.0f} "
                      f"{row['test_accuracy']:>8.4f}")
-    if len(rows) == 2:
-        ours, theirs = rows
-        ratios = [ours[key] / theirs[key] for key in ("epoch_seconds", "inference_seconds_128",
-                                                     "inference_seconds_1000", "predict_growth_mb",
-                                                     "peak_rss_mb")]
-        lines.append(f"{'ratio':<9} {ratios[0]:>8.2f} {ratios[1]:>11.2f} {ratios[2]:>12.2f} "
-                     f"{ratios[3]:>11.2f} {ratios[4]:>11.2f}")
+    for row in rows if theirs else []:
+        ratios = [row[key] / theirs[key] for key in MODEL_KEYS]
+        lines.append(f"{'ratio ' + row['simd']:<16} {ratios[0]:>8.2f} {ratios[1]:>8.2f} "
+                     f"{ratios[2]:>11.2f} {ratios[3]:>12.2f} {ratios[4]:>11.2f} {ratios[5]:>11.2f}")
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Benchmark cnn-ext kernels and LeNet.")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="float32 kernels, 3 repeats, no model")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both frameworks")
     parser.add_argument("--repeats", type=int, default=9, help="timed repeats per kernel")
-    parser.add_argument("--model-epochs", type=int, default=3, help="timed LeNet epochs per framework")
-    parser.add_argument("--no-model", action="store_true", help="skip the LeNet benchmark")
+    parser.add_argument("--model-epochs", type=int, default=3,
+                        help="timed LeNet epochs per run (DeepConvNet: one)")
+    parser.add_argument("--no-model", action="store_true", help="skip the model benchmarks")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "benchmark.json")
     args = parser.parse_args()
 
@@ -117,18 +124,32 @@ def main() -> None:
     rows = kernels.run(dtypes, 3 if args.quick else args.repeats, args.threads)
     print("\nKernels (median ms; ratios are cnn_ext time / baseline time, lower is better)")
     print(kernel_table(rows))
-    layer_rows = layers.run(3 if args.quick else args.repeats, args.threads, torch_available)
-    print("\nLayers (median ms; ratio is cnn_ext time / torch time)")
-    print(layers.table(layer_rows))
+    from cnn_ext._simd import supported_paths
+    paths = list(reversed(supported_paths()))
+    repeats = 3 if args.quick else args.repeats
+    theirs = layers.in_own_process("torch", repeats, args.threads) if torch_available else None
+    peak = layers.machine_peak(None, args.threads)
+    print(f"\nLayers (median ms; ratio is cnn_ext time / torch time; each framework in its own "
+          f"process)\npeak: {peak['description']}")
+    layer_rows = []
+    for path in paths:
+        rows_of_path = layers.rows(layers.in_own_process("cnn-ext", repeats, args.threads, path),
+                                   theirs, args.threads)
+        print(layers.table(rows_of_path))
+        layer_rows += rows_of_path
 
     results = {"machine": info, "threads": args.threads, "kernels": rows, "layers": layer_rows}
     if not (args.quick or args.no_model):
-        models = model_rows(args.threads, args.model_epochs, torch_available)
-        print(f"\nLeNet on MNIST, batch 128, Adam, float32 (median of {args.model_epochs} epochs; "
-              f"inference on the 10,000 test images in batches of 128 and 1000; memory growth "
-              f"while predicting in batches of 1000)")
-        print(model_table(models))
-        results["model"] = models
+        results["models"] = {}
+        for model, epochs in (("lenet", args.model_epochs), ("deepconvnet", 1)):
+            ours = [model_row("cnn-ext", model, args.threads, epochs, path) for path in paths]
+            torch_row = model_row("torch", model, args.threads, epochs) if torch_available else None
+            batch = model_py.BATCH_SIZES[model]
+            print(f"\n{model} on MNIST, batch {batch}, Adam, float32 (median of {epochs} "
+                  f"epoch(s); inference on the 10,000 test images in batches of 128 and 1000; "
+                  f"memory growth while predicting in batches of 1000)")
+            print(model_table(ours, torch_row))
+            results["models"][model] = ours + ([torch_row] if torch_row else [])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten: {args.output}")
