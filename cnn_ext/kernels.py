@@ -274,11 +274,13 @@ def _check_argmax(argmax, expected_shape, plane_size: int) -> np.ndarray:
     return np.ascontiguousarray(argmax, dtype=np.intp)
 
 
-def relu(x) -> np.ndarray:
+def relu(x, inplace: bool = False) -> np.ndarray:
     """``max(x, 0)`` element by element, in one pass; NaN stays NaN and -inf gives 0.
 
     Args:
         x: any shape (no empty axis), float32 or float64.
+        inplace: overwrite ``x`` with the result and return it, allocating nothing, when ``x``
+            is a writable C-contiguous float array (otherwise a new array, as by default).
 
     Returns:
         out, the shape and dtype of ``x``, C-contiguous.
@@ -286,9 +288,12 @@ def relu(x) -> np.ndarray:
     Example:
         >>> relu(np.array([-2.0, 0.0, 3.0]))
         array([0., 0., 3.])
+        >>> y = np.array([-1.0, 4.0]); relu(y, inplace=True) is y
+        True
     """
+    in_place = inplace and isinstance(x, np.ndarray) and x.flags.c_contiguous and x.flags.writeable
     x = check_float_array("x", x, None, "of any shape")
-    out = np.empty_like(x)
+    out = x if in_place else np.empty_like(x)
     relu_kernel(x.reshape(-1), out.reshape(-1))
     return out
 

@@ -123,3 +123,22 @@ def test_softmax_with_loss_takes_integer_or_one_hot_labels(dtype):
 def test_relu_of_minus_infinity_is_zero_and_nan_stays_nan():
     out = Relu().forward(np.array([[-np.inf, 1.0, np.nan, -2.0]]))  # x * mask gave [[nan, ...]]
     np.testing.assert_array_equal(out, [[0.0, 1.0, np.nan, 0.0]])
+
+
+def test_an_in_place_relu_overwrites_its_input_and_backpropagates_alike(rng):
+    from cnn.layers import Relu
+    x = rng.standard_normal((4, 3, 5, 5))
+    keep = x.copy()
+    plain, in_place = Relu(), Relu(inplace=True)
+    expected = plain.forward(keep.copy())
+    out = in_place.forward(x)
+    assert out is x  # no new array
+    np.testing.assert_array_equal(out, expected)
+    dout = rng.standard_normal(x.shape)
+    np.testing.assert_array_equal(in_place.backward(dout), plain.backward(dout))
+    view = keep[:, :, ::2]  # not contiguous: a new array, the input left alone
+    before = view.copy()
+    np.testing.assert_array_equal(Relu(inplace=True).forward(view), np.maximum(before, 0))
+    np.testing.assert_array_equal(view, before)
+    with pytest.raises(TypeError, match="inplace must be True or False"):
+        Relu(inplace="yes")

@@ -125,7 +125,8 @@ def test_train_step_is_the_forward_and_backward_of_a_training_step():
 def test_simple_convnet_is_built_by_size_and_learns():
     model = SimpleConvNet(seed=0)
     assert [repr(layer) for layer in model.layers][:3] == [
-        "Convolution(1->30, 5x5, stride=1, pad=0)", "Relu()", "Pooling(2x2, stride=2, pad=0)"]
+        "Convolution(1->30, 5x5, stride=1, pad=0)", "Relu(inplace=True)",
+        "Pooling(2x2, stride=2, pad=0)"]
     assert model.num_params() == 30 * 25 + 30 + 4320 * 100 + 100 + 100 * 10 + 10
     x, t = first_training_images(200)
     optimizer = Adam(lr=1e-3)

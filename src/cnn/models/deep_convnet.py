@@ -59,13 +59,14 @@ class DeepConvNet(Sequential):
         layers, in_channels = [], channels
         for index, (out_channels, pad) in enumerate(CONVOLUTIONS):
             layers += [Convolution.create(in_channels, out_channels, 3, pad=pad, rng=rng,
-                                          dtype=dtype), Relu()]
+                                          dtype=dtype), Relu(inplace=True)]
             if index % 2 == 1:
                 layers.append(Pooling(2, 2, stride=2))
             in_channels = out_channels
         layers.append(Flatten())
         layers += [
-            Affine.create(flat_features(layers, input_shape), 50, rng=rng, dtype=dtype), Relu(),
+            Affine.create(flat_features(layers, input_shape), 50, rng=rng, dtype=dtype),
+            Relu(inplace=True),
             Dropout(0.5, seed=int(rng.integers(2 ** 63 - 1))),
             Affine.create(50, num_classes, rng=rng, dtype=dtype),
             Dropout(0.5, seed=int(rng.integers(2 ** 63 - 1))),

@@ -48,15 +48,16 @@ class LeNet(Sequential):
             num_classes, input_shape, dtype)
         rng = np.random.default_rng(seed)
         layers = [
-            Convolution.create(channels, 6, 5, pad=2, rng=rng, dtype=dtype), Relu(),
+            Convolution.create(channels, 6, 5, pad=2, rng=rng, dtype=dtype), Relu(inplace=True),
             Pooling(2, 2, stride=2),
-            Convolution.create(6, 16, 5, pad=2, rng=rng, dtype=dtype), Relu(),
+            Convolution.create(6, 16, 5, pad=2, rng=rng, dtype=dtype), Relu(inplace=True),
             Pooling(2, 2, stride=2),
             Flatten(),
         ]
         layers += [
-            Affine.create(flat_features(layers, input_shape), 120, rng=rng, dtype=dtype), Relu(),
-            Affine.create(120, 84, rng=rng, dtype=dtype), Relu(),
+            Affine.create(flat_features(layers, input_shape), 120, rng=rng, dtype=dtype),
+            Relu(inplace=True),
+            Affine.create(120, 84, rng=rng, dtype=dtype), Relu(inplace=True),
             Affine.create(84, num_classes, rng=rng, dtype=dtype),
         ]
         super().__init__(layers, SoftmaxWithLoss(), input_shape=(channels, height, width))

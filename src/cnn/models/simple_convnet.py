@@ -38,12 +38,12 @@ class SimpleConvNet(Sequential):
             num_classes, input_shape, dtype)
         rng = np.random.default_rng(seed)
         layers = [
-            Convolution.create(channels, filters, filter_size, rng=rng, dtype=dtype), Relu(),
+            Convolution.create(channels, filters, filter_size, rng=rng, dtype=dtype), Relu(inplace=True),
             Pooling(2, 2, stride=2),
             Flatten(),
         ]
         layers += [
-            Affine.create(flat_features(layers, input_shape), hidden, rng=rng, dtype=dtype), Relu(),
+            Affine.create(flat_features(layers, input_shape), hidden, rng=rng, dtype=dtype), Relu(inplace=True),
             Affine.create(hidden, num_classes, rng=rng, dtype=dtype),
         ]
         super().__init__(layers, SoftmaxWithLoss(), input_shape=(channels, height, width))
