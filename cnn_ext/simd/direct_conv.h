@@ -20,11 +20,12 @@
  * Register tiles. The forward micro-kernel keeps FWD_MR output channels by FWD_NV vectors of
  * positions in registers over the whole reduction (every input channel and tap), with the
  * weights packed once per call as [channel block][tap][FWD_MR], so each tap costs FWD_NV
- * loads and FWD_MR broadcasts for FWD_MR * FWD_NV fused multiply-adds. The weight-gradient
- * micro-kernel keeps DW_MR output channels by DW_NT taps, each a vector of partial sums over
- * positions, across a block of images. The input gradient of a stride-1 convolution is the
- * forward kernel again, on the output gradient padded by filter - 1 - pad, with the filters
- * turned 180 degrees and their two channel axes swapped.
+ * loads and FWD_MR broadcasts for FWD_MR * FWD_NV fused multiply-adds; the bias starts the
+ * accumulators. The weight-gradient micro-kernel keeps DW_MR output channels by DW_NT taps,
+ * each a vector of partial sums over positions, across a group of images, then reduces them.
+ * Smaller tiles of both finish the last channels, taps and positions. The input gradient of a
+ * stride-1 convolution is the forward kernel again, on the output gradient padded by
+ * filter - 1 - pad, with the filters turned 180 degrees and their two channel axes swapped.
  *
  * Trust: the Cython wrappers pass C-contiguous buffers of the stated shapes and scratch of
  * at least the sizes the *_scratch functions return; nothing is checked here.
