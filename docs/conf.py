@@ -35,5 +35,6 @@ napoleon_custom_sections = ["Shape"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"  # the notebook's committed outputs are shown as they are
 
-# The tutorial lives beside the examples it uses; a copy (and its digits) is rendered here.
-shutil.copy(EXAMPLES / "tutorial.ipynb", HERE / "tutorial.ipynb")
+# The notebooks live beside the examples they use; copies (and the digits) are rendered here.
+for notebook in ("tutorial.ipynb", "deep_network.ipynb"):
+    shutil.copy(EXAMPLES / notebook, HERE / notebook)

@@ -1,4 +1,5 @@
-"""examples/tutorial.ipynb runs top to bottom in a fresh kernel without an error.
+"""The notebooks (examples/tutorial.ipynb, examples/deep_network.ipynb) run top to bottom in a
+fresh kernel without an error.
 
 Needs the notebook extra (nbclient, ipykernel); skipped without it, except with
 CNN_EXT_REQUIRE_EXTRAS=1 (set by .ci/run), where a missing package fails the run."""
@@ -14,19 +15,20 @@ INSTALL = 'pip install ".[notebook]"'
 
 pytestmark = pytest.mark.slow
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "tutorial.ipynb"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def test_the_tutorial_runs_in_a_fresh_kernel():
+@pytest.mark.parametrize("name, figures", [("tutorial.ipynb", 5), ("deep_network.ipynb", 3)])
+def test_the_notebook_runs_in_a_fresh_kernel(name, figures):
     nbformat = optional("nbformat", INSTALL)
     nbclient = optional("nbclient", INSTALL)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = nbformat.read(EXAMPLES / name, as_version=4)
     started = time.perf_counter()
     # Any cell's error raises CellExecutionError, naming the cell and the exception.
     nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+                            resources={"metadata": {"path": str(EXAMPLES)}}).execute()
     assert time.perf_counter() - started < 300
     images = sum("image/png" in output.get("data", {}) for cell in notebook.cells
                  for output in cell.get("outputs", []))
-    assert images >= 5
-    assert not list(NOTEBOOK.parent.glob("*.npz"))  # the notebook cleans up what it saved
+    assert images >= figures
+    assert not list(EXAMPLES.glob("*.npz"))  # the notebook cleans up what it saved

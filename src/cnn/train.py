@@ -1,9 +1,13 @@
-"""Train the notebook's LeNet on MNIST and report the test accuracy: the project's main job.
+"""Train a CNN on MNIST and report the test accuracy: the project's main job.
 
-    cnn-train                                   # full training set, the defaults below
+    cnn-train                                   # the notebook's LeNet, its defaults below
+    cnn-train --model deepconvnet               # the book's DeepConvNet, with augmentation
     cnn-train --train-size 500 --epochs 20      # the notebook's experiment
     python -m cnn.train ...                     # the same
     python examples/train_lenet.py ...          # the same, reading the repository's data/mnist
+
+Each model has its own defaults, chosen by measurement (see MODEL_DEFAULTS and the guide
+"From LeNet to the book's deep network"); any flag overrides them.
 
 Without --data-dir, MNIST is read from $CNN_EXT_DATA, else from the user cache, and whatever
 is missing is downloaded there (with a progress bar, each file checked against its SHA-256).
@@ -32,7 +36,8 @@ from cnn import plots
 from cnn.functions import softmax
 from cnn.datasets import load_mnist
 from cnn.metrics import accuracy
-from cnn.models import LeNet
+from cnn.augment import RandomShift
+from cnn.models import DeepConvNet, LeNet, SimpleConvNet
 from cnn.optim import OPTIMIZERS, make_optimizer
 from cnn.schedules import cosine
 from cnn.storage import atomic_write_text, read_json
@@ -42,19 +47,36 @@ __all__ = ["main", "parse_args", "run"]
 
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.01, "rmsprop": 0.001,
               "adam": 0.002}
+#: The models the job trains, by their --model names.
+MODELS = {"lenet": LeNet, "simpleconvnet": SimpleConvNet, "deepconvnet": DeepConvNet}
+#: Each model's defaults: epochs, batch size, Adam's initial learning rate (decayed along a
+#: cosine), and whether training batches are augmented (random shifts of up to 2 pixels).
+MODEL_DEFAULTS = {
+    "lenet": {"epochs": 12, "batch_size": 32, "adam_lr": 0.002, "augment": False},
+    "simpleconvnet": {"epochs": 10, "batch_size": 100, "adam_lr": 0.001, "augment": False},
+    "deepconvnet": {"epochs": 20, "batch_size": 100, "adam_lr": 0.001, "augment": True},
+}
+AUGMENTATION = RandomShift(2)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The job's flags from ``argv`` (default ``sys.argv[1:]``)."""
-    parser = argparse.ArgumentParser(description="Train LeNet on MNIST with cnn-ext.")
-    parser.add_argument("--epochs", type=int, default=12, help="number of epochs (default 12)")
-    parser.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
+    parser = argparse.ArgumentParser(description="Train a CNN on MNIST with cnn-ext.")
+    parser.add_argument("--model", choices=sorted(MODELS), default="lenet",
+                        help="the network (default lenet, the study notebook's)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="number of epochs (default: lenet 12, simpleconvnet 10, deepconvnet 20)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="samples per step (default: lenet 32, the others 100)")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="shift each training image by up to 2 pixels at random (default: "
+                             "on for deepconvnet, off for the others)")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
                         help="optimizer (default adam)")
     parser.add_argument("--lr", type=float, default=None,
                         help="initial learning rate, decayed along a cosine to 0 "
-                             "(default: adam 0.002, sgd 0.1, momentum/nesterov 0.05, "
-                             "adagrad 0.01, rmsprop 0.001)")
+                             "(default: adam 0.002 for lenet and 0.001 for the others, sgd 0.1, "
+                             "momentum/nesterov 0.05, adagrad 0.01, rmsprop 0.001)")
     parser.add_argument("--train-size", type=int, default=None,
                         help="train on the first N training images (default: all 60000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
@@ -63,11 +85,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="directory of the four MNIST files, read without any download "
                              "(default: $CNN_EXT_DATA, else the user cache, downloading what is "
                              "missing; examples/train_lenet.py reads the repository's data/mnist)")
-    parser.add_argument("--out", type=Path, default=Path("runs/lenet"),
-                        help="output directory (default runs/lenet)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output directory (default runs/MODEL, for example runs/lenet)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out (same flags as that run)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    defaults = MODEL_DEFAULTS[args.model]
+    for name in ("epochs", "batch_size", "augment"):
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[name])
+    if args.out is None:
+        args.out = Path("runs") / args.model
+    return args
 
 
 def load_data(args):
@@ -102,8 +131,9 @@ def write_figures(model, history, x_test, t_test, scores, out: Path, initial_fil
 
 def settings_of(args, lr: float) -> dict:
     """The flags that decide a run's result, as recorded in run.json."""
-    return {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": args.optimizer,
-            "lr": lr, "train_size": args.train_size, "seed": args.seed, "dtype": args.dtype}
+    return {"model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
+            "optimizer": args.optimizer, "lr": lr, "augment": args.augment,
+            "train_size": args.train_size, "seed": args.seed, "dtype": args.dtype}
 
 
 def check_earlier_run(args, settings: dict) -> bool:
@@ -119,6 +149,7 @@ def check_earlier_run(args, settings: dict) -> bool:
     saved = read_json(run_file, advice) if run_file.exists() else settings
     if not isinstance(saved, dict):
         raise ValueError(f"{run_file} is damaged (not a record of settings); {advice}")
+    saved = {"model": "lenet", "augment": False, **saved}  # what runs of cnn-ext 0.1 were
     differing = [f"--{key.replace('_', '-')} {saved.get(key)} there, {value} here"
                  for key, value in settings.items() if saved.get(key) != value]
     if differing:
@@ -138,12 +169,12 @@ def check_earlier_run(args, settings: dict) -> bool:
 
 def run(args) -> float:
     """Train (or report a finished run in ``args.out``) and return the test accuracy."""
-    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    lr = default_lr(args) if args.lr is None else args.lr
     optimizer = make_optimizer(args.optimizer, lr=lr)
     if args.epochs < 1:
         raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
     x_train, t_train, x_test, t_test = load_data(args)
-    model = LeNet(seed=args.seed, dtype=args.dtype)
+    model = MODELS[args.model](seed=args.seed, dtype=args.dtype)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = settings_of(args, lr)
     if check_earlier_run(args, settings):
@@ -153,9 +184,15 @@ def run(args) -> float:
         return accuracy(model.predict_batches(x_test), t_test)
     atomic_write_text(args.out / "run.json", json.dumps(settings, indent=2) + "\n")
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
-                      lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz")
-    print(f"LeNet ({model.num_params():,} parameters, {args.dtype}) on {len(x_train):,} images, "
-          f"{args.epochs} epochs, {args.optimizer} lr {lr:g} (cosine), batch {args.batch_size}")
+                      lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz",
+                      augment=AUGMENTATION if args.augment else None)
+    augmented = f", augmented by {AUGMENTATION!r}" if args.augment else ""
+    print(f"{type(model).__name__} ({model.num_params():,} parameters, {args.dtype}) on "
+          f"{len(x_train):,} images{augmented}, {args.epochs} epochs, {args.optimizer} lr {lr:g} "
+          f"(cosine), batch {args.batch_size}")
+    print(f"train loss: mean over the epoch's batches; train acc: "
+          f"{min(trainer.train_sample, len(x_train)):,} "
+          f"training images in inference mode")
     initial_filters = model.params[0].copy()
     started = time.perf_counter()
     history = trainer.fit(x_train, t_train, args.epochs, x_test, t_test, resume=args.resume)
@@ -165,6 +202,12 @@ def run(args) -> float:
     scores = model.predict_batches(x_test)
     write_figures(model, history, x_test, t_test, scores, args.out, initial_filters)
     return accuracy(scores, t_test)
+
+
+def default_lr(args) -> float:
+    """The optimizer's default learning rate; Adam's is the model's own."""
+    return MODEL_DEFAULTS[args.model]["adam_lr"] if args.optimizer == "adam" else \
+        DEFAULT_LR[args.optimizer]
 
 
 def main(argv: Optional[Sequence[str]] = None, default_data_dir: Optional[Path] = None) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 
 import cnn_ext
 from cnn._checks import check_int, check_samples, describe
+from cnn.augment import Transform
 from cnn.losses import class_indices
 from cnn.metrics import correct_predictions
 from cnn.models.sequential import Sequential
@@ -27,6 +28,8 @@ __all__ = ["Trainer", "TrainingInterrupted", "format_epoch"]
 
 # The longest record of a run a checkpoint may hold (its history grows by ~200 bytes an epoch).
 MAX_META_BYTES = 64 << 20
+# Streams of random numbers drawn from the Trainer's seed besides the shuffling's.
+AUGMENT_STREAM, SAMPLE_STREAM = 1, 2
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -38,7 +41,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def format_epoch(record: dict) -> str:
-    """One report line: ``| epoch 3 | train loss 0.0812 acc 0.9751 | test loss 0.0594 acc 0.9808 | 9.1 s``."""
+    """One report line: ``| epoch 3 | train loss 0.0812 acc 0.9751 | test loss 0.0594 acc 0.9808 | 9.1 s``.
+
+    The train loss is the mean over the epoch's batches (training mode); the train accuracy is
+    measured in inference mode on a sample of the training set (see :class:`Trainer`)."""
     line = (f"| epoch {record['epoch']} | train loss {record['train_loss']:.4f} "
             f"acc {record['train_acc']:.4f} |")
     if record.get("test_loss") is not None:
@@ -92,13 +98,22 @@ class Trainer:
         log: called with each report line (default ``print``); None for silence.
         progress: draw a progress bar within each epoch; None (default) draws
             only when standard error is a terminal.
+        augment: a :class:`~cnn.augment.Transform` applied to every training batch (never to
+            the test set), drawing from a generator seeded by ``seed`` and saved in checkpoints;
+            None (default) for none.
+        train_sample: how many training samples (drawn once from ``seed``) the training
+            accuracy of each epoch is measured on, in inference mode, as the book does: with
+            dropout after the last layer (the book's DeepConvNet) the accuracy of the training
+            batches themselves, in training mode, reads about half the true one. The running
+            training-mode figure is kept as ``batch_acc``.
     """
 
     def __init__(self, model: Sequential, optimizer: Optimizer, batch_size: int = 128, seed: int = 0,
                  lr_schedule: Optional[Schedule] = None,
                  checkpoint: Optional[Union[str, os.PathLike]] = None,
                  log: Optional[Callable[[str], None]] = print,
-                 progress: Optional[bool] = None) -> None:
+                 progress: Optional[bool] = None, augment: Optional[Transform] = None,
+                 train_sample: int = 1000) -> None:
         if not isinstance(model, Sequential):
             raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
         if not isinstance(optimizer, Optimizer):
@@ -111,6 +126,10 @@ class Trainer:
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.log = log or (lambda line: None)
         self.progress = progress
+        if augment is not None and not isinstance(augment, Transform):
+            raise TypeError(f"augment must be a cnn.augment.Transform (or None), got {describe(augment)}")
+        self.augment = augment
+        self.train_sample = check_int("train_sample", train_sample, 1)
         self.history: list[dict] = []
 
     def fit(self, x: np.ndarray, t: np.ndarray, epochs: int, x_test: Optional[np.ndarray] = None,
@@ -124,8 +143,10 @@ class Trainer:
             resume: continue from ``checkpoint`` if that file exists.
 
         Returns:
-            The history: one dict per epoch with ``epoch``, ``lr``, ``train_loss``,
-            ``train_acc``, ``test_loss``, ``test_acc`` (None without a test set), ``seconds``.
+            The history: one dict per epoch with ``epoch``, ``lr``, ``train_loss`` (mean over
+            the epoch's batches), ``train_acc`` (inference mode, on ``train_sample`` training
+            samples), ``batch_acc`` (the epoch's batches, training mode), ``test_loss``,
+            ``test_acc`` (None without a test set) and ``seconds``.
         """
         epochs = check_int("epochs", epochs, 1)
         if resume and self.checkpoint is None:
@@ -167,7 +188,19 @@ class Trainer:
     def _fresh_state(self, n_samples: int) -> dict:
         self.history = []
         return {"epoch": 0, "step": 0, "order": None, "loss_sum": 0.0, "correct": 0, "seen": 0,
-                "seconds": 0.0, "rng": np.random.default_rng(self.seed), "n_samples": n_samples}
+                "seconds": 0.0, "rng": np.random.default_rng(self.seed), "n_samples": n_samples,
+                "augment_rng": self._augment_generator()}
+
+    def _augment_generator(self) -> np.random.Generator:
+        """The augmentation's own stream, apart from the shuffling's, from the same seed."""
+        return np.random.default_rng([self.seed, AUGMENT_STREAM])
+
+    def _sample(self, n_samples: int) -> np.ndarray:
+        """The fixed training samples the training accuracy is measured on."""
+        if self.train_sample >= n_samples:
+            return np.arange(n_samples)
+        return np.sort(np.random.default_rng([self.seed, SAMPLE_STREAM]).choice(
+            n_samples, self.train_sample, replace=False))
 
     def _run_epoch(self, state: dict, x, t, x_test, t_test, interrupt: "DeferredInterrupt") -> None:
         epoch = state["epoch"]
@@ -182,7 +215,10 @@ class Trainer:
             bar.update(state["step"])
             while state["step"] < steps:
                 batch = order[state["step"] * self.batch_size:(state["step"] + 1) * self.batch_size]
-                loss, correct = self._train_step(x[batch], t[batch], epoch, state["step"])
+                x_batch = x[batch]
+                if self.augment is not None:
+                    x_batch = self.augment(x_batch, state["augment_rng"])
+                loss, correct = self._train_step(x_batch, t[batch], epoch, state["step"])
                 state["loss_sum"] += loss * len(batch)
                 state["correct"] += correct
                 state["seen"] += len(batch)
@@ -191,9 +227,11 @@ class Trainer:
                 if interrupt.requested:
                     state["seconds"] = time.perf_counter() - started
                     self._interrupt(state)
+        sample = self._sample(state["n_samples"])
         record = {"epoch": epoch + 1, "lr": self.optimizer.lr,
                   "train_loss": state["loss_sum"] / state["seen"],
-                  "train_acc": state["correct"] / state["seen"], "test_loss": None, "test_acc": None}
+                  "train_acc": self.model.evaluate(x[sample], t[sample], checked=True)[1],
+                  "batch_acc": state["correct"] / state["seen"], "test_loss": None, "test_acc": None}
         if x_test is not None:
             record["test_loss"], record["test_acc"] = self.model.evaluate(x_test, t_test, checked=True)
         record["seconds"] = time.perf_counter() - started
@@ -229,7 +267,8 @@ class Trainer:
                                             "seconds", "n_samples")}
         meta.update(rng=state["rng"].bit_generator.state, batch_size=self.batch_size,
                     seed=self.seed, history=self.history, lr=self.optimizer.lr,
-                    layer_rngs=[layer.rng.bit_generator.state for layer in self._layers_with_rng()])
+                    layer_rngs=[layer.rng.bit_generator.state for layer in self._layers_with_rng()],
+                    augment=self._augment_setting(), augment_rng=state["augment_rng"].bit_generator.state)
         arrays = {f"model.{key}": value for key, value in self.model.state_dict().items()}
         arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
         arrays["meta"] = np.array(json.dumps(meta))
@@ -251,7 +290,7 @@ class Trainer:
             layer.rng.bit_generator.state = rng_state
         self.history = meta["history"]
         state = {key: meta[key] for key in ("epoch", "step", "loss_sum", "correct", "seen",
-                                            "seconds", "n_samples", "rng")}
+                                            "seconds", "n_samples", "rng", "augment_rng")}
         state["order"] = arrays.get("order")
         if state["order"] is not None and not np.array_equal(np.sort(state["order"]),
                                                              np.arange(n_samples)):
@@ -295,8 +334,9 @@ class Trainer:
                     (kind in (int, float) and not (math.isfinite(value) and value >= 0)):
                 raise ValueError(f"{source}: its 'meta' entry has {key}={_short(value)}, not a "
                                  f"non-negative {kind.__name__}")
+        meta.setdefault("augment", None)  # checkpoints of cnn-ext 0.1 had no augmentation
         for key, value in (("n_samples", n_samples), ("batch_size", self.batch_size),
-                           ("seed", self.seed)):
+                           ("seed", self.seed), ("augment", self._augment_setting())):
             if meta[key] != value:
                 raise ValueError(f"{source} was written with {key}={meta[key]}, this run has "
                                  f"{key}={value}; resume with the same settings")
@@ -311,13 +351,20 @@ class Trainer:
         try:
             rng = np.random.default_rng(self.seed)
             rng.bit_generator.state = meta["rng"]
+            augment_rng = self._augment_generator()
+            if "augment_rng" in meta:
+                augment_rng.bit_generator.state = meta["augment_rng"]
             for rng_state in meta["layer_rngs"]:
                 np.random.default_rng().bit_generator.state = rng_state
         except (TypeError, ValueError, KeyError) as error:
             raise ValueError(f"{source}: its 'meta' entry holds a damaged generator state "
                              f"({error!r})") from None
-        meta["rng"] = rng
+        meta["rng"], meta["augment_rng"] = rng, augment_rng
         return meta
+
+    def _augment_setting(self) -> Optional[str]:
+        """What a checkpoint records of the augmentation, to refuse resuming with another."""
+        return None if self.augment is None else repr(self.augment)
 
     def _layers_with_rng(self):
         return [layer for layer in self.model.layers
