@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose
 from cnn.interop import from_onnx, from_torch, to_onnx, to_torch
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Layer,
                         Pooling, Relu, Sigmoid, Tanh)
-from cnn.models import LeNet, Sequential
+from cnn.models import DeepConvNet, LeNet, Sequential
 from extras import optional
 
 INSTALL = 'pip install ".[onnx]" torch'
@@ -61,7 +61,8 @@ def vectors(seed=2):
 
 
 MODELS = {"every-layer-kind": every_layer_kind, "affine-on-images": image_affine,
-          "vectors": vectors, "lenet": lambda: LeNet(seed=3)}
+          "vectors": vectors, "lenet": lambda: LeNet(seed=3),
+          "deepconvnet": lambda: DeepConvNet(seed=4)}
 
 
 def inputs(model, batch):

@@ -16,6 +16,7 @@ import numpy as np
 import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.augment import Transform
+from cnn.checkpoint import check_checkpoint_arrays, checked_record, entries
 from cnn.losses import class_indices
 from cnn.metrics import correct_predictions
 from cnn.models.sequential import Sequential
@@ -26,8 +27,6 @@ from cnn.storage import atomic_write_npz, atomic_write_text, read_npz
 
 __all__ = ["Trainer", "TrainingInterrupted", "format_epoch"]
 
-# The longest record of a run a checkpoint may hold (its history grows by ~200 bytes an epoch).
-MAX_META_BYTES = 64 << 20
 # Streams of random numbers drawn from the Trainer's seed besides the shuffling's.
 AUGMENT_STREAM, SAMPLE_STREAM = 1, 2
 
@@ -279,11 +278,14 @@ class Trainer:
 
     def _load_checkpoint(self, n_samples: int) -> dict:
         source = f"checkpoint {str(self.checkpoint)!r}"
-        arrays = read_npz(self.checkpoint,
-                          check=lambda specs: self._check_checkpoint(specs, source, n_samples))
-        meta = self._checked_meta(arrays["meta"], source, n_samples)
-        self.model.load_state_dict(_entries(arrays, "model."), source=source)
-        self.optimizer.load_state_dict(_entries(arrays, "optimizer."),
+        arrays = read_npz(self.checkpoint, check=lambda specs: check_checkpoint_arrays(
+            specs, source, n_samples, self.model, self.optimizer))
+        expected = {"n_samples": n_samples, "batch_size": self.batch_size, "seed": self.seed,
+                    "augment": self._augment_setting()}
+        meta = checked_record(arrays["meta"], source, expected, len(self._layers_with_rng()),
+                              lambda: np.random.default_rng(self.seed), self._augment_generator)
+        self.model.load_state_dict(entries(arrays, "model."), source=source)
+        self.optimizer.load_state_dict(entries(arrays, "optimizer."),
                                        names=list(self.model.named_params()))
         self.optimizer.lr = meta["lr"]
         for layer, rng_state in zip(self._layers_with_rng(), meta["layer_rngs"]):
@@ -297,71 +299,6 @@ class Trainer:
             raise ValueError(f"{source}: its 'order' is not an order of the {n_samples} samples")
         return state
 
-    def _check_checkpoint(self, specs: dict, source: str, n_samples: int) -> None:
-        """Refuse a checkpoint whose arrays do not fit this model, optimizer and data, from the
-        headers alone (before any data is read)."""
-        if "meta" not in specs:
-            raise ValueError(f"{source} is not a training checkpoint (no 'meta' entry)")
-        for key, spec in specs.items():
-            if key.startswith(("model.", "optimizer.")):
-                continue
-            if key == "meta" and spec.shape == () and spec.dtype.kind == "U" \
-                    and spec.dtype.itemsize <= MAX_META_BYTES:
-                continue
-            if key == "order" and spec.shape == (n_samples,) and spec.dtype.kind in "iu":
-                continue
-            raise ValueError(f"{source}: the entry {key!r} (shape {spec.shape}, dtype {spec.dtype}) "
-                             f"is not part of a checkpoint for {n_samples} samples")
-        self.model.check_state(_entries(specs, "model."), source)
-        self.optimizer.check_state(_entries(specs, "optimizer."), self.model.named_params(), source)
-
-    def _checked_meta(self, text: np.ndarray, source: str, n_samples: int) -> dict:
-        """The checkpoint's record of the run, every field checked against this run."""
-        try:
-            meta = json.loads(str(text))
-        except (ValueError, RecursionError) as error:
-            raise ValueError(f"{source}: its 'meta' entry is not JSON ({error})") from None
-        fields = {"epoch": int, "step": int, "correct": int, "seen": int, "n_samples": int,
-                  "batch_size": int, "seed": int, "loss_sum": float, "seconds": float, "lr": float,
-                  "history": list, "layer_rngs": list, "rng": dict}
-        if not isinstance(meta, dict):
-            raise ValueError(f"{source}: its 'meta' entry is not a record of the run")
-        for key, kind in fields.items():
-            value = meta.get(key)
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = meta[key] = float(value)
-            if not isinstance(value, kind) or isinstance(value, bool) or \
-                    (kind in (int, float) and not (math.isfinite(value) and value >= 0)):
-                raise ValueError(f"{source}: its 'meta' entry has {key}={_short(value)}, not a "
-                                 f"non-negative {kind.__name__}")
-        meta.setdefault("augment", None)  # checkpoints of cnn-ext 0.1 had no augmentation
-        for key, value in (("n_samples", n_samples), ("batch_size", self.batch_size),
-                           ("seed", self.seed), ("augment", self._augment_setting())):
-            if meta[key] != value:
-                raise ValueError(f"{source} was written with {key}={meta[key]}, this run has "
-                                 f"{key}={value}; resume with the same settings")
-        if not all(_is_record(record) for record in meta["history"]):
-            raise ValueError(f"{source}: its 'meta' entry holds a damaged history")
-        steps = math.ceil(n_samples / self.batch_size)
-        if meta["step"] >= steps or meta["seen"] > n_samples or meta["correct"] > meta["seen"] \
-                or len(meta["history"]) != meta["epoch"] or meta["lr"] <= 0 \
-                or len(meta["layer_rngs"]) != len(self._layers_with_rng()):
-            raise ValueError(f"{source}: its 'meta' entry does not describe a run of this model "
-                             f"over {n_samples} samples in batches of {self.batch_size}")
-        try:
-            rng = np.random.default_rng(self.seed)
-            rng.bit_generator.state = meta["rng"]
-            augment_rng = self._augment_generator()
-            if "augment_rng" in meta:
-                augment_rng.bit_generator.state = meta["augment_rng"]
-            for rng_state in meta["layer_rngs"]:
-                np.random.default_rng().bit_generator.state = rng_state
-        except (TypeError, ValueError, KeyError) as error:
-            raise ValueError(f"{source}: its 'meta' entry holds a damaged generator state "
-                             f"({error!r})") from None
-        meta["rng"], meta["augment_rng"] = rng, augment_rng
-        return meta
-
     def _augment_setting(self) -> Optional[str]:
         """What a checkpoint records of the augmentation, to refuse resuming with another."""
         return None if self.augment is None else repr(self.augment)
@@ -369,22 +306,3 @@ class Trainer:
     def _layers_with_rng(self):
         return [layer for layer in self.model.layers
                 if isinstance(getattr(layer, "rng", None), np.random.Generator)]
-
-
-def _entries(arrays: dict, prefix: str) -> dict:
-    """The entries under ``prefix``, with the prefix taken off their names."""
-    return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
-
-
-def _is_record(record) -> bool:
-    """Whether ``record`` is an epoch's entry of a history (see :meth:`Trainer.fit`)."""
-    def number(value):
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return isinstance(record, dict) and all(number(record.get(key)) for key in
-                                            ("epoch", "lr", "train_loss", "train_acc", "seconds")) \
-        and all(record.get(key) is None or number(record[key]) for key in ("test_loss", "test_acc"))
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
