@@ -8,13 +8,13 @@ __all__ = ["log_softmax", "softmax", "cross_entropy"]
 
 
 def log_softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax of scores (N, K); subtracting the row maximum avoids overflow."""
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    """Row-wise log-softmax of scores (N, K) or (K,); subtracting the row maximum avoids overflow."""
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of scores (N, K)."""
+    """Row-wise softmax of scores (N, K) or (K,)."""
     return np.exp(log_softmax(scores))
 
 

@@ -151,7 +151,7 @@ class Trainer:
         if resume and self.checkpoint is None:
             raise ValueError("resume=True needs a checkpoint path; pass checkpoint=... to Trainer")
         with cnn_ext.engine_scope():  # once for the whole fit, not per step
-            t, t_test = self._check_data(x, t, x_test, t_test)
+            x, t, x_test, t_test = self._check_data(x, t, x_test, t_test)
             n_samples = x.shape[0]
             state = self._fresh_state(n_samples)
             if resume and self.checkpoint.exists():
@@ -167,18 +167,22 @@ class Trainer:
         """Write the history as JSON, atomically (the old file or the new one, never half)."""
         atomic_write_text(path, json.dumps(self.history, indent=2) + "\n")
 
-    def _check_data(self, x, t, x_test, t_test) -> tuple[np.ndarray, Optional[np.ndarray]]:
-        """Check the data once and return the labels as class indices (array-likes accepted)."""
+    def _check_data(self, x, t, x_test, t_test) -> tuple:
+        """Check the data once: ``(x, t, x_test, t_test)`` with the samples as the model's
+        batches (flat samples reshaped to its input_shape) and the labels as class indices
+        (array-likes accepted)."""
         check_samples("x", x, self.model.dtype)
+        x, _ = self.model._as_batch(x, "x")
         if x_test is not None:
             check_samples("x_test", x_test, self.model.dtype)
+            x_test, _ = self.model._as_batch(x_test, "x_test")
         if (x_test is None) != (t_test is None):
             raise ValueError("x_test and t_test must be given together")
         classes = self._classes(x)
         t = class_indices(t, x.shape[0], classes)
         if x_test is not None:
             t_test = class_indices(t_test, x_test.shape[0], classes, "t_test")
-        return t, t_test
+        return x, t, x_test, t_test
 
     def _classes(self, x: np.ndarray) -> int:
         """The number of classes: the width of the model's scores for one sample."""

@@ -18,6 +18,7 @@ class Dropout(Layer):
     Args:
         ratio: drop probability in [0, 1).
         seed: an int seed or a ``numpy.random.Generator`` for the masks.
+        dropout_ratio: the book's name for ``ratio``; give one of the two.
 
     Shape: x (any) -> out (same shape).
 
@@ -30,10 +31,15 @@ class Dropout(Layer):
         8.0
     """
 
-    def __init__(self, ratio: float = 0.5,
-                 seed: Optional[Union[int, np.random.Generator]] = None) -> None:
+    def __init__(self, ratio: Optional[float] = None,
+                 seed: Optional[Union[int, np.random.Generator]] = None, *,
+                 dropout_ratio: Optional[float] = None) -> None:
         super().__init__()
-        self.ratio = check_float("ratio", ratio, 0.0, 1.0, low_inclusive=True)
+        if ratio is not None and dropout_ratio is not None:
+            raise TypeError(f"give ratio or the book's dropout_ratio, not both: got ratio={ratio!r} "
+                            f"and dropout_ratio={dropout_ratio!r}")
+        name, value = ("dropout_ratio", dropout_ratio) if dropout_ratio is not None else ("ratio", ratio)
+        self.ratio = check_float(name, 0.5 if value is None else value, 0.0, 1.0, low_inclusive=True)
         self.rng = np.random.default_rng(seed)
         self.mask = None
         self.x_shape = None

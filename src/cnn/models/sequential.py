@@ -10,9 +10,11 @@ import numpy as np
 
 import cnn_ext
 from cnn._checks import check_int, check_samples, describe
+from cnn.functions import softmax
 from cnn.layers.base import Layer
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.metrics import accuracy
+from cnn.models._inputs import as_batch
 from cnn.storage import atomic_write_npz, read_npz
 
 __all__ = ["Sequential", "STATE_FORMAT_VERSION"]
@@ -65,6 +67,27 @@ class Sequential:
         self.layers = layers
         self.loss = SoftmaxWithLoss() if loss is None else loss
         self.input_shape = None if input_shape is None else tuple(input_shape)
+        if self.input_shape is not None:
+            self._check_layers_fit()
+
+    def _check_layers_fit(self) -> None:
+        """Refuse, naming it, the first layer that cannot take what the layers before it give
+        one sample of ``input_shape`` (a zero sample through copies of the layers)."""
+        x = np.zeros((1,) + self.input_shape, dtype=self.dtype or np.float32)
+        for index, layer in enumerate(self.layers):
+            try:
+                x = copy.copy(layer).forward(x, train=False)
+            except ValueError as error:
+                raise ValueError(f"layers[{index}] ({layer!r}) does not fit input_shape "
+                                 f"{self.input_shape}: the layers before it give samples of shape "
+                                 f"{x.shape[1:]}, and it says: {error}") from None
+
+    def _as_batch(self, x: Any, name: str = "x", allow_single: bool = False) -> tuple[Any, bool]:
+        """``x`` as a batch ``(N, *input_shape)`` (flat samples reshaped) and whether it was one
+        sample without the batch axis; left as it is when the model has no input_shape."""
+        if self.input_shape is None or not isinstance(x, np.ndarray):
+            return x, False
+        return as_batch(x, self.input_shape, name, allow_single)
 
     @property
     def params(self) -> list[np.ndarray]:
@@ -104,13 +127,32 @@ class Sequential:
         return params[0].dtype if params else None
 
     def predict(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        """Class scores (N, classes) for a batch x (N, ...); no loss, inference mode by default."""
+        """Class scores (N, classes) for a batch x (N, ...); no loss, inference mode by default.
+
+        With ``input_shape`` known (every ready model sets it), ``x`` may also hold flat samples
+        (N, C*H*W), as ``load_mnist()`` gives them, or be one sample (C, H, W) without the batch
+        axis, whose scores (classes,) come back.
+        """
+        x, single = self._as_batch(x, "x", allow_single=True)
         with cnn_ext.engine_scope():
-            return self._forward_layers(x, train)
+            scores = self._forward_layers(x, train)
+        return scores[0] if single else scores
+
+    def predict_classes(self, x: np.ndarray) -> np.ndarray:
+        """The class with the highest score: (N,) integers for a batch, one for one sample."""
+        return self.predict(x).argmax(axis=-1)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, the softmax of the scores: (N, classes), or (classes,) for one
+        sample. Each row sums to 1."""
+        return softmax(self.predict(x))
 
     def forward(self, x: np.ndarray, t: Any, train: bool = True) -> float:
         """The loss of batch x with labels t (N,) or one-hot (N, classes)."""
-        return self.loss.forward(self.predict(x, train), t)
+        x, _ = self._as_batch(x)
+        with cnn_ext.engine_scope():
+            scores = self._forward_layers(x, train)
+        return self.loss.forward(scores, t)
 
     def backward(self, dout: float = 1.0, input_grad: bool = True) -> Optional[np.ndarray]:
         """Backpropagate from the loss; fills ``grads`` and returns dL/dx.
@@ -129,6 +171,7 @@ class Sequential:
         ``checked=True`` says that ``t`` holds class indices checked already (the Trainer
         checks a data set's labels once per ``fit``), so the loss does not check them again.
         """
+        x, _ = self._as_batch(x)
         with cnn_ext.engine_scope():
             scores = self._forward_layers(x, train=True)
             loss = (self.loss.forward_checked if checked else self.loss.forward)(scores, t)
@@ -158,6 +201,7 @@ class Sequential:
         batch_size = check_int("batch_size", batch_size, 1)
         if not checked:
             check_samples("x", x, self.dtype)
+        x, _ = self._as_batch(x)
         with cnn_ext.engine_scope():  # once for all batches
             return np.concatenate([self._forward_layers(x[start:start + batch_size], train=False)
                                    for start in range(0, x.shape[0], batch_size)])

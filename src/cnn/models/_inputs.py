@@ -1,0 +1,52 @@
+"""Samples as users pass them, turned into the batch a model's first layer takes.
+
+A model that knows the shape of one sample (its ``input_shape``) takes a batch of flat samples,
+``(N, C*H*W)`` as the book's ``load_mnist()`` gives them, and, where asked, one sample without
+the batch axis. Anything else is refused with the fix named.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def as_batch(x: np.ndarray, input_shape: tuple[int, ...], name: str = "x",
+             allow_single: bool = False) -> tuple[np.ndarray, bool]:
+    """``(batch, single)``: ``x`` as an array of shape ``(N, *input_shape)`` (a view where it is
+    reshaped), and whether ``x`` was one sample without the batch axis (only with
+    ``allow_single``). ``x`` must be a numpy array already."""
+    if x.shape[1:] == input_shape:
+        return x, False
+    size = math.prod(input_shape)
+    if allow_single and (x.shape == input_shape or (x.ndim == 1 and x.shape[0] == size)):
+        return x.reshape((1,) + input_shape), True
+    if len(input_shape) > 1 and x.ndim == 2 and x.shape[1] == size:
+        return x.reshape((x.shape[0],) + input_shape), False
+    raise ValueError(shape_error(x.shape, input_shape, name, allow_single))
+
+
+def shape_error(shape: tuple[int, ...], input_shape: tuple[int, ...], name: str,
+                allow_single: bool) -> str:
+    """The message for samples of ``shape`` that a model of ``input_shape`` cannot take."""
+    size = math.prod(input_shape)
+    batch = "(N, " + ", ".join(str(d) for d in input_shape) + ")"
+    message = (f"{name} must be a batch of samples of the model's input_shape {input_shape}, "
+               f"shape {batch}")
+    if len(input_shape) > 1:
+        message += f", or of flat samples (N, {size})"
+    message += f"; got shape {shape}"
+    hints = []
+    if shape == input_shape:
+        hints.append(f"one sample needs the batch axis: {name}[None]")
+    elif len(shape) <= len(input_shape) and math.prod(shape) > 0 and math.prod(shape) % size == 0:
+        count = math.prod(shape) // size
+        these = "this is one sample" if count == 1 else f"these are {count} samples"
+        hints.append(f"if {these}, {name}.reshape(-1, "
+                     + ", ".join(str(d) for d in input_shape) + ") gives the model's layout")
+    if input_shape == (1, 28, 28):
+        hints.append("load_mnist(flatten=False) loads MNIST's images in it")
+    if shape == input_shape and not allow_single:
+        hints.append("predict, predict_classes and predict_proba take one sample as it is")
+    return message + ("; " + "; ".join(hints) if hints else "")
