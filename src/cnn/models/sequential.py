@@ -68,12 +68,14 @@ class Sequential:
         self.loss = SoftmaxWithLoss() if loss is None else loss
         self.input_shape = None if input_shape is None else tuple(input_shape)
         if self.input_shape is not None:
-            self._check_layers_fit()
+            self._output_shapes()  # the layers fit input_shape, or the first that does not is named
 
-    def _check_layers_fit(self) -> None:
-        """Refuse, naming it, the first layer that cannot take what the layers before it give
-        one sample of ``input_shape`` (a zero sample through copies of the layers)."""
+    def _output_shapes(self) -> list[tuple[int, ...]]:
+        """The shape of one sample after each layer: a zero sample of ``input_shape`` through
+        copies of the layers, so their state for a pending ``backward`` is left alone. Refuses,
+        naming it, the first layer that cannot take what the layers before it give."""
         x = np.zeros((1,) + self.input_shape, dtype=self.dtype or np.float32)
+        shapes = []
         for index, layer in enumerate(self.layers):
             try:
                 x = copy.copy(layer).forward(x, train=False)
@@ -81,6 +83,8 @@ class Sequential:
                 raise ValueError(f"layers[{index}] ({layer!r}) does not fit input_shape "
                                  f"{self.input_shape}: the layers before it give samples of shape "
                                  f"{x.shape[1:]}, and it says: {error}") from None
+            shapes.append(x.shape[1:])
+        return shapes
 
     def _as_batch(self, x: Any, name: str = "x", allow_single: bool = False) -> tuple[Any, bool]:
         """``x`` as a batch ``(N, *input_shape)`` (flat samples reshaped) and whether it was one
@@ -232,11 +236,9 @@ class Sequential:
         if self.input_shape is None:
             raise ValueError("summary needs the model's input_shape; pass input_shape=(C, H, W) "
                              "to Sequential")
-        x = np.zeros((1,) + self.input_shape, dtype=self.dtype or np.float32)
         rows = [("Layer", "Output shape", "Params")]
-        for layer in self.layers:
-            x = copy.copy(layer).forward(x, train=False)
-            rows.append((repr(layer), str((None,) + x.shape[1:]), f"{layer.num_params():,}"))
+        for layer, shape in zip(self.layers, self._output_shapes()):
+            rows.append((repr(layer), str((None,) + shape), f"{layer.num_params():,}"))
         widths = [max(len(row[column]) for row in rows) for column in range(3)]
         lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}" for row in rows]
         rule = "-" * len(lines[0])
