@@ -16,8 +16,8 @@ import cnn_ext
 from cnn.datasets import IdxFormatError, load_mnist
 from cnn.gradcheck import check_gradients
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
-                        Pooling, Relu, Sigmoid, SoftmaxWithLoss, Tanh)
-from cnn.models import LeNet, Sequential
+                        Layer, Pooling, Relu, Sigmoid, SoftmaxWithLoss, Tanh)
+from cnn.models import LeNet, Sequential, load_model
 from cnn.optim import SGD, Adam, Momentum, make_optimizer
 from cnn.trainer import Trainer
 from cnn_ext.tests.messages import check_message
@@ -177,12 +177,38 @@ def broken_mnist_dir(tmp_path):
     return tmp_path
 
 
+def a_checkpoint(tmp_path):
+    """The checkpoint of one short epoch of LeNet."""
+    Trainer(LeNet(seed=0), SGD(lr=0.1), batch_size=2, checkpoint=tmp_path / "checkpoint.npz",
+            log=None).fit(IMAGES, LABELS, epochs=1)
+    return tmp_path / "checkpoint.npz"
+
+
+def an_onnx_file(tmp_path):
+    """The opening bytes of an ONNX model (a protobuf whose first field is ir_version)."""
+    (tmp_path / "lenet.onnx").write_bytes(b"\x08\x08\x12\x07cnn-ext")
+    return tmp_path / "lenet.onnx"
+
+
+class Doubled(Layer):
+    """A user layer that is never registered."""
+
+    def forward(self, x, train=True):
+        return 2 * x
+
+
 FILES = [
     (lambda tmp: load_mnist(root=tmp / "missing", download=False), FileNotFoundError, ["root", "does not exist"]),
     (lambda tmp: load_mnist(root=broken_mnist_dir(tmp), download=False), IdxFormatError, ["t10k-labels", "truncated", "found 5000"]),
     (lambda tmp: LeNet(seed=0).load(tmp / "absent.npz"), FileNotFoundError, ["absent.npz"]),
     (lambda tmp: (tmp / "junk.npz").write_bytes(b"not a zip") and LeNet(seed=0).load(tmp / "junk.npz"), ValueError, ["junk.npz", "truncated or corrupted"]),
     (lambda tmp: LeNet(seed=0, num_classes=3).save(tmp / "w.npz") or LeNet(seed=0).load(tmp / "w.npz"), ValueError, ["w.npz", "does not fit", "'layers.11.W'", "(84, 3)", "(84, 10)"]),
+    (lambda tmp: LeNet(seed=0).load(a_checkpoint(tmp)), ValueError, ["checkpoint.npz", "is a Trainer checkpoint", "model.load_checkpoint("]),
+    (lambda tmp: load_model(a_checkpoint(tmp)), ValueError, ["checkpoint.npz", "not a saved model", "model.load_checkpoint(", "weights.npz"]),
+    (lambda tmp: LeNet(seed=0).load(an_onnx_file(tmp)), ValueError, ["lenet.onnx", "ONNX model", "model.load reads .npz", "cnn.interop.from_onnx("]),
+    (lambda tmp: load_model(an_onnx_file(tmp)), ValueError, ["lenet.onnx", "ONNX model", "cnn.interop.from_onnx("]),
+    (lambda tmp: Sequential([Flatten(), Doubled()]).save(tmp / "m.npz") or load_model(tmp / "m.npz"), ValueError, ["m.npz", "layers[1]", "'Doubled'", "not a registered layer", "@cnn.layers.register"]),
+    (lambda tmp: load_model(tmp / "absent.npz"), FileNotFoundError, ["absent.npz"]),
 ]
 
 

@@ -118,3 +118,24 @@ def check_samples(name: str, x: Any, dtype: Optional[np.dtype] = None) -> np.nda
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
         raise ValueError(f"{name} holds {bad} NaN or infinite values; inputs must be finite")
     return x
+
+
+#: The bit generators whose saved state a Generator may be rebuilt from.
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+
+def generator_from_state(state: Any, name: str = "rng_state") -> np.random.Generator:
+    """A ``numpy.random.Generator`` in the saved ``state`` (a ``bit_generator.state`` dict).
+
+    Raises ``ValueError`` naming ``name`` for a state that is not one of :data:`BIT_GENERATORS`'
+    or is damaged."""
+    kind = state.get("bit_generator") if isinstance(state, dict) else None
+    if kind not in BIT_GENERATORS:
+        raise ValueError(f"{name} must be the state of a NumPy bit generator "
+                         f"({', '.join(BIT_GENERATORS)}), got {describe(state)}")
+    bit_generator = getattr(np.random, kind)()
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise ValueError(f"{name} holds a damaged {kind} state ({error!r})") from None
+    return np.random.Generator(bit_generator)

@@ -52,6 +52,15 @@ class Loss:
     def name(self) -> str:
         return type(self).__name__
 
+    def config(self) -> dict:
+        """The settings that rebuild this loss, as JSON values (``{}`` here), as for a layer."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Loss":
+        """A loss like the saved one: ``cls(**config)``."""
+        return cls(**config)
+
     def __repr__(self) -> str:
         return f"{self.name}()"
 

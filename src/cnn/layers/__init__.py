@@ -1,7 +1,7 @@
 """Layers with ``params``/``grads`` lists and ``forward``/``backward``, as in the book.
 
 ``SoftmaxWithLoss`` is importable from here too, as in the book, though it is a
-:class:`cnn.losses.Loss`, not a layer.
+:class:`cnn.losses.Loss`, not a layer. :func:`register` lets :func:`cnn.load_model` rebuild a layer class of your own.
 """
 
 from cnn.layers.activations import Relu, Sigmoid, Tanh
@@ -11,9 +11,15 @@ from cnn.layers.batchnorm import BatchNormalization
 from cnn.layers.conv import Convolution
 from cnn.layers.dropout import Dropout
 from cnn.layers.pooling import AvgPooling, Pooling, WindowPooling
+from cnn.layers.registry import register
 from cnn.losses import SoftmaxWithLoss
+
+for _library_class in (Convolution, Pooling, AvgPooling, Flatten, Affine, Relu, Sigmoid, Tanh,
+                       Dropout, BatchNormalization, SoftmaxWithLoss):
+    register(_library_class)
+del _library_class
 
 __all__ = [
     "Layer", "Convolution", "Pooling", "AvgPooling", "WindowPooling", "Flatten", "Affine", "Relu", "Sigmoid",
-    "Tanh", "Dropout", "BatchNormalization", "SoftmaxWithLoss",
+    "Tanh", "Dropout", "BatchNormalization", "SoftmaxWithLoss", "register",
 ]

@@ -47,6 +47,9 @@ class Relu(Layer):
         self._check_dout(dout, self.out.shape)
         return cnn_ext.relu_backward(dout, self.out)
 
+    def config(self) -> dict:
+        return {"inplace": self.inplace}
+
     def __repr__(self) -> str:
         return "Relu(inplace=True)" if self.inplace else "Relu()"
 

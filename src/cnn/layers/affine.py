@@ -90,5 +90,9 @@ class Affine(Layer):
         self.grads[0][...] = self.x.T @ dout
         self.grads[1][...] = dout.sum(axis=0)
 
+    @classmethod
+    def from_config(cls, config: dict, arrays: dict) -> "Affine":
+        return cls(arrays.get("W"), arrays.get("b"), **config)
+
     def __repr__(self) -> str:
         return f"Affine({self.params[0].shape[0]}->{self.params[0].shape[1]})"

@@ -112,6 +112,27 @@ class Layer:
     def num_params(self) -> int:
         return sum(param.size for param in self._array_list("params"))
 
+    def config(self) -> dict:
+        """The settings that rebuild this layer, as JSON values, for :func:`cnn.load_model`.
+
+        The base class returns ``{}``; a layer whose constructor takes arguments returns them,
+        for example ``{"features": 10}``. Arrays never belong here: they are saved by name.
+        """
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict, arrays: dict) -> "Layer":
+        """A layer like the saved one: ``cls(**config)`` in the base class.
+
+        Args:
+            config: what :meth:`config` returned when the model was saved.
+            arrays: the saved arrays of this layer by name (:meth:`named_params`,
+                :meth:`named_buffers`), read and bounded already. The library's layers
+                are built around them; the base class ignores them, and the model copies
+                them into the new layer's arrays afterwards, checking names and shapes.
+        """
+        return cls(**config)
+
     def __repr__(self) -> str:
         return f"{self.name}()"
 

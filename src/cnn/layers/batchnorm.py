@@ -96,5 +96,12 @@ class BatchNormalization(Layer):
         n_images, channels, height, width = shape
         return rows.reshape(n_images, height, width, channels).transpose(0, 3, 1, 2)
 
+    def config(self) -> dict:
+        return {"momentum": self.momentum, "eps": self.eps}
+
+    @classmethod
+    def from_config(cls, config: dict, arrays: dict) -> "BatchNormalization":
+        return cls(arrays.get("gamma"), arrays.get("beta"), **config)
+
     def __repr__(self) -> str:
         return f"BatchNormalization({self.params[0].shape[0]}, momentum={self.momentum})"

@@ -104,6 +104,13 @@ class Convolution(Layer):
         return (cnn_ext.output_size(height, filter_h, self.stride, self.pad),
                 cnn_ext.output_size(width, filter_w, self.stride, self.pad))
 
+    def config(self) -> dict:
+        return {"stride": self.stride, "pad": self.pad}
+
+    @classmethod
+    def from_config(cls, config: dict, arrays: dict) -> "Convolution":
+        return cls(arrays.get("W"), arrays.get("b"), **config)
+
     def __repr__(self) -> str:
         out_channels, in_channels, filter_h, filter_w = self.params[0].shape
         return (f"Convolution({in_channels}->{out_channels}, {filter_h}x{filter_w}, "

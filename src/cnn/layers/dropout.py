@@ -6,7 +6,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from cnn._checks import check_float, check_input
+from cnn._checks import check_float, check_input, generator_from_state
 from cnn.layers.base import Layer
 
 
@@ -57,6 +57,20 @@ class Dropout(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self._check_dout(dout, self.x_shape)
         return dout * self.mask
+
+    def config(self) -> dict:
+        """The ratio and the state of the mask generator, so that a rebuilt layer draws the
+        masks this one would draw next."""
+        return {"ratio": self.ratio, "rng_state": self.rng.bit_generator.state}
+
+    @classmethod
+    def from_config(cls, config: dict, arrays: dict) -> "Dropout":
+        config = dict(config)
+        state = config.pop("rng_state", None)
+        layer = cls(**config)
+        if state is not None:
+            layer.rng = generator_from_state(state)
+        return layer
 
     def __repr__(self) -> str:
         return f"Dropout(ratio={self.ratio})"

@@ -46,6 +46,10 @@ class WindowPooling(Layer):
     def _check_pooled_dout(self, dout: np.ndarray) -> None:
         self._check_dout(dout, self.x_shape[:2] + self.output_size(*self.x_shape[2:]))
 
+    def config(self) -> dict:
+        return {"pool_h": self.pool_h, "pool_w": self.pool_w, "stride": list(self.stride),
+                "pad": self.pad}
+
     def __repr__(self) -> str:
         stride_h, stride_w = self.stride
         stride = stride_h if stride_h == stride_w else self.stride

@@ -10,11 +10,14 @@ import numpy as np
 
 import cnn_ext
 from cnn._checks import check_int, check_samples, describe
+from cnn.checkpoint import entries
 from cnn.functions import softmax
 from cnn.layers.base import Layer
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.metrics import accuracy
 from cnn.models._inputs import as_batch
+from cnn.models.architecture import (ARCHITECTURE_KEY, architecture_array, describe_saved,
+                                     foreign_file_hint)
 from cnn.storage import atomic_write_npz, read_npz
 
 __all__ = ["Sequential", "STATE_FORMAT_VERSION"]
@@ -281,7 +284,7 @@ class Sequential:
                 raise ValueError(f"{source} has state format {version}; this version of cnn-ext "
                                  f"reads format {STATE_FORMAT_VERSION} and the numbered format of "
                                  f"0.1.0")
-            sources = {key: key for key in specs if key != "format_version"}
+            sources = {key: key for key in specs if key not in ("format_version", ARCHITECTURE_KEY)}
         else:
             sources = self._numbered_names(specs, source)
         targets = self.named_arrays()
@@ -321,18 +324,52 @@ class Sequential:
         return sources
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the weights to ``path`` (an ``.npz`` file), atomically."""
-        atomic_write_npz(path, self.state_dict())
+        """Write the model to ``path`` (an ``.npz`` file), atomically: its :meth:`state_dict`
+        and, as JSON, its architecture (each layer's class and ``config()``, the loss,
+        ``input_shape``), from which :func:`cnn.load_model` rebuilds it without code.
+
+        Raises ``TypeError`` naming a layer whose ``config()`` is not JSON."""
+        atomic_write_npz(path, {**self.state_dict(), ARCHITECTURE_KEY: architecture_array(self)})
 
     def load(self, path: str | os.PathLike) -> None:
         """Read weights written by :meth:`save` into this model; refuses a mismatched file.
 
         The file's array headers are checked against the model (:meth:`check_state`) before
         any data is read, so a damaged or hostile file costs no more memory than the model.
+        The architecture saved beside the weights is not needed here (this model is the
+        architecture); files of older versions, which have none, load too. Given an ONNX file
+        or a Trainer checkpoint, the ``ValueError`` names the call that reads it.
         """
+        foreign_file_hint(path, "model.load")
         source = f"file {os.fspath(path)!r}"
-        self.load_state_dict(read_npz(path, check=lambda specs: self.check_state(specs, source)),
-                             source=source)
+
+        def check(specs):
+            if describe_saved(specs) == "checkpoint":
+                raise ValueError(f"{source} is a Trainer checkpoint; read its weights with "
+                                 f"model.load_checkpoint({os.fspath(path)!r})")
+            self.check_state(specs, source)
+
+        self.load_state_dict(read_npz(path, check=check), source=source)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Read the weights of a :class:`~cnn.trainer.Trainer` checkpoint (``checkpoint.npz``,
+        the model as it was after the last finished epoch or step) into this model.
+
+        Only the model's arrays are copied; the optimizer's state and the run's position stay
+        in the file for ``fit(..., resume=True)``. Checked like :meth:`load`.
+        """
+        foreign_file_hint(path, "model.load_checkpoint")
+        source = f"checkpoint {os.fspath(path)!r}"
+
+        def check(specs):
+            if describe_saved(specs) != "checkpoint":
+                raise ValueError(f"{source} is not a Trainer checkpoint (no 'meta' and 'model.' "
+                                 f"entries); a file written by model.save is read with "
+                                 f"model.load or cnn.load_model")
+            self.check_state(entries(specs, "model."), source)
+
+        arrays = read_npz(path, check=check)
+        self.load_state_dict(entries(arrays, "model."), source=source)
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
