@@ -223,6 +223,10 @@ EXAMPLE_FLAGS = [
     (["--dtype", "float16"], ["--dtype", "float16"]),
     (["--lr", "nan"], ["lr", "nan"]),
     (["--lr", "0"], ["lr", "0"]),
+    (["--keep-best"], ["keep_best=True", "validation"]),
+    (["--early-stopping", "2"], ["early_stopping=2", "validation"]),
+    (["--validation", "1.5"], ["validation", "1.5"]),
+    (["--validation", "0.2", "--early-stopping", "0"], ["early_stopping", "0"]),
     (["--train-size", "64", "--optimizer", "sgd", "--lr", "1e30"], ["loss became", "epoch 1", "smaller learning rate"]),
 ]
 

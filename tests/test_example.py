@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnn.validation import best_epoch
 from mnist_files import MNIST_DIR
 
 pytestmark = pytest.mark.slow
@@ -57,6 +58,26 @@ def test_a_second_run_reports_the_finished_one_and_refuses_other_settings(tmp_pa
     other = run_example("--train-size", "64", "--epochs", "1", "--seed", "4", "--out", str(tmp_path))
     assert other.returncode == 2
     assert "--seed 0 there, 4 here" in other.stderr
+
+
+def test_validation_keep_best_and_early_stopping_flags(tmp_path):
+    flags = ["--train-size", "300", "--epochs", "6", "--validation", "0.2", "--keep-best",
+             "--early-stopping", "1", "--lr", "0.02", "--out", str(tmp_path)]
+    result = run_example(*flags)
+    assert result.returncode == 0, result.stderr
+    assert "val: 60 training images held out (validation 0.2), not trained on" in result.stdout
+    history = json.loads((tmp_path / "history.json").read_text())
+    best = best_epoch(history)
+    assert all(" | val loss " in line for line in result.stdout.splitlines() if line.startswith("| epoch"))
+    if len(history) < 6:
+        assert f"stopped early after epoch {len(history)}" in result.stdout
+        assert len(history) - best >= 1
+    assert f"kept the weights of epoch {best} " in result.stdout
+    settings = json.loads((tmp_path / "run.json").read_text())
+    assert (settings["validation"], settings["keep_best"], settings["early_stopping"]) == (0.2, True, 1)
+    again = run_example(*flags)
+    assert "holds a finished run of these settings" in again.stdout
+    assert again.stdout.strip().splitlines()[-1] == result.stdout.strip().splitlines()[-1]
 
 
 def test_without_matplotlib_the_figures_are_skipped(tmp_path):

@@ -2,7 +2,9 @@
 derived from the layers, inference keeping nothing for backward, geometry checked up front."""
 
 import json
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,17 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "custom-layers
 
 
 def guide_namespace():
-    """The guide's code blocks, run in order; returns their namespace (the guide's Scale)."""
+    """The guide's code blocks, run in order in a temporary folder (they write a file); returns
+    their namespace (the guide's Scale)."""
     namespace = {"print": lambda *args: None}
-    for block in re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S):
-        exec(compile(block, str(GUIDE), "exec"), namespace)
+    start = os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        try:
+            for block in re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S):
+                exec(compile(block, str(GUIDE), "exec"), namespace)
+        finally:
+            os.chdir(start)
     return namespace
 
 
@@ -33,6 +42,9 @@ def test_the_guide_runs_and_its_scale_layer_checks_out():
     namespace = guide_namespace()
     assert sorted(namespace["model"].state_dict()) == ["format_version", "layers.0.params.0",
                                                        "layers.1.W", "layers.1.b"]
+    restored = namespace["restored"]
+    assert type(restored.layers[0]) is namespace["ScaleBySize"]
+    assert restored.params[0].tolist() == [1.0, 2.0, 3.0, 4.0]
     assert max(namespace["errors"].values()) < 1e-7
     assert "layers[0].Scale.params.0" in namespace["errors"]
 

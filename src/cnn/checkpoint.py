@@ -23,11 +23,12 @@ def entries(arrays: Mapping[str, Any], prefix: str) -> dict:
 def check_checkpoint_arrays(specs: Mapping[str, Any], source: str, n_samples: int, model,
                             optimizer) -> None:
     """Refuse a checkpoint whose arrays (``specs``: their headers) do not fit ``model``,
-    ``optimizer`` and a data set of ``n_samples``: model.*, optimizer.*, meta and order only."""
+    ``optimizer`` and a data set of ``n_samples``: model.*, optimizer.*, best.* (the best epoch's
+    weights, kept for ``keep_best``), meta and order only."""
     if "meta" not in specs:
         raise ValueError(f"{source} is not a training checkpoint (no 'meta' entry)")
     for key, spec in specs.items():
-        if key.startswith(("model.", "optimizer.")):
+        if key.startswith(("model.", "optimizer.", "best.")):
             continue
         if key == "meta" and spec.shape == () and spec.dtype.kind == "U" \
                 and spec.dtype.itemsize <= MAX_RECORD_BYTES:
@@ -37,6 +38,9 @@ def check_checkpoint_arrays(specs: Mapping[str, Any], source: str, n_samples: in
         raise ValueError(f"{source}: the entry {key!r} (shape {spec.shape}, dtype {spec.dtype}) "
                          f"is not part of a checkpoint for {n_samples} samples")
     model.check_state(entries(specs, "model."), source)
+    best = entries(specs, "best.")
+    if best:
+        model.check_state(best, f"{source} (its best epoch's weights)")
     optimizer.check_state(entries(specs, "optimizer."), model.named_params(), source)
 
 
@@ -51,7 +55,8 @@ def checked_record(text: np.ndarray, source: str, expected: Mapping[str, Any], l
                    augment_generator: Callable[[], np.random.Generator]) -> dict:
     """The record of the run (the checkpoint's 'meta' JSON) with every field checked.
 
-    ``expected``: the settings that must be the same (n_samples, batch_size, seed, augment);
+    ``expected``: the settings that must be the same (n_samples, batch_size, seed, augment,
+    validation, keep_best, early_stopping);
     ``layer_rngs``: how many layer generators the model has; ``generator`` and
     ``augment_generator`` make the shuffling's and the augmentation's generators, which the
     saved states are loaded into (``record["rng"]``, ``record["augment_rng"]``).
@@ -71,6 +76,8 @@ def checked_record(text: np.ndarray, source: str, expected: Mapping[str, Any], l
             raise ValueError(f"{source}: its 'meta' entry has {key}={_short(value)}, not a "
                              f"non-negative {kind.__name__}")
     record.setdefault("augment", None)  # checkpoints of cnn-ext 0.1 had no augmentation
+    for key, default in (("validation", None), ("keep_best", False), ("early_stopping", None)):
+        record.setdefault(key, default)  # nor a validation set
     for key, value in expected.items():
         if record[key] != value:
             raise ValueError(f"{source} was written with {key}={record[key]}, this run has "
@@ -103,7 +110,8 @@ def _is_epoch(record) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     return isinstance(record, dict) and all(number(record.get(key)) for key in
                                             ("epoch", "lr", "train_loss", "train_acc", "seconds")) \
-        and all(record.get(key) is None or number(record[key]) for key in ("test_loss", "test_acc"))
+        and all(record.get(key) is None or number(record[key])
+                for key in ("test_loss", "test_acc", "val_loss", "val_acc"))
 
 
 def _short(value) -> str:

@@ -41,14 +41,16 @@ def _grid(count: int, columns: Optional[int] = None) -> tuple[int, int]:
 
 
 def plot_history(history: Sequence[dict], path: FigurePath = None):
-    """Loss and accuracy per epoch, train and test, side by side (``Trainer.fit``'s history)."""
+    """Loss and accuracy per epoch, train, validation and test, side by side (``Trainer.fit``'s
+    history; the validation and test curves where the history has them)."""
     figure = _figure(10, 4)
     loss_axes, acc_axes = figure.subplots(1, 2)
     epochs = [record["epoch"] for record in history]
     for axes, metric, label in ((loss_axes, "loss", "loss"), (acc_axes, "acc", "accuracy")):
         axes.plot(epochs, [r[f"train_{metric}"] for r in history], "o-", label="train")
-        if history and history[0].get(f"test_{metric}") is not None:
-            axes.plot(epochs, [r[f"test_{metric}"] for r in history], "s-", label="test")
+        for kind, marker, name in (("val", "^-", "validation"), ("test", "s-", "test")):
+            if history and history[0].get(f"{kind}_{metric}") is not None:
+                axes.plot(epochs, [r[f"{kind}_{metric}"] for r in history], marker, label=name)
         axes.set_xlabel("epoch")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)

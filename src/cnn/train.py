@@ -42,6 +42,7 @@ from cnn.optim import OPTIMIZERS, make_optimizer
 from cnn.schedules import cosine
 from cnn.storage import atomic_write_text, read_json
 from cnn.trainer import Trainer, TrainingInterrupted
+from cnn.validation import stops_early
 
 __all__ = ["main", "parse_args", "run"]
 
@@ -87,6 +88,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "missing; examples/train_lenet.py reads the repository's data/mnist)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default runs/MODEL, for example runs/lenet)")
+    parser.add_argument("--validation", type=float, default=None, metavar="FRACTION",
+                        help="hold out this fraction of the training images (drawn from --seed) "
+                             "and report the accuracy on them after each epoch (default: none)")
+    parser.add_argument("--keep-best", action="store_true",
+                        help="end with the weights of the epoch of best validation accuracy "
+                             "(needs --validation)")
+    parser.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+                        help="stop when the validation accuracy has not improved for PATIENCE "
+                             "epochs (needs --validation)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out (same flags as that run)")
     args = parser.parse_args(argv)
@@ -133,7 +143,9 @@ def settings_of(args, lr: float) -> dict:
     """The flags that decide a run's result, as recorded in run.json."""
     return {"model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
             "optimizer": args.optimizer, "lr": lr, "augment": args.augment,
-            "train_size": args.train_size, "seed": args.seed, "dtype": args.dtype}
+            "train_size": args.train_size, "seed": args.seed, "dtype": args.dtype,
+            "validation": args.validation, "keep_best": args.keep_best,
+            "early_stopping": args.early_stopping}
 
 
 def check_earlier_run(args, settings: dict) -> bool:
@@ -149,7 +161,9 @@ def check_earlier_run(args, settings: dict) -> bool:
     saved = read_json(run_file, advice) if run_file.exists() else settings
     if not isinstance(saved, dict):
         raise ValueError(f"{run_file} is damaged (not a record of settings); {advice}")
-    saved = {"model": "lenet", "augment": False, **saved}  # what runs of cnn-ext 0.1 were
+    # What runs of earlier versions were, with no record of the settings they lacked.
+    saved = {"model": "lenet", "augment": False, "validation": None, "keep_best": False,
+             "early_stopping": None, **saved}
     differing = [f"--{key.replace('_', '-')} {saved.get(key)} there, {value} here"
                  for key, value in settings.items() if saved.get(key) != value]
     if differing:
@@ -159,7 +173,8 @@ def check_earlier_run(args, settings: dict) -> bool:
     history = read_json(history_file, advice) if history_file.exists() else []
     if not isinstance(history, list):
         raise ValueError(f"{history_file} is damaged (not a list of epochs); {advice}")
-    if len(history) == args.epochs and (args.out / "weights.npz").exists():
+    finished = len(history) == args.epochs or stops_early(history, args.early_stopping)
+    if finished and (args.out / "weights.npz").exists():
         return True
     if not args.resume:
         raise ValueError(f"{checkpoint} holds an unfinished run: pass --resume to continue it, "
@@ -179,20 +194,25 @@ def run(args) -> float:
     settings = settings_of(args, lr)
     if check_earlier_run(args, settings):
         model.load(args.out / "weights.npz")
-        print(f"{args.out} holds a finished run of these settings ({args.epochs} epochs); "
-              f"not training again. Its weights, on the test set:")
+        print(f"{args.out} holds a finished run of these settings; not training again. "
+              f"Its weights, on the test set:")
         return accuracy(model.predict_batches(x_test), t_test)
     atomic_write_text(args.out / "run.json", json.dumps(settings, indent=2) + "\n")
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
                       lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz",
-                      augment=AUGMENTATION if args.augment else None)
+                      augment=AUGMENTATION if args.augment else None, validation=args.validation,
+                      keep_best=args.keep_best, early_stopping=args.early_stopping)
     augmented = f", augmented by {AUGMENTATION!r}" if args.augment else ""
     print(f"{type(model).__name__} ({model.num_params():,} parameters, {args.dtype}) on "
           f"{len(x_train):,} images{augmented}, {args.epochs} epochs, {args.optimizer} lr {lr:g} "
           f"(cosine), batch {args.batch_size}")
+    trained_on = len(x_train) - (0 if args.validation is None else round(args.validation * len(x_train)))
     print(f"train loss: mean over the epoch's batches; train acc: "
-          f"{min(trainer.train_sample, len(x_train)):,} "
+          f"{min(trainer.train_sample, trained_on):,} "
           f"training images in inference mode")
+    if args.validation is not None:
+        print(f"val: {len(x_train) - trained_on:,} training images held out (validation "
+              f"{args.validation:g}), not trained on")
     initial_filters = model.params[0].copy()
     started = time.perf_counter()
     history = trainer.fit(x_train, t_train, args.epochs, x_test, t_test, resume=args.resume)

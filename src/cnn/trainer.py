@@ -24,6 +24,7 @@ from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
 from cnn.schedules import Schedule
 from cnn.storage import atomic_write_npz, atomic_write_text, read_npz
+from cnn.validation import best_epoch, check_validation, split_indices, stops_early
 
 __all__ = ["Trainer", "TrainingInterrupted", "format_epoch"]
 
@@ -43,11 +44,13 @@ def format_epoch(record: dict) -> str:
     """One report line: ``| epoch 3 | train loss 0.0812 acc 0.9751 | test loss 0.0594 acc 0.9808 | 9.1 s``.
 
     The train loss is the mean over the epoch's batches (training mode); the train accuracy is
-    measured in inference mode on a sample of the training set (see :class:`Trainer`)."""
+    measured in inference mode on a sample of the training set (see :class:`Trainer`). A
+    validated epoch shows ``val loss ... acc ...`` before the test set."""
     line = (f"| epoch {record['epoch']} | train loss {record['train_loss']:.4f} "
             f"acc {record['train_acc']:.4f} |")
-    if record.get("test_loss") is not None:
-        line += f" test loss {record['test_loss']:.4f} acc {record['test_acc']:.4f} |"
+    for kind in ("val", "test"):
+        if record.get(f"{kind}_loss") is not None:
+            line += f" {kind} loss {record[f'{kind}_loss']:.4f} acc {record[f'{kind}_acc']:.4f} |"
     return line + f" {record['seconds']:.1f} s"
 
 
@@ -105,6 +108,14 @@ class Trainer:
             dropout after the last layer (the book's DeepConvNet) the accuracy of the training
             batches themselves, in training mode, reads about half the true one. The running
             training-mode figure is kept as ``batch_acc``.
+        validation: data to choose by, evaluated after each epoch (``val_loss``, ``val_acc``):
+            a fraction in (0, 1) of the training data, held out (drawn once from ``seed``) and
+            not trained on, or an ``(x, t)`` pair; None (default) for none.
+        keep_best: at the end of ``fit``, restore the weights of the epoch with the best
+            validation accuracy (the lower validation loss breaking a tie); the checkpoint keeps
+            them too, so a resumed run restores the same. Needs ``validation``.
+        early_stopping: stop when the validation accuracy has not improved for this many
+            epochs (a patience); None (default) trains every epoch. Needs ``validation``.
     """
 
     def __init__(self, model: Sequential, optimizer: Optimizer, batch_size: int = 128, seed: int = 0,
@@ -112,7 +123,9 @@ class Trainer:
                  checkpoint: Optional[Union[str, os.PathLike]] = None,
                  log: Optional[Callable[[str], None]] = print,
                  progress: Optional[bool] = None, augment: Optional[Transform] = None,
-                 train_sample: int = 1000) -> None:
+                 train_sample: int = 1000,
+                 validation: Union[None, float, tuple[np.ndarray, np.ndarray]] = None,
+                 keep_best: bool = False, early_stopping: Optional[int] = None) -> None:
         if not isinstance(model, Sequential):
             raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
         if not isinstance(optimizer, Optimizer):
@@ -129,6 +142,17 @@ class Trainer:
             raise TypeError(f"augment must be a cnn.augment.Transform (or None), got {describe(augment)}")
         self.augment = augment
         self.train_sample = check_int("train_sample", train_sample, 1)
+        self.validation = check_validation(validation)
+        if not isinstance(keep_best, (bool, np.bool_)):
+            raise TypeError(f"keep_best must be True or False, got {describe(keep_best)}")
+        self.keep_best = bool(keep_best)
+        self.early_stopping = None if early_stopping is None else \
+            check_int("early_stopping", early_stopping, 1)
+        for name, wanted in (("keep_best", self.keep_best), ("early_stopping", early_stopping)):
+            if wanted and self.validation is None:
+                raise ValueError(f"{name}={wanted!r} chooses by a validation set: pass "
+                                 f"validation=0.1 (a tenth of the training data) or "
+                                 f"validation=(x_val, t_val)")
         self.history: list[dict] = []
 
     def fit(self, x: np.ndarray, t: np.ndarray, epochs: int, x_test: Optional[np.ndarray] = None,
@@ -144,14 +168,18 @@ class Trainer:
         Returns:
             The history: one dict per epoch with ``epoch``, ``lr``, ``train_loss`` (mean over
             the epoch's batches), ``train_acc`` (inference mode, on ``train_sample`` training
-            samples), ``batch_acc`` (the epoch's batches, training mode), ``test_loss``,
-            ``test_acc`` (None without a test set) and ``seconds``.
+            samples), ``batch_acc`` (the epoch's batches, training mode), ``val_loss``,
+            ``val_acc`` (None without ``validation``), ``test_loss``, ``test_acc`` (None without
+            a test set) and ``seconds``. With ``early_stopping`` it may hold fewer than
+            ``epochs`` epochs.
         """
         epochs = check_int("epochs", epochs, 1)
         if resume and self.checkpoint is None:
             raise ValueError("resume=True needs a checkpoint path; pass checkpoint=... to Trainer")
         with cnn_ext.engine_scope():  # once for the whole fit, not per step
             x, t, x_test, t_test = self._check_data(x, t, x_test, t_test)
+            x, t, held_out = self._split_validation(x, t)
+            evaluated = {"val": held_out, "test": None if x_test is None else (x_test, t_test)}
             n_samples = x.shape[0]
             state = self._fresh_state(n_samples)
             if resume and self.checkpoint.exists():
@@ -159,8 +187,16 @@ class Trainer:
                 self.log(f"resumed from {self.checkpoint} at epoch {state['epoch'] + 1}, "
                          f"step {state['step']}")
             with DeferredInterrupt() as interrupt:
-                while state["epoch"] < epochs:
-                    self._run_epoch(state, x, t, x_test, t_test, interrupt)
+                while state["epoch"] < epochs and not stops_early(self.history, self.early_stopping):
+                    self._run_epoch(state, x, t, evaluated, interrupt)
+            if stops_early(self.history, self.early_stopping) and state["epoch"] < epochs:
+                self.log(f"stopped early after epoch {state['epoch']}: the validation accuracy "
+                         f"has not improved for {self.early_stopping} epochs")
+            if self.keep_best and state["best"] is not None:
+                self.model.load_state_dict(state["best"], source="the best epoch's weights")
+                best = self.history[best_epoch(self.history) - 1]
+                self.log(f"kept the weights of epoch {best['epoch']} (validation accuracy "
+                         f"{best['val_acc']:.4f})")
         return self.history
 
     def save_history(self, path: Union[str, os.PathLike]) -> None:
@@ -174,8 +210,7 @@ class Trainer:
         check_samples("x", x, self.model.dtype)
         x, _ = self.model._as_batch(x, "x")
         if x_test is not None:
-            check_samples("x_test", x_test, self.model.dtype)
-            x_test, _ = self.model._as_batch(x_test, "x_test")
+            x_test = self._check_like(x, x_test, "x_test")
         if (x_test is None) != (t_test is None):
             raise ValueError("x_test and t_test must be given together")
         classes = self._classes(x)
@@ -183,6 +218,33 @@ class Trainer:
         if x_test is not None:
             t_test = class_indices(t_test, x_test.shape[0], classes, "t_test")
         return x, t, x_test, t_test
+
+    def _check_like(self, x: np.ndarray, other, name: str) -> np.ndarray:
+        """``other`` checked as samples of the model, shaped like the training samples ``x``."""
+        check_samples(name, other, self.model.dtype)
+        other, _ = self.model._as_batch(other, name)
+        if other.shape[1:] != x.shape[1:]:
+            raise ValueError(f"{name} must hold samples of the training samples' shape "
+                             f"{x.shape[1:]}, got shape {other.shape}")
+        return other
+
+    def _split_validation(self, x: np.ndarray, t: np.ndarray) -> tuple:
+        """``(x, t, held_out)``: the samples trained on and the validation pair (or None)."""
+        if self.validation is None:
+            return x, t, None
+        if isinstance(self.validation, tuple):
+            x_val, t_val = self.validation
+            x_val = self._check_like(x, x_val, "validation x")
+            return x, t, (x_val, class_indices(t_val, x_val.shape[0], self._classes(x),
+                                               "validation t"))
+        train, held_out = split_indices(x.shape[0], self.validation, self.seed)
+        return x[train], t[train], (x[held_out], t[held_out])
+
+    def _validation_setting(self) -> Union[None, float, str]:
+        """What a checkpoint records of the validation, to refuse resuming with another."""
+        if isinstance(self.validation, tuple):
+            return f"a pair of {len(self.validation[0])} samples"
+        return self.validation
 
     def _classes(self, x: np.ndarray) -> int:
         """The number of classes: the width of the model's scores for one sample."""
@@ -192,7 +254,7 @@ class Trainer:
         self.history = []
         return {"epoch": 0, "step": 0, "order": None, "loss_sum": 0.0, "correct": 0, "seen": 0,
                 "seconds": 0.0, "rng": np.random.default_rng(self.seed), "n_samples": n_samples,
-                "augment_rng": self._augment_generator()}
+                "augment_rng": self._augment_generator(), "best": None}
 
     def _augment_generator(self) -> np.random.Generator:
         """The augmentation's own stream, apart from the shuffling's, from the same seed."""
@@ -205,7 +267,9 @@ class Trainer:
         return np.sort(np.random.default_rng([self.seed, SAMPLE_STREAM]).choice(
             n_samples, self.train_sample, replace=False))
 
-    def _run_epoch(self, state: dict, x, t, x_test, t_test, interrupt: "DeferredInterrupt") -> None:
+    def _run_epoch(self, state: dict, x, t, evaluated: dict, interrupt: "DeferredInterrupt") -> None:
+        """One epoch from ``state``'s position; then the evaluation of the ``evaluated`` pairs
+        (``val``, ``test``: ``(x, t)`` or None), the best weights, the checkpoint, the report."""
         epoch = state["epoch"]
         if self.lr_schedule is not None:
             self.optimizer.lr = float(self.lr_schedule(epoch))
@@ -234,11 +298,14 @@ class Trainer:
         record = {"epoch": epoch + 1, "lr": self.optimizer.lr,
                   "train_loss": state["loss_sum"] / state["seen"],
                   "train_acc": self.model.evaluate(x[sample], t[sample], checked=True)[1],
-                  "batch_acc": state["correct"] / state["seen"], "test_loss": None, "test_acc": None}
-        if x_test is not None:
-            record["test_loss"], record["test_acc"] = self.model.evaluate(x_test, t_test, checked=True)
+                  "batch_acc": state["correct"] / state["seen"]}
+        for kind, pair in evaluated.items():
+            record[f"{kind}_loss"], record[f"{kind}_acc"] = (None, None) if pair is None else \
+                self.model.evaluate(*pair, checked=True)
         record["seconds"] = time.perf_counter() - started
         self.history.append(record)
+        if self.keep_best and best_epoch(self.history) == record["epoch"]:
+            state["best"] = {key: array.copy() for key, array in self.model.state_dict().items()}
         state.update(epoch=epoch + 1, step=0, order=None, loss_sum=0.0, correct=0, seen=0, seconds=0.0)
         if self.checkpoint is not None:
             self._save_checkpoint(state)
@@ -271,10 +338,14 @@ class Trainer:
         meta.update(rng=state["rng"].bit_generator.state, batch_size=self.batch_size,
                     seed=self.seed, history=self.history, lr=self.optimizer.lr,
                     layer_rngs=[layer.rng.bit_generator.state for layer in self._layers_with_rng()],
-                    augment=self._augment_setting(), augment_rng=state["augment_rng"].bit_generator.state)
+                    augment=self._augment_setting(), augment_rng=state["augment_rng"].bit_generator.state,
+                    validation=self._validation_setting(), keep_best=self.keep_best,
+                    early_stopping=self.early_stopping)
         arrays = {f"model.{key}": value for key, value in self.model.state_dict().items()}
         arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
         arrays["meta"] = np.array(json.dumps(meta))
+        if state["best"] is not None:
+            arrays.update({f"best.{key}": value for key, value in state["best"].items()})
         if state["order"] is not None:
             arrays["order"] = state["order"]
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -285,7 +356,8 @@ class Trainer:
         arrays = read_npz(self.checkpoint, check=lambda specs: check_checkpoint_arrays(
             specs, source, n_samples, self.model, self.optimizer))
         expected = {"n_samples": n_samples, "batch_size": self.batch_size, "seed": self.seed,
-                    "augment": self._augment_setting()}
+                    "augment": self._augment_setting(), "validation": self._validation_setting(),
+                    "keep_best": self.keep_best, "early_stopping": self.early_stopping}
         meta = checked_record(arrays["meta"], source, expected, len(self._layers_with_rng()),
                               lambda: np.random.default_rng(self.seed), self._augment_generator)
         self.model.load_state_dict(entries(arrays, "model."), source=source)
@@ -298,6 +370,8 @@ class Trainer:
         state = {key: meta[key] for key in ("epoch", "step", "loss_sum", "correct", "seen",
                                             "seconds", "n_samples", "rng", "augment_rng")}
         state["order"] = arrays.get("order")
+        best = entries(arrays, "best.")
+        state["best"] = best if self.keep_best and best else None
         if state["order"] is not None and not np.array_equal(np.sort(state["order"]),
                                                              np.arange(n_samples)):
             raise ValueError(f"{source}: its 'order' is not an order of the {n_samples} samples")
