@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from cnn.datasets import IdxFormatError, load_mnist
-from cnn.datasets.mnist import DATA_ENV_VAR, default_root
+from cnn.datasets.mnist import DATA_ENV_VAR, data_root, default_root
+from cnn_ext.tests.messages import check_message
 from idx_files import write_idx
 from mnist_files import MNIST_DIR
 
@@ -89,6 +90,36 @@ def test_default_root_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv(DATA_ENV_VAR)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert default_root() == tmp_path / "cache" / "cnn-ext" / "mnist"
+
+
+def test_a_clone_reads_its_own_copy_when_the_cache_is_empty(monkeypatch, tmp_path):
+    monkeypatch.delenv(DATA_ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    clone = tmp_path / "clone"
+    (clone / "data").mkdir(parents=True)
+    (clone / "data" / "mnist").symlink_to(MNIST_DIR)
+    monkeypatch.chdir(clone)
+    assert data_root() == (clone / "data" / "mnist").resolve()
+    (_, t_train), _ = load_mnist(download=False)
+    assert t_train[:5].tolist() == [5, 0, 4, 1, 9]
+    cache = tmp_path / "cache" / "cnn-ext" / "mnist"
+    cache.mkdir(parents=True)
+    for path in MNIST_DIR.glob("*.gz"):  # a full cache wins over the clone's copy
+        (cache / path.name).symlink_to(path)
+    assert data_root() == cache
+    monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "elsewhere"))  # and the environment over both
+    assert data_root() == tmp_path / "elsewhere"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(DATA_ENV_VAR)
+    (cache / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert data_root() == cache  # no clone here: the cache, where the missing file is downloaded
+
+
+def test_a_missing_file_names_every_way_to_the_data(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        load_mnist(root=tmp_path, mirrors=[])
+    check_message(error, ["train-images-idx3-ubyte.gz", str(tmp_path), "root=", DATA_ENV_VAR,
+                          "data/mnist", "clone's root"])
 
 
 class MirrorHandler(http.server.BaseHTTPRequestHandler):

@@ -2,7 +2,9 @@
 
 The four canonical IDX files (gzip or raw) are read from one directory: ``root``
 when it is given; otherwise the directory named by the ``CNN_EXT_DATA``
-environment variable when that is set; otherwise a user cache directory. Each
+environment variable when that is set; otherwise a user cache directory, unless
+the cache lacks them and the current directory is a clone of cnn-ext, whose
+``data/mnist`` holds them (see :func:`data_root`). Each
 file is read in bounded memory (no more than its known size is ever
 decompressed) and checked against the SHA-256 of its content. Missing files are
 downloaded into that directory from public mirrors, tried in turn: a download
@@ -27,7 +29,8 @@ import numpy as np
 from cnn.datasets.idx import IdxFormatError, read_idx_checked
 from cnn.progress import ProgressBar
 
-__all__ = ["load_mnist", "MIRRORS", "DATA_ENV_VAR", "default_root", "IdxFormatError"]
+__all__ = ["load_mnist", "MIRRORS", "DATA_ENV_VAR", "REPOSITORY_COPY", "default_root", "data_root",
+           "IdxFormatError"]
 
 #: The environment variable that names the directory of the MNIST files.
 DATA_ENV_VAR = "CNN_EXT_DATA"
@@ -37,6 +40,8 @@ MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
+#: Where a clone of the cnn-ext repository keeps its copy of the four files, from its root.
+REPOSITORY_COPY = Path("data") / "mnist"
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
@@ -83,6 +88,22 @@ def default_root() -> Path:
     return Path(cache) / "cnn-ext" / "mnist"
 
 
+def data_root() -> Path:
+    """The directory :func:`load_mnist` reads without ``root``: ``$CNN_EXT_DATA`` if set; else the
+    user cache (:func:`default_root`) if it holds the four files; else, if the current
+    directory is a clone of cnn-ext whose ``data/mnist`` holds them, that copy (so that a clone
+    runs offline); else the user cache, where the missing files are downloaded."""
+    root = default_root()
+    if os.environ.get(DATA_ENV_VAR) or _holds_mnist(root) or not _holds_mnist(REPOSITORY_COPY):
+        return root
+    return REPOSITORY_COPY.resolve()
+
+
+def _holds_mnist(directory: Path) -> bool:
+    return all((directory / f"{spec.name}.gz").is_file() or (directory / spec.name).is_file()
+               for spec in (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS))
+
+
 def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False,
                root: Optional[str | os.PathLike] = None, download: bool = True,
                mirrors: Sequence[str] = MIRRORS):
@@ -92,8 +113,9 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         normalize: float32 images in [0, 1] if true, else uint8 in 0..255.
         flatten: images of shape (N, 784) if true, else (N, 1, 28, 28).
         one_hot_label: labels of shape (N, 10) (float32 one-hot) if true, else int64 (N,).
-        root: the directory of the four IDX files; None (default) means :func:`default_root`
-            (``$CNN_EXT_DATA``, else the user cache). Only this one directory is read.
+        root: the directory of the four IDX files; None (default) means :func:`data_root`
+            (``$CNN_EXT_DATA``, else the user cache, else a clone's ``data/mnist`` in the
+            current directory). Only this one directory is read.
         download: fetch missing files from ``mirrors``; if false a missing file is an error.
         mirrors: base URLs tried in turn.
 
@@ -108,7 +130,7 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         IdxFormatError (a ValueError): a file is truncated, has a bad magic number, the
             wrong count or out-of-range labels, or fails its checksum.
     """
-    root = Path(default_root() if root is None else root)
+    root = Path(data_root() if root is None else root)
     if not download and not root.is_dir():
         raise FileNotFoundError(f"root: the data directory {str(root)!r} does not exist")
     arrays = [_load_file(spec, root, download, mirrors)
@@ -205,5 +227,8 @@ def _missing_message(spec: MnistFile, root: Path, failures: list[str]) -> str:
     tried = "".join(f"\n  {failure}" for failure in failures)
     return (f"MNIST file {spec.name}.gz is not in {str(root)!r}"
             + (f" and no mirror served a good copy:{tried}" if failures else "")
-            + f"\nPut the four MNIST files (gzip or raw IDX) in that directory, pass root=..., "
-              f"or set {DATA_ENV_VAR} to the directory that holds them.")
+            + f"\nPut the four MNIST files (gzip or raw IDX) in that directory, pass "
+              f"root='directory/of/the/files' to load_mnist, or set {DATA_ENV_VAR} to the "
+              f"directory that holds them. A clone of the cnn-ext repository carries them in "
+              f"{REPOSITORY_COPY.as_posix()}: root='path/to/the/clone/{REPOSITORY_COPY.as_posix()}', "
+              f"or run from the clone's root, where load_mnist() reads that copy.")
