@@ -6,7 +6,8 @@ refusals and their messages are pinned in test_bad_inputs.py.)"""
 import numpy as np
 import pytest
 
-from cnn.layers import Affine, Convolution, Dropout, Flatten, Relu
+from cnn.layers import (Affine, BatchNormalization, Convolution, Dropout, Flatten, Pooling, Relu,
+                        SoftmaxWithLoss)
 from cnn.models import DeepConvNet, LeNet, Sequential, SimpleConvNet
 from cnn.optim import Adam
 from cnn.trainer import Trainer
@@ -104,3 +105,25 @@ def test_dropout_takes_the_books_keyword():
     assert Dropout().ratio == 0.5
     x = np.ones((4, 50), F32)
     assert np.array_equal(Dropout(dropout_ratio=0.2, seed=1).forward(x), Dropout(0.2, seed=1).forward(x))
+
+
+def test_every_constructor_keyword_of_the_books_layers_is_taken():
+    """The book's layers (common/layers.py) and their keywords, built the book's way."""
+    gamma, beta = np.full(3, 2.0, F32), np.full(3, 0.5, F32)
+    mean, var = np.arange(3, dtype=F32), np.full(3, 4.0, F32)
+    norm = BatchNormalization(gamma, beta, momentum=0.8, running_mean=mean, running_var=var)
+    x = np.ones((2, 3), F32)
+    expected = gamma * (x - mean) / np.sqrt(var + F32(1e-5)) + beta
+    assert np.allclose(norm.forward(x, train=False), expected)
+    mean[0] = 99  # the layer keeps its own copy
+    assert norm.buffers[0][0] == 0
+    assert np.array_equal(BatchNormalization(gamma, beta).buffers[1], np.ones(3, F32))
+    assert repr(norm) == "BatchNormalization(3, momentum=0.8, eps=1e-05)"
+    W, b = np.zeros((2, 1, 3, 3), F32), np.zeros(2, F32)
+    assert repr(Convolution(W=W, b=b, stride=2, pad=1)) == "Convolution(1->2, 3x3, stride=2, pad=1)"
+    assert repr(Pooling(pool_h=2, pool_w=2, stride=2, pad=0)) == "Pooling(2x2, stride=2, pad=0)"
+    assert repr(Pooling(2, 2)) == "Pooling(2x2, stride=2, pad=0)"  # the stride resolved
+    assert repr(Pooling(3, 2)) == "Pooling(3x2, stride=(3, 2), pad=0)"
+    assert repr(Affine(W=np.zeros((4, 2), F32), b=np.zeros(2, F32))) == "Affine(4->2)"
+    assert repr(Dropout(dropout_ratio=0.3)) == "Dropout(ratio=0.3)"
+    assert repr(Relu()) == "Relu()" and repr(SoftmaxWithLoss()) == "SoftmaxWithLoss()"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from cnn._checks import check_float, check_input, check_weight
@@ -19,6 +21,9 @@ class BatchNormalization(Layer):
         gamma, beta: scale and shift, shape (D,) for input (N, D) or (C,) for input (N, C, H, W).
         momentum: weight of the old running statistics, in [0, 1).
         eps: added to the variance before the square root.
+        running_mean: the running mean to start from, shape and dtype of ``gamma`` (the book's
+            keyword; default zeros).
+        running_var: the running variance to start from, likewise (default ones).
 
     Shape: x (N, D) or (N, C, H, W) -> out (same shape).
 
@@ -34,21 +39,32 @@ class BatchNormalization(Layer):
     buffer_names = ("running_mean", "running_var")
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
-                 eps: float = 1e-5) -> None:
+                 eps: float = 1e-5, running_mean: Optional[np.ndarray] = None,
+                 running_var: Optional[np.ndarray] = None) -> None:
         super().__init__()
         gamma = check_weight("BatchNormalization", "gamma", gamma, 1, "(features,)")
-        beta = check_weight("BatchNormalization", "beta", beta, 1, "(features,)")
-        if beta.shape != gamma.shape or beta.dtype != gamma.dtype:
-            raise ValueError(f"BatchNormalization: beta must have shape {gamma.shape} and dtype "
-                             f"{gamma.dtype}, got shape {beta.shape} and dtype {beta.dtype}")
+        beta, running_mean, running_var = (
+            self._like_gamma(gamma, name, array) for name, array in (
+                ("beta", beta),
+                ("running_mean", np.zeros_like(gamma) if running_mean is None else running_mean),
+                ("running_var", np.ones_like(gamma) if running_var is None else running_var)))
         self.momentum = check_float("momentum", momentum, 0.0, 1.0, low_inclusive=True)
         self.eps = check_float("eps", eps)
         self.params = [gamma, beta]
         self.grads = [np.zeros_like(gamma), np.zeros_like(beta)]
-        self.buffers = [np.zeros_like(gamma), np.ones_like(gamma)]  # running mean, running variance
+        self.buffers = [running_mean.copy(), running_var.copy()]
         self.x_shape = None
         self.normalized = None
         self.std = None
+
+    @staticmethod
+    def _like_gamma(gamma: np.ndarray, name: str, array) -> np.ndarray:
+        """``array`` checked to have the shape and dtype of ``gamma``."""
+        array = check_weight("BatchNormalization", name, array, 1, "(features,)")
+        if array.shape != gamma.shape or array.dtype != gamma.dtype:
+            raise ValueError(f"BatchNormalization: {name} must have shape {gamma.shape} and dtype "
+                             f"{gamma.dtype}, got shape {array.shape} and dtype {array.dtype}")
+        return array
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         gamma, beta = self.params
@@ -104,4 +120,5 @@ class BatchNormalization(Layer):
         return cls(arrays.get("gamma"), arrays.get("beta"), **config)
 
     def __repr__(self) -> str:
-        return f"BatchNormalization({self.params[0].shape[0]}, momentum={self.momentum})"
+        return (f"BatchNormalization({self.params[0].shape[0]}, momentum={self.momentum}, "
+                f"eps={self.eps:g})")
