@@ -76,7 +76,8 @@ def conv2d_backward(x, W, dout, stride: int = 1, pad: int = 0,
         x: the images given to the forward pass, shape (N, C, H, W).
         W: the filters, shape (OC, C, filter_h, filter_w), the dtype of ``x``.
         dout: gradient of the output, shape (N, OC, out_h, out_w), the dtype of ``x``.
-        stride, pad: as given to the forward pass.
+        stride: step between windows, as given to the forward pass.
+        pad: zero padding on every side, as given to the forward pass.
         input_grad: compute dx; ``False`` skips it (a first layer needs none).
 
     Returns:

@@ -61,7 +61,8 @@ def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np
 
     Args:
         x: images, shape (N, C, H, W), float32 or float64.
-        filter_h, filter_w: window height and width (positive).
+        filter_h: window height (positive).
+        filter_w: window width (positive).
         stride: step between windows (positive).
         pad: zero padding added on every side (>= 0).
 
@@ -102,7 +103,10 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
     Args:
         col: shape (N * out_h * out_w, C * filter_h * filter_w), float32 or float64.
         input_shape: (N, C, H, W) of the images that im2col unfolded.
-        filter_h, filter_w, stride, pad: as given to :func:`im2col`.
+        filter_h: window height, as given to :func:`im2col`.
+        filter_w: window width, likewise.
+        stride: step between windows, likewise.
+        pad: zero padding on every side, likewise.
 
     Returns:
         x, shape ``input_shape``, C-contiguous, the dtype of ``col``.
@@ -160,7 +164,8 @@ def maxpool_forward(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, i
 
     Args:
         x: images, shape (N, C, H, W), float32 or float64.
-        pool_h, pool_w: window height and width (positive).
+        pool_h: window height (positive).
+        pool_w: window width (positive).
         stride: step between windows, an int or a pair ``(stride_h, stride_w)``; ``None``
             (default) means the pool size.
         pad: padding on every side, at most ``min(pool_h, pool_w) // 2``.
@@ -224,7 +229,10 @@ def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
         dout: gradient of the pooled output, shape (N, C, out_h, out_w), float32 or float64.
         argmax: the second result of :func:`maxpool_forward`, same shape as ``dout``.
         input_shape: (N, C, H, W) of the pooled images.
-        pool_h, pool_w, stride, pad: as given to :func:`maxpool_forward`.
+        pool_h: window height, as given to :func:`maxpool_forward`.
+        pool_w: window width, likewise.
+        stride: step between windows, likewise.
+        pad: padding on every side, likewise.
 
     Returns:
         dx, shape ``input_shape``, the dtype of ``dout``.

@@ -160,9 +160,11 @@ class Trainer:
         """Train for ``epochs`` epochs in all (counting those of a resumed run).
 
         Args:
-            x, t: training samples (N, ...) and labels (N,) or one-hot (N, classes).
+            x: training samples (N, ...), or flat (N, C*H*W) for a model with an input_shape.
+            t: their labels, class indices (N,) or one-hot rows (N, classes).
             epochs: total number of epochs.
-            x_test, t_test: optional evaluation set, evaluated after each epoch.
+            x_test: an optional test set, evaluated after each epoch (never chosen by).
+            t_test: its labels, given with ``x_test``.
             resume: continue from ``checkpoint`` if that file exists.
 
         Returns:

@@ -38,7 +38,8 @@ class Affine(Layer):
     """``out = x @ W + b``; an input of more than two axes is flattened first.
 
     Args:
-        W: weights, shape (in_features, out_features). b: biases, shape (out_features,).
+        W: weights, shape (in_features, out_features).
+        b: biases, shape (out_features,), the dtype of ``W``.
 
     Shape:
         x (N, in_features) or (N, ...) with in_features elements per sample -> out (N, out_features).
@@ -60,6 +61,13 @@ class Affine(Layer):
                dtype=np.float32) -> "Affine":
         """An affine layer built by size: weights (in_features, out_features) from the
         initializer ``init`` (see :data:`cnn.init.INITIALIZERS`; He by default), zero biases.
+
+        Args:
+            in_features: inputs of each unit.
+            out_features: units (outputs per sample).
+            init: name of the initializer.
+            rng: a ``numpy.random.Generator`` or an int seed for the weights.
+            dtype: float32 (default) or float64.
 
         Example:
             >>> Affine.create(784, 120, rng=0)

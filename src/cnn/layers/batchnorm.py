@@ -18,7 +18,8 @@ class BatchNormalization(Layer):
     inference (``train=False``) it uses the running averages.
 
     Args:
-        gamma, beta: scale and shift, shape (D,) for input (N, D) or (C,) for input (N, C, H, W).
+        gamma: the scale, shape (D,) for input (N, D) or (C,) for input (N, C, H, W).
+        beta: the shift, the shape and dtype of ``gamma``.
         momentum: weight of the old running statistics, in [0, 1).
         eps: added to the variance before the square root.
         running_mean: the running mean to start from, shape and dtype of ``gamma`` (the book's

@@ -51,10 +51,13 @@ class Convolution(Layer):
         :data:`cnn.init.INITIALIZERS`; He by default), zero biases.
 
         Args:
-            in_channels, out_channels: channels of the input and of the output.
+            in_channels: channels of the input.
+            out_channels: channels of the output (the number of filters).
             filter_size: ``k`` for a k x k filter, or ``(filter_h, filter_w)``.
-            stride, pad: as for the constructor.
-            init: name of the initializer. rng: a ``numpy.random.Generator`` or an int seed.
+            stride: step between windows, as for the constructor.
+            pad: zero padding on every side, as for the constructor.
+            init: name of the initializer (see :data:`cnn.init.INITIALIZERS`).
+            rng: a ``numpy.random.Generator`` or an int seed for the weights.
             dtype: float32 (default) or float64.
 
         Example:

@@ -20,7 +20,8 @@ class WindowPooling(Layer):
     """What max and average pooling share: the window, its stride and padding, the shapes.
 
     Args:
-        pool_h, pool_w: window size.
+        pool_h: window height.
+        pool_w: window width.
         stride: step between windows, an int or a pair ``(stride_h, stride_w)``; ``None``
             (default) means the window size. Kept as the pair ``stride``.
         pad: padding on every side.

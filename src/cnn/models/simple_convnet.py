@@ -21,10 +21,13 @@ class SimpleConvNet(Sequential):
     433,890 parameters.
 
     Args:
-        num_classes: number of output classes. input_shape: (channels, height, width).
-        filters, filter_size: the convolution's output channels and window size.
+        num_classes: number of output classes.
+        input_shape: (channels, height, width) of one image.
+        filters: the convolution's output channels.
+        filter_size: the convolution's window size.
         hidden: units of the hidden affine layer.
-        seed: an int or a ``numpy.random.Generator`` for the weights. dtype: float32 or float64.
+        seed: an int or a ``numpy.random.Generator`` for the weights.
+        dtype: float32 (default) or float64.
 
     Example:
         >>> SimpleConvNet(seed=0).num_params()
