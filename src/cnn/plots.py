@@ -12,10 +12,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from cnn.layers import Relu, Sigmoid, Tanh
 from cnn.metrics import confusion_matrix
 
+#: The layers whose outputs :func:`plot_activations` draws unless told which.
+ACTIVATION_LAYERS = (Relu, Sigmoid, Tanh)
+
 __all__ = ["plot_history", "plot_filters", "plot_feature_maps", "plot_confusion_matrix",
-           "plot_misclassified", "plot_digits"]
+           "plot_misclassified", "plot_digits", "plot_activations", "ACTIVATION_LAYERS"]
 
 FigurePath = Optional[str | os.PathLike]
 
@@ -157,3 +161,64 @@ def plot_digits(images: np.ndarray, labels: Sequence, path: FigurePath = None, c
         axis.imshow(np.reshape(image, (side, side)), cmap="gray_r")
         axis.set_title(str(label), fontsize=11)
     return _finish(figure, path)
+
+
+def plot_activations(model, x: np.ndarray, path: FigurePath = None,
+                     layers: Optional[Sequence[int]] = None, bins: int = 30,
+                     value_range: Optional[tuple[float, float]] = None,
+                     title: Optional[str] = None):
+    """A histogram per layer of the activations a batch gives, side by side: the figure of the
+    book's chapter 6, where the initial weights decide whether they saturate, vanish or spread.
+
+    Args:
+        model: a :class:`~cnn.models.Sequential`.
+        x: a batch of samples (N, ...), run through the model in inference mode.
+        path: where to write the figure as a PNG (optional).
+        layers: indices of the layers whose outputs are drawn (default: every activation layer,
+            :data:`ACTIVATION_LAYERS`, or every layer if the model has none).
+        bins: bars per histogram.
+        value_range: the range of values the histograms share; default, from the smallest to the
+            largest activation drawn, so that the layers compare on one axis.
+        title: a title above the panels.
+
+    Each panel names its layer and the spread (standard deviation) of its activations. A ReLU
+    gives zero for about half its inputs: its panel says what share, and draws the others, whose
+    bars a spike at zero would flatten.
+    """
+    outputs = model.layer_outputs(x)
+    if layers is None:
+        layers = [index for index, layer in enumerate(model.layers)
+                  if isinstance(layer, ACTIVATION_LAYERS)] or list(range(len(model.layers)))
+    layers = [_layer_index(index, len(model.layers)) for index in layers]
+    if not layers:
+        raise ValueError("layers must name at least one layer, got an empty list")
+    drawn = [_drawn_values(model.layers[index], outputs[index].ravel()) for index in layers]
+    if value_range is None:
+        value_range = (min((float(values.min()) for values in drawn if values.size), default=0.0),
+                       max((float(values.max()) for values in drawn if values.size), default=1.0))
+    figure = _figure(2.4 * len(layers) + 0.4, 2.6)
+    axes = figure.subplots(1, len(layers), squeeze=False)[0]
+    for axis, index, values in zip(axes, layers, drawn):
+        layer, everything = model.layers[index], outputs[index]
+        axis.hist(values, bins=bins, range=value_range, color="tab:blue")
+        note = f"std {everything.std():.3g}"
+        if isinstance(layer, Relu):
+            note += f", {np.mean(everything == 0):.0%} zero (not drawn)"
+        axis.set_title(f"layers[{index}] {layer.name}\n{note}", fontsize=9)
+        axis.set_yticks([])
+        axis.set_xlabel("activation", fontsize=9)
+    if title is not None:
+        figure.suptitle(title)
+    return _finish(figure, path)
+
+
+def _drawn_values(layer, values: np.ndarray) -> np.ndarray:
+    """The activations a histogram draws: all of them, but a ReLU's zeros."""
+    return values[values != 0] if isinstance(layer, Relu) else values
+
+
+def _layer_index(index, count: int) -> int:
+    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) \
+            or not -count <= index < count:
+        raise ValueError(f"layers must hold indices of the model's {count} layers, got {index!r}")
+    return int(index) % count

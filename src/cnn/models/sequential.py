@@ -145,6 +145,18 @@ class Sequential:
             scores = self._forward_layers(x, train)
         return scores[0] if single else scores
 
+    def layer_outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        """What each layer gives for the batch ``x`` in inference mode: one array per layer, in
+        order, each its own copy (a ``Relu(inplace=True)`` would otherwise overwrite the output
+        of the layer before it). Flat samples are reshaped as by :meth:`predict`."""
+        x, _ = self._as_batch(x, "x")
+        outputs = []
+        with cnn_ext.engine_scope():
+            for layer in self.layers:
+                x = layer.forward(x, train=False)
+                outputs.append(x.copy())
+        return outputs
+
     def predict_classes(self, x: np.ndarray) -> np.ndarray:
         """The class with the highest score: (N,) integers for a batch, one for one sample."""
         return self.predict(x).argmax(axis=-1)
