@@ -165,6 +165,12 @@ TRAINING = [
     (lambda: trainer().fit(IMAGES, LABELS, 1, x_test=with_value(-np.inf), t_test=LABELS), ValueError, ["x_test", "NaN or infinite"]),
     (lambda: trainer().fit(IMAGES, np.array([0, 1, 2, 11]), epochs=1), ValueError, ["t", "[0, 10)", "11"]),
     (lambda: trainer().fit(IMAGES, LABELS, epochs=1, resume=True), ValueError, ["resume", "checkpoint"]),
+    (lambda: trainer(keep_best=True), ValueError, ["keep_best=True", "validation=0.1", "validation=(x_val, t_val)"]),
+    (lambda: trainer(early_stopping=2), ValueError, ["early_stopping=2", "validation"]),
+    (lambda: trainer(validation=2.0), ValueError, ["validation", "(0.0, 1.0)", "2.0"]),
+    (lambda: trainer(validation=[IMAGES, LABELS]), TypeError, ["validation", "(x, t) pair", "list"]),
+    (lambda: trainer(validation=0.1).fit(IMAGES, LABELS, epochs=1), ValueError, ["validation=0.1", "4 training samples", "holds out 0"]),
+    (lambda: trainer(validation=(np.zeros((2, 1, 20, 20), F32), LABELS[:2])).fit(IMAGES, LABELS, epochs=1), ValueError, ["validation x", "input_shape (1, 28, 28)", "(2, 1, 20, 20)"]),
     (lambda: make_optimizer("lbfgs", lr=0.1), ValueError, ["optimizer", "'lbfgs'", "sgd"]),
     (lambda: Adam(lr=-0.001), ValueError, ["lr", "-0.001"]),
     (lambda: Adam(lr=float("inf")), ValueError, ["lr", "inf"]),
@@ -202,6 +208,7 @@ class Doubled(Layer):
 
 FILES = [
     (lambda tmp: load_mnist(root=tmp / "missing", download=False), FileNotFoundError, ["root", "does not exist"]),
+    (lambda tmp: load_mnist(root=tmp, mirrors=[]), FileNotFoundError, ["train-images-idx3-ubyte.gz", "root=", "CNN_EXT_DATA", "data/mnist", "clone's root"]),
     (lambda tmp: load_mnist(root=broken_mnist_dir(tmp), download=False), IdxFormatError, ["t10k-labels", "truncated", "found 5000"]),
     (lambda tmp: LeNet(seed=0).load(tmp / "absent.npz"), FileNotFoundError, ["absent.npz"]),
     (lambda tmp: (tmp / "junk.npz").write_bytes(b"not a zip") and LeNet(seed=0).load(tmp / "junk.npz"), ValueError, ["junk.npz", "truncated or corrupted"]),

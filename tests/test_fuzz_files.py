@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import cnn
 from cnn.datasets import IdxFormatError, load_digit, read_idx
 from cnn.layers import Affine, Dropout, Relu
 from cnn.models import LeNet, Sequential
@@ -209,6 +210,67 @@ def test_fuzz_weights(tmp_path, data):
     path = tmp_path / "weights.npz"
     path.write_bytes(content)
     within_memory("weights (.npz)", lambda: LeNet(seed=0).load(path), (ValueError,))
+
+
+#: Values a mutated architecture puts where a setting, a name or a list was.
+JSON_VALUES = [None, True, -1, 0, 3, 2 ** 31, 10 ** 30, 0.5, float("nan"), "x", "Convolution",
+               "Dropout", "SoftmaxWithLoss", "__init__", [], [1, 2], [2 ** 31, 2 ** 31],
+               {}, {"pad": 10 ** 4}, {"bit_generator": "PCG64", "state": {}}]
+
+
+def mutate_json(value, draw):
+    """``value`` (parsed JSON) with one entry somewhere in it replaced, dropped or duplicated."""
+    if isinstance(value, dict) and value and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(value)))
+        kind = draw(st.sampled_from(["replace", "drop", "deeper"]))
+        changed = dict(value)
+        if kind == "drop":
+            del changed[key]
+        else:
+            changed[key] = mutate_json(value[key], draw) if kind == "deeper" else \
+                draw(st.sampled_from(JSON_VALUES))
+        return changed
+    if isinstance(value, list) and value and draw(st.booleans()):
+        index = draw(st.integers(0, len(value) - 1))
+        changed = list(value)
+        kind = draw(st.sampled_from(["deeper", "drop", "duplicate"]))
+        if kind == "drop":
+            del changed[index]
+        elif kind == "duplicate":
+            changed.insert(index, value[index])
+        else:
+            changed[index] = mutate_json(value[index], draw)
+        return changed
+    return draw(st.sampled_from(JSON_VALUES))
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_load_model(tmp_path, data):
+    """cnn.load_model on a saved LeNet whose bytes, members or architecture JSON were mutated."""
+    original = saved_file("weights.npz")
+    kind = data.draw(st.sampled_from(["bytes", "members", "architecture"]))
+    if kind == "bytes":
+        content = mutate(original, data.draw)
+    elif kind == "members":
+        content = repack(npz_members(io.BytesIO(original)), data.draw)
+    else:
+        members = npz_members(io.BytesIO(original))
+        with np.load(io.BytesIO(original)) as saved:
+            architecture = json.loads(str(saved["architecture"]))
+        text = json.dumps(mutate_json(architecture, data.draw))
+        entry = io.BytesIO()
+        np.lib.format.write_array(entry, np.array(text))
+        members["architecture.npy"] = entry.getvalue()
+        content = _zip(members)
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    result = within_memory("load_model (.npz)", lambda: cnn.load_model(path), (ValueError,))
+    if not isinstance(result, ValueError):  # what loads predicts, or refuses the sample clearly
+        x = np.zeros((1,) + (result.input_shape or (1, 28, 28)), result.dtype or np.float32)
+        prediction = within_memory("predictions of a loaded model", lambda: result.predict(x),
+                                   (ValueError,))
+        assert isinstance(prediction, ValueError) or prediction.shape[0] == 1
 
 
 @FUZZ

@@ -12,7 +12,7 @@ from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dro
                         Layer, Pooling, Relu, Sigmoid, Tanh, register)
 from cnn.layers.registry import lookup, registered
 from cnn.models import DeepConvNet, LeNet, Sequential, SimpleConvNet
-from cnn.models.architecture import ARCHITECTURE_KEY
+from cnn.models._architecture import ARCHITECTURE_KEY
 from cnn.optim import Adam
 from cnn.storage import atomic_write_npz
 from cnn.trainer import Trainer
@@ -248,6 +248,9 @@ HOSTILE = [
     (replace_layer(8, {"class": "Dropout", "config": {"ratio": 0.5, "rng_state": {"bit_generator": "PCG64", "state": 3}}}), ["layers[8]", "rng_state", "damaged PCG64"]),
     (replace_layer(0, {"class": "Affine", "config": {}}), ["layers[0]", "Affine", "W", "2-D"]),
     (replace_layer(10, {"class": "Affine", "config": {}}), ["layers[10]", "Affine", "W", "None"]),
+    (replace_layer(0, {"class": "Convolution", "config": {"stride": 1, "pad": 10 ** 6}}), ["layers[0]", "pad=1000000", "one sample would hold", "values"]),
+    (replace_layer(2, {"class": "AvgPooling", "config": {"pool_h": 1, "pool_w": 1, "stride": 1, "pad": 5000}}), ["layers[2]", "one sample would hold"]),
+    (lambda a: {**a, "input_shape": [1, 100000, 100000]}, ["its input_shape", "one sample would hold 10000000000 values"]),
 ]
 
 

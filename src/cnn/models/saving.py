@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-from typing import Any
+from typing import Any, Sequence
 
+from cnn.layers import Affine, Convolution, Flatten, WindowPooling
 from cnn.layers.base import Layer
 from cnn.layers.registry import lookup
 from cnn.losses import Loss
-from cnn.models.architecture import (ARCHITECTURE_FORMAT, ARCHITECTURE_KEY, ARCHITECTURE_VERSION,
+from cnn.models._architecture import (ARCHITECTURE_FORMAT, ARCHITECTURE_KEY, ARCHITECTURE_VERSION,
                                      MAX_ARCHITECTURE_CHARS, describe_saved, foreign_file_hint)
 from cnn.models.deep_convnet import DeepConvNet
 from cnn.models.lenet import LeNet
@@ -17,12 +19,14 @@ from cnn.models.sequential import Sequential
 from cnn.models.simple_convnet import SimpleConvNet
 from cnn.storage import MAX_NPZ_BYTES, read_npz
 
-__all__ = ["load_model", "MAX_LAYERS"]
+__all__ = ["load_model", "MAX_LAYERS", "MAX_SAMPLE_ELEMENTS"]
 
 #: The model classes a file may name; any other (a subclass of your own) comes back a Sequential.
 MODEL_CLASSES = {cls.__name__: cls for cls in (Sequential, LeNet, SimpleConvNet, DeepConvNet)}
 #: The most layers a saved model may declare.
 MAX_LAYERS = 10_000
+#: The most values one sample may hold at any layer of a loaded model (256 MiB as float32).
+MAX_SAMPLE_ELEMENTS = 1 << 26
 
 
 def load_model(path: str | os.PathLike, max_bytes: int = MAX_NPZ_BYTES) -> Sequential:
@@ -64,6 +68,8 @@ def load_model(path: str | os.PathLike, max_bytes: int = MAX_NPZ_BYTES) -> Seque
     layers = [_build(entry, f"layers[{index}]", Layer, source, _arrays_of(arrays, index))
               for index, entry in enumerate(architecture["layers"])]
     loss = _build(architecture["loss"], "the loss", Loss, source)
+    if architecture["input_shape"] is not None:
+        _check_sample_sizes(layers, architecture["input_shape"], source)
     model_class = MODEL_CLASSES.get(architecture["model"], Sequential)
     model = model_class.__new__(model_class)
     try:
@@ -110,6 +116,8 @@ def _parse(text: Any, source: str) -> dict:
     layers, shape = architecture.get("layers"), architecture.get("input_shape")
     if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_LAYERS:
         raise ValueError(f"{source}: its architecture must list 1 to {MAX_LAYERS} layers")
+    if "input_shape" not in architecture:
+        raise ValueError(f"{source}: its architecture has no input_shape entry (null for none)")
     if shape is not None and not (isinstance(shape, list) and 1 <= len(shape) <= 32 and all(
             isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in shape)):
         raise ValueError(f"{source}: its architecture has input_shape {_short(shape)}, not a list "
@@ -123,6 +131,31 @@ def _parse(text: Any, source: str) -> dict:
             raise ValueError(f"{source}: {where} of its architecture is {_short(entry)}, not "
                              f'{{"class": name, "config": {{...}}}}')
     return architecture
+
+
+def _check_sample_sizes(layers: Sequence[Layer], input_shape: Sequence[int], source: str) -> None:
+    """Refuse, before a sample goes through the layers to check that they fit, an architecture
+    whose samples would hold more than :data:`MAX_SAMPLE_ELEMENTS` values: a hostile padding or
+    input shape would otherwise allocate terabytes. The shapes follow the library's layers;
+    a layer of another kind is taken to keep the shape."""
+    shape, where = tuple(input_shape), "its input_shape"
+    for index, layer in enumerate([None, *layers]):
+        if index:
+            where = f"layers[{index - 1}] ({layer!r})"
+        if isinstance(layer, (Convolution, WindowPooling)) and len(shape) == 3:
+            channels = layer.params[0].shape[0] if isinstance(layer, Convolution) else shape[0]
+            try:
+                shape = (channels, *layer.output_size(*shape[1:]))
+            except ValueError:
+                return  # the window does not fit: the model's own check says so
+        elif isinstance(layer, Flatten):
+            shape = (math.prod(shape),)
+        elif isinstance(layer, Affine):
+            shape = (layer.params[0].shape[1],)
+        if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+            raise ValueError(f"{source}: at {where} one sample would hold {math.prod(shape)} "
+                             f"values (shape {shape}), more than a model loaded from a file may "
+                             f"({MAX_SAMPLE_ELEMENTS})")
 
 
 def _arrays_of(arrays: dict, index: int) -> dict:

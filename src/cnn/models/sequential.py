@@ -16,7 +16,7 @@ from cnn.layers.base import Layer
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.metrics import accuracy
 from cnn.models._inputs import as_batch
-from cnn.models.architecture import (ARCHITECTURE_KEY, architecture_array, describe_saved,
+from cnn.models._architecture import (ARCHITECTURE_KEY, architecture_array, describe_saved,
                                      foreign_file_hint)
 from cnn.storage import atomic_write_npz, read_npz
 
