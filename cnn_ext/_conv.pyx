@@ -6,10 +6,11 @@ which calls them on disjoint blocks of images from several threads.
 
 They work in the channel-major unfolded layout: ``columns[n, k, p]`` holds,
 for image ``n`` and output pixel ``p = oh * out_w + ow``, the input value under
-filter entry ``k = (c, kh, kw)``, that is ``x[n, c, oh * stride - pad + kh,
-ow * stride - pad + kw]`` (zero in the padding). One filter entry's values for
-one output row come from one row of the padded image, so the copies run along rows,
-and ``W (OC, K) @ columns[n] (K, P)`` is already image ``n``'s output (OC, P).
+filter entry ``k = (c, kh, kw)``, that is ``x[n, c, oh * stride_h - top + kh * dilation_h,
+ow * stride_w - left + kw * dilation_w]`` (zero in the padding). One filter entry's values
+for one output row come from one row of the padded image, so the copies run along rows,
+and ``W (OC, K) @ columns[n] (K, P)`` is already image ``n``'s output (OC, P). With groups,
+the rows of group ``g`` (its channels' entries) are one contiguous band of ``columns``.
 """
 
 from cython cimport floating
@@ -21,15 +22,18 @@ cdef enum:
 
 
 cdef inline void pad_image(const floating *image, Py_ssize_t channels, Py_ssize_t height,
-                           Py_ssize_t width, Py_ssize_t pad, floating *padded) noexcept nogil:
-    """Copy one image (C, H, W) into ``padded`` (C, H + 2 pad, W + 2 pad) with a zero border."""
-    cdef Py_ssize_t padded_width = width + 2 * pad
+                           Py_ssize_t width, Py_ssize_t top, Py_ssize_t bottom, Py_ssize_t left,
+                           Py_ssize_t right, floating *padded) noexcept nogil:
+    """Copy one image (C, H, W) into ``padded`` (C, top + H + bottom, left + W + right) with a
+    zero border."""
+    cdef Py_ssize_t padded_height = top + height + bottom
+    cdef Py_ssize_t padded_width = left + width + right
     cdef Py_ssize_t c, ih
     cdef floating *row
-    memset(padded, 0, channels * (height + 2 * pad) * padded_width * sizeof(floating))
+    memset(padded, 0, channels * padded_height * padded_width * sizeof(floating))
     for c in range(channels):
         for ih in range(height):
-            row = padded + (c * (height + 2 * pad) + ih + pad) * padded_width + pad
+            row = padded + (c * padded_height + ih + top) * padded_width + left
             memcpy(row, image + (c * height + ih) * width, width * sizeof(floating))
 
 
@@ -37,12 +41,18 @@ def unfold_kernel(
     const floating[:, :, :, ::1] x,  # IN (B, C, H, W)
     Py_ssize_t filter_h,
     Py_ssize_t filter_w,
-    Py_ssize_t stride,
-    Py_ssize_t pad,
+    Py_ssize_t stride_h,
+    Py_ssize_t stride_w,
+    Py_ssize_t top,
+    Py_ssize_t bottom,
+    Py_ssize_t left,
+    Py_ssize_t right,
+    Py_ssize_t dilation_h,
+    Py_ssize_t dilation_w,
     Py_ssize_t out_h,
     Py_ssize_t out_w,
     floating[:, :, ::1] columns,  # OUT (B, C * filter_h * filter_w [+ 1], out_h * out_w)
-    floating[::1] padded,  # SCRATCH (>= C * (H + 2 pad) * (W + 2 pad)), unused when pad == 0
+    floating[::1] padded,  # SCRATCH (>= C * (top + H + bottom) * (left + W + right)), unused unpadded
 ):
     """Fill ``columns``; a row past the ``C * filter_h * filter_w`` filter entries is set to ones,
     so that a bias stored as the last column of the weights is added by the matrix product.
@@ -53,10 +63,11 @@ def unfold_kernel(
     cdef Py_ssize_t channels = x.shape[1]
     cdef Py_ssize_t height = x.shape[2]
     cdef Py_ssize_t width = x.shape[3]
-    cdef Py_ssize_t padded_height = height + 2 * pad
-    cdef Py_ssize_t padded_width = width + 2 * pad
+    cdef Py_ssize_t padded_height = top + height + bottom
+    cdef Py_ssize_t padded_width = left + width + right
     cdef Py_ssize_t pixels = out_h * out_w
     cdef bint ones_row = columns.shape[1] > channels * filter_h * filter_w
+    cdef bint is_padded = top > 0 or bottom > 0 or left > 0 or right > 0
     cdef Py_ssize_t n, c, kh, kw, oh, ow
     cdef const floating *image
     cdef const floating *source
@@ -65,23 +76,24 @@ def unfold_kernel(
     with nogil:
         for n in range(n_images):
             image = &x[n, 0, 0, 0]
-            if pad > 0:
-                pad_image(image, channels, height, width, pad, &padded[0])
+            if is_padded:
+                pad_image(image, channels, height, width, top, bottom, left, right, &padded[0])
                 image = &padded[0]
             out = &columns[n, 0, 0]
             for c in range(channels):
                 for kh in range(filter_h):
                     for kw in range(filter_w):
                         for oh in range(out_h):
-                            source = image + (c * padded_height + oh * stride + kh) * padded_width + kw
-                            if stride == 1 and out_w >= LONG_ROW:
+                            source = image + (c * padded_height + oh * stride_h + kh * dilation_h) \
+                                * padded_width + kw * dilation_w
+                            if stride_w == 1 and out_w >= LONG_ROW:
                                 memcpy(out, source, out_w * sizeof(floating))
-                            elif stride == 1:
+                            elif stride_w == 1:
                                 for ow in range(out_w):
                                     out[ow] = source[ow]
                             else:
                                 for ow in range(out_w):
-                                    out[ow] = source[ow * stride]
+                                    out[ow] = source[ow * stride_w]
                             out += out_w
             if ones_row:
                 for ow in range(pixels):
@@ -92,12 +104,18 @@ def fold_kernel(
     const floating[:, :, ::1] columns,  # IN (B, >= C * filter_h * filter_w, out_h * out_w)
     Py_ssize_t filter_h,
     Py_ssize_t filter_w,
-    Py_ssize_t stride,
-    Py_ssize_t pad,
+    Py_ssize_t stride_h,
+    Py_ssize_t stride_w,
+    Py_ssize_t top,
+    Py_ssize_t bottom,
+    Py_ssize_t left,
+    Py_ssize_t right,
+    Py_ssize_t dilation_h,
+    Py_ssize_t dilation_w,
     Py_ssize_t out_h,
     Py_ssize_t out_w,
     floating[:, :, :, ::1] dx,  # OUT (B, C, H, W), overwritten
-    floating[::1] padded,  # SCRATCH (>= C * (H + 2 pad) * (W + 2 pad))
+    floating[::1] padded,  # SCRATCH (>= C * (top + H + bottom) * (left + W + right))
 ):
     """The adjoint of ``unfold_kernel``: add every filter entry's value back into the pixel
     it was read from, in a zeroed padded image, then copy the image without its border
@@ -106,8 +124,8 @@ def fold_kernel(
     cdef Py_ssize_t channels = dx.shape[1]
     cdef Py_ssize_t height = dx.shape[2]
     cdef Py_ssize_t width = dx.shape[3]
-    cdef Py_ssize_t padded_height = height + 2 * pad
-    cdef Py_ssize_t padded_width = width + 2 * pad
+    cdef Py_ssize_t padded_height = top + height + bottom
+    cdef Py_ssize_t padded_width = left + width + right
     cdef Py_ssize_t n, c, kh, kw, oh, ow, ih
     cdef const floating *entries
     cdef floating *sums = &padded[0]
@@ -121,16 +139,17 @@ def fold_kernel(
                 for kh in range(filter_h):
                     for kw in range(filter_w):
                         for oh in range(out_h):
-                            target = sums + (c * padded_height + oh * stride + kh) * padded_width + kw
-                            if stride == 1:
+                            target = sums + (c * padded_height + oh * stride_h + kh * dilation_h) \
+                                * padded_width + kw * dilation_w
+                            if stride_w == 1:
                                 for ow in range(out_w):
                                     target[ow] += entries[ow]
                             else:
                                 for ow in range(out_w):
-                                    target[ow * stride] += entries[ow]
+                                    target[ow * stride_w] += entries[ow]
                             entries += out_w
             for c in range(channels):
                 for ih in range(height):
                     memcpy(&dx[n, c, ih, 0],
-                           sums + (c * padded_height + ih + pad) * padded_width + pad,
+                           sums + (c * padded_height + ih + top) * padded_width + left,
                            width * sizeof(floating))

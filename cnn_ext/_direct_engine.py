@@ -64,8 +64,10 @@ def backward(kernels, x: np.ndarray, W: np.ndarray, dout: np.ndarray, pad: int,
     return dx, dW, sum(dbias for _, dbias in partials)
 
 
-def covers(x: np.ndarray, W: np.ndarray, stride: int, pad: int, backward: bool = False) -> bool:
-    """Whether these kernels compute this convolution's forward pass (``backward``: its
-    gradients, whose input gradient needs a pad below the filter size; dW and db come from the
-    same engine with or without dx, so that they do not depend on ``input_grad``)."""
-    return x.dtype == np.float32 and stride == 1 and (not backward or pad < min(W.shape[2:]))
+def covers(x: np.ndarray, window: tuple[int, int], pad: int, backward: bool = False) -> bool:
+    """Whether these kernels compute the forward pass of a stride-1 convolution of one group
+    without dilation, with ``pad`` on every side and a ``window`` (filter_h, filter_w)
+    (``backward``: its gradients, whose input gradient needs a pad below the filter size; dW
+    and db come from the same engine with or without dx, so that they do not depend on
+    ``input_grad``)."""
+    return x.dtype == np.float32 and (not backward or pad < min(window))

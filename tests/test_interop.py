@@ -49,6 +49,19 @@ def every_layer_kind(seed=0):
     ], input_shape=(2, 15, 17))
 
 
+def modern_convolutions(seed=5):
+    """Strides, pads and dilations per axis and per side, a depthwise convolution ("same"), one
+    with a channel multiplier of 2 and a grouped 1x1 convolution."""
+    rng = np.random.default_rng(seed)
+    return Sequential([
+        Convolution.create(4, 8, 3, stride=(1, 2), pad=((0, 2), (1, 0)), dilation=(2, 1), rng=rng),
+        Relu(), Convolution.create(8, 8, 3, pad="same", groups=8, rng=rng),
+        Convolution.create(8, 16, 3, pad=1, dilation=1, groups=8, rng=rng), Tanh(),
+        Convolution.create(16, 8, 1, groups=4, rng=rng),
+        Flatten(), Affine.create(8 * 11 * 7, 5, rng=rng),
+    ], input_shape=(4, 13, 14))
+
+
 def image_affine(seed=1):
     rng = np.random.default_rng(seed)
     return Sequential([Pooling(2, 2), Affine.create(3 * 4 * 4, 5, rng=rng)], input_shape=(3, 8, 9))
@@ -60,7 +73,8 @@ def vectors(seed=2):
                        Affine.create(9, 3, rng=rng)], input_shape=(7,))
 
 
-MODELS = {"every-layer-kind": every_layer_kind, "affine-on-images": image_affine,
+MODELS = {"every-layer-kind": every_layer_kind, "modern-convolutions": modern_convolutions,
+          "affine-on-images": image_affine,
           "vectors": vectors, "lenet": lambda: LeNet(seed=3),
           "deepconvnet": lambda: DeepConvNet(seed=4)}
 
@@ -177,11 +191,12 @@ def conv_node(**attributes):
 
 
 ONNX_REFUSALS = [
-    ([conv_node(dilations=[2, 2])], ["node 0 (Conv 'the_conv')", "dilations=[2, 2]"]),
-    ([conv_node(group=2)], ["the_conv", "group=2"]),
-    ([conv_node(auto_pad="SAME_UPPER")], ["the_conv", "auto_pad='SAME_UPPER'"]),
-    ([conv_node(pads=[1, 0, 1, 0])], ["the_conv", "pads=[1, 0, 1, 0]"]),
-    ([conv_node(strides=[1, 2])], ["the_conv", "strides=[1, 2]"]),
+    ([conv_node(dilations=[0, 2])], ["node 0 (Conv 'the_conv')", "dilations=[0, 2]"]),
+    ([conv_node(group=3)], ["the_conv", "groups=3", "output channels"]),
+    ([conv_node(group=2)], ["layers[0]", "groups=2", "needs (C=2, H, W), gets (1, 6, 6)"]),
+    ([conv_node(auto_pad="SAME_UPPER", strides=[2, 2])], ["the_conv", "auto_pad='SAME_UPPER'", "input size"]),
+    ([conv_node(auto_pad="EVERYWHERE")], ["the_conv", "auto_pad='EVERYWHERE'"]),
+    ([conv_node(pads=[4, 0, 1, 0])], ["the_conv", "pads=[4, 0, 1, 0]", "wider than the 3x3 window"]),
     ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)],
      ["MaxPool", "ceil_mode=1"]),
     ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
@@ -220,11 +235,11 @@ def test_a_layer_of_ones_own_is_refused_naming_it(tmp_path):
 def torch_refusals():
     nn = torch.nn
     return [
-        (nn.Sequential(nn.Conv2d(1, 2, 3, dilation=2)), ["'0' (Conv2d)", "dilation=(2, 2)"]),
-        (nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), ["Conv2d", "groups=2"]),
-        (nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect")), ["padding_mode='reflect'"]),
-        (nn.Sequential(nn.Conv2d(1, 2, 3, stride=(1, 2))), ["stride=(1, 2)"]),
-        (nn.Sequential(nn.Conv2d(1, 2, 3, padding="same")), ["padding='same'"]),
+        (nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect")), ["'0' (Conv2d)", "padding_mode='reflect'"]),
+        (nn.Sequential(nn.ZeroPad2d(1), nn.ReLU()), ["'0' (ZeroPad2d)", "no Conv2d follows"]),
+        (nn.Sequential(nn.Conv2d(1, 2, 3), nn.ZeroPad2d((1, 0, 0, 1))), ["'1' (ZeroPad2d)", "no Conv2d follows"]),
+        (nn.Sequential(nn.ConstantPad2d(1, 2.0), nn.Conv2d(1, 2, 3)), ["ConstantPad2d", "value=2.0", "zeros"]),
+        (nn.Sequential(nn.ZeroPad2d(1), nn.Conv2d(1, 2, 3, padding=1)), ["'1' (Conv2d)", "pads already"]),
         (nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), ["MaxPool2d", "ceil_mode=True"]),
         (nn.Sequential(nn.AvgPool2d(3, padding=1, count_include_pad=False)), ["count_include_pad=False"]),
         (nn.Sequential(nn.BatchNorm1d(3, momentum=None)), ["BatchNorm1d", "momentum=None"]),

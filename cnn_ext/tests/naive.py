@@ -79,6 +79,41 @@ def cross_correlation_loops(x, W, b, stride, pad):
     return out
 
 
+def grouped_conv_loops(x, W, b, stride, pads, dilation, groups):
+    """Convolution of x (N, C, H, W) with W (F, C // groups, fh, fw) plus b (F,), strides
+    (sh, sw), pads ((top, bottom), (left, right)), dilation (dh, dw), one window at a time;
+    returns ``(out, gradients)``, ``gradients(dout) -> (dx, dW, db)`` by the same loops."""
+    n_images, channels, height, width = x.shape
+    filters, group_channels, filter_h, filter_w = W.shape
+    (sh, sw), ((top, bottom), (left, right)), (dh, dw) = stride, pads, dilation
+    padded = np.pad(x, [(0, 0), (0, 0), (top, bottom), (left, right)])
+    out_h = (height + top + bottom - dh * (filter_h - 1) - 1) // sh + 1
+    out_w = (width + left + right - dw * (filter_w - 1) - 1) // sw + 1
+    per_group = filters // groups
+
+    def window(n, f, oh, ow):
+        first = (f // per_group) * group_channels
+        return (n, slice(first, first + group_channels),
+                slice(oh * sh, oh * sh + dh * (filter_h - 1) + 1, dh),
+                slice(ow * sw, ow * sw + dw * (filter_w - 1) + 1, dw))
+
+    positions = [(n, f, oh, ow) for n in range(n_images) for f in range(filters)
+                 for oh in range(out_h) for ow in range(out_w)]
+    out = np.zeros((n_images, filters, out_h, out_w))
+    for n, f, oh, ow in positions:
+        out[n, f, oh, ow] = np.sum(padded[window(n, f, oh, ow)] * W[f]) + b[f]
+
+    def gradients(dout):
+        dpadded, dW = np.zeros(padded.shape), np.zeros(W.shape)
+        for n, f, oh, ow in positions:
+            dW[f] += dout[n, f, oh, ow] * padded[window(n, f, oh, ow)]
+            dpadded[window(n, f, oh, ow)] += dout[n, f, oh, ow] * W[f]
+        dx = dpadded[:, :, top:top + height, left:left + width]
+        return dx, dW, dout.sum(axis=(0, 2, 3))
+
+    return out, gradients
+
+
 def avgpool_loops(x, pool_h, pool_w, stride, pad):
     """Average pooling with zero padding counted in the window (count_include_pad)."""
     n_images, channels, height, width = x.shape

@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose
 
 import cnn_ext
 from cnn_ext import _direct_engine, _unfold_engine
+from cnn_ext._geometry import conv_geometry
 from cnn_ext._simd import SIMD_PATHS, choose_path, kernels_for, simd_path, supported_paths
 from cnn_ext.tests.test_engine import reference_conv
 
@@ -83,7 +84,7 @@ def test_gradients_equal_the_float64_reference_and_the_unfold_engine(case, kerne
                                              b.astype(np.float64), 1, pad)
     dout = rng.standard_normal(expected_out.shape).astype(np.float32)
     dx, dW, db = _direct_engine.backward(kernels, x, W, dout, pad, input_grad=True)
-    geometry = (W.shape[2], W.shape[3], 1, pad) + expected_out.shape[2:]
+    geometry = conv_geometry(x.shape, W.shape, 1, pad)
     unfolded = _unfold_engine.backward(x, W, dout, geometry, input_grad=True)
     for name, got, expected, second in zip(("dx", "dW", "db"), (dx, dW, db),
                                            gradients(dout.astype(np.float64)), unfolded):

@@ -138,13 +138,14 @@ def test_unfold_is_the_transposed_im2col_and_fold_its_adjoint(case, dtype, rng):
     entries, pixels = c * filter_h * filter_w, out_h * out_w
     padded = np.empty(c * (h + 2 * pad) * (w + 2 * pad), dtype)
     columns = np.full((n, entries + 1, pixels), np.nan, dtype)
-    unfold_kernel(x, filter_h, filter_w, stride, pad, out_h, out_w, columns, padded)
+    window = (filter_h, filter_w, stride, stride, pad, pad, pad, pad, 1, 1, out_h, out_w)
+    unfold_kernel(x, *window, columns, padded)
     expected = reference.im2col(x, filter_h, filter_w, stride, pad).reshape(n, pixels, entries)
     assert_array_equal(columns[:, :entries], expected.transpose(0, 2, 1))
     assert_array_equal(columns[:, entries], 1)  # the row that carries the bias
     direction = rng.standard_normal((n, entries, pixels)).astype(dtype)
     folded = np.full(x.shape, np.nan, dtype)
-    fold_kernel(direction, filter_h, filter_w, stride, pad, out_h, out_w, folded, padded)
+    fold_kernel(direction, *window, folded, padded)
     assert_allclose(np.sum(columns[:, :entries] * direction, dtype=np.float64),
                     np.sum(x * folded, dtype=np.float64), **TOLERANCE[dtype])
 

@@ -66,8 +66,11 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
         prefix = f"layers.{index}"
         if isinstance(layer, Convolution):
             W, b = layer.params
+            (top, bottom), (left, right) = layer.pad
             emit("Conv", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix,
-                 kernel_shape=list(W.shape[2:]), strides=[layer.stride] * 2, pads=[layer.pad] * 4)
+                 kernel_shape=list(W.shape[2:]), strides=list(layer.stride),
+                 pads=[top, left, bottom, right], dilations=list(layer.dilation),
+                 group=layer.groups)
         elif isinstance(layer, (Pooling, AvgPooling)):
             strides = list(layer.stride)
             if isinstance(layer, Pooling):
@@ -119,5 +122,5 @@ def _sample_shape(model: Sequential) -> list:
     if isinstance(first, Affine):
         return [first.params[0].shape[0]]
     if isinstance(first, Convolution):
-        return [first.params[0].shape[1], "H", "W"]
+        return [first.in_channels, "H", "W"]
     return ["C", "H", "W"]

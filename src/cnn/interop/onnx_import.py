@@ -290,8 +290,6 @@ def _check_common(node: _Node, kernel: list[int]) -> int:
 
 
 def _convolution(node: _Node, constants: dict) -> Convolution:
-    if node.integer("group", 1) != 1:
-        raise node.refuse("group", node.get("group", 1), "cnn's convolutions are not grouped")
     W = _weight(node, constants, 1, "weight", 4)
     kernel = list(W.shape[2:])
     if node.sizes("kernel_shape", kernel, 2, 1) != kernel:
@@ -300,13 +298,39 @@ def _convolution(node: _Node, constants: dict) -> Convolution:
     if max(kernel) > MAX_WINDOW:
         raise refusal(node.label, f"its {kernel[0]}x{kernel[1]} filters are larger than "
                                   f"{MAX_WINDOW}x{MAX_WINDOW}")
-    pad = _check_common(node, kernel)
+    groups = node.integer("group", 1)
+    if not 1 <= groups <= MAX_CHANNELS:
+        raise node.refuse("group", groups, f"from 1 to {MAX_CHANNELS} groups are expected")
     strides = node.sizes("strides", [1, 1], 2, 1)
-    if len(set(strides)) != 1:
-        raise node.refuse("strides", strides, "cnn steps by the same stride on both axes")
+    dilations = node.sizes("dilations", [1, 1], 2, 1)
+    reach = [spread * (size - 1) + 1 for spread, size in zip(dilations, kernel)]
     b = _weight(node, constants, 2, "bias", 1) if _optional_input(node, 2) else \
         np.zeros(W.shape[0], np.float32)
-    return _build(node, Convolution, W, b, stride=strides[0], pad=pad)
+    return _build(node, Convolution, W, b, stride=tuple(strides),
+                  pad=_conv_pads(node, reach, strides), dilation=tuple(dilations), groups=groups)
+
+
+def _conv_pads(node: _Node, reach: list[int], strides: list[int]):
+    """A convolution's ``((top, bottom), (left, right))`` from ``pads`` or ``auto_pad``
+    (``SAME_UPPER``/``SAME_LOWER`` with stride 1, ``VALID``), each side at most the window's
+    ``reach`` (dilated size)."""
+    auto_pad = node.get("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if strides != [1, 1]:
+            raise node.refuse("auto_pad", auto_pad, "SAME padding with a stride depends on the "
+                                                    "input size, which cnn's layers do not fix")
+        totals = [size - 1 for size in reach]
+        first = [total // 2 if auto_pad == "SAME_UPPER" else total - total // 2 for total in totals]
+        return tuple((before, total - before) for before, total in zip(first, totals))
+    if auto_pad == "VALID":
+        return 0
+    if auto_pad != "NOTSET":
+        raise node.refuse("auto_pad", auto_pad, "NOTSET, SAME_UPPER, SAME_LOWER or VALID is expected")
+    top, left, bottom, right = node.sizes("pads", [0, 0, 0, 0], 4, 0)
+    if max(top, bottom) > reach[0] or max(left, right) > reach[1]:
+        raise node.refuse("pads", [top, left, bottom, right],
+                          f"padding wider than the {reach[0]}x{reach[1]} window only adds borders")
+    return (top, bottom), (left, right)
 
 
 def _pooling(node: _Node) -> Layer:
@@ -390,13 +414,7 @@ def _check_growth(layers: list[Layer], input_shape: Optional[tuple[int, ...]]) -
             width = layer.params[0].shape[0 if isinstance(layer, Convolution) else 1]
             if width > MAX_CHANNELS:
                 raise refusal(what, f"it makes {width} channels or features, more than {MAX_CHANNELS}")
-        if isinstance(layer, Convolution):
-            window, pad = max(layer.params[0].shape[2:]), layer.pad
-        elif isinstance(layer, (Pooling, AvgPooling)):
-            window, pad = max(layer.pool_h, layer.pool_w), layer.pad
-        else:
-            window, pad = 1, 0
-        growth += max(0, 2 * pad - window + 1)
+        growth += _padding_growth(layer)
         if growth > MAX_GROWTH:
             raise refusal(what, f"the padding up to this layer adds {growth} pixels to each image, "
                                 f"more than {MAX_GROWTH}")
@@ -407,12 +425,22 @@ def _check_growth(layers: list[Layer], input_shape: Optional[tuple[int, ...]]) -
                                     f"{MAX_SAMPLE_ELEMENTS} elements")
 
 
+def _padding_growth(layer: Layer) -> int:
+    """How many pixels a layer's padding can add to a side of an image, at most."""
+    if isinstance(layer, Convolution):
+        reach = [spread * (size - 1) + 1 for spread, size in zip(layer.dilation, layer.params[0].shape[2:])]
+        return max(0, *(sum(sides) - size + 1 for sides, size in zip(layer.pad, reach)))
+    if isinstance(layer, (Pooling, AvgPooling)):
+        return max(0, 2 * layer.pad - max(layer.pool_h, layer.pool_w) + 1)
+    return 0
+
+
 def _output_shape(layer: Layer, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
     """The shape of one sample after ``layer``, or a refusal when the layer cannot take it."""
     try:
         if isinstance(layer, Convolution):
-            if len(shape) != 3 or shape[0] != layer.params[0].shape[1]:
-                raise ValueError(f"it needs (C={layer.params[0].shape[1]}, H, W), gets {shape}")
+            if len(shape) != 3 or shape[0] != layer.in_channels:
+                raise ValueError(f"it needs (C={layer.in_channels}, H, W), gets {shape}")
             return (layer.params[0].shape[0],) + layer.output_size(*shape[1:])
         if isinstance(layer, (Pooling, AvgPooling)):
             if len(shape) != 3:

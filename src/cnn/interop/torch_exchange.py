@@ -20,7 +20,8 @@ def to_torch(model: Sequential):
     """The model as a ``torch.nn.Sequential`` with the same weights, in training mode (call ``.eval()``
     for inference, as for any PyTorch module).
 
-    Convolution -> Conv2d, Pooling -> MaxPool2d, AvgPooling -> AvgPool2d, Flatten -> Flatten,
+    Convolution -> Conv2d (with its groups and dilation; padding that differs between the two
+    sides of an axis becomes a ZeroPad2d before it), Pooling -> MaxPool2d, AvgPooling -> AvgPool2d, Flatten -> Flatten,
     Affine -> Linear (weight transposed; a Flatten is put before one that takes images), Relu,
     Sigmoid, Tanh, Dropout, BatchNormalization -> BatchNorm2d or BatchNorm1d (PyTorch's momentum
     is 1 - cnn's). Parameters keep their dtype. The loss is not part of the module.
@@ -42,8 +43,14 @@ def to_torch(model: Sequential):
     for index, layer in enumerate(model.layers):
         if isinstance(layer, Convolution):
             W, b = layer.params
-            module = nn.Conv2d(W.shape[1], W.shape[0], tuple(W.shape[2:]), stride=layer.stride,
-                               padding=layer.pad, dtype=_torch_dtype(torch, W))
+            (top, bottom), (left, right) = layer.pad
+            padding = (top, left)
+            if top != bottom or left != right:
+                modules.append(nn.ZeroPad2d((left, right, top, bottom)))
+                padding = 0
+            module = nn.Conv2d(layer.in_channels, W.shape[0], tuple(W.shape[2:]), stride=layer.stride,
+                               padding=padding, dilation=layer.dilation, groups=layer.groups,
+                               dtype=_torch_dtype(torch, W))
             module.weight.data, module.bias.data = tensor(W), tensor(b)
         elif isinstance(layer, Pooling):
             module = nn.MaxPool2d((layer.pool_h, layer.pool_w), stride=layer.stride, padding=layer.pad)
@@ -80,24 +87,36 @@ def to_torch(model: Sequential):
 def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequential:
     """A ``torch.nn.Sequential`` (nested ones are read in order) as a Sequential with the same weights.
 
-    Conv2d, MaxPool2d, AvgPool2d, Flatten, Linear, ReLU, Sigmoid, Tanh, Dropout, Identity,
-    BatchNorm1d and BatchNorm2d (with running statistics) are mapped; weights keep their dtype
-    (float32 or float64). ``input_shape`` is one sample's shape, for :meth:`Sequential.summary`.
+    Conv2d (with groups, dilation, and a ZeroPad2d before it taken into its padding), MaxPool2d,
+    AvgPool2d, Flatten, Linear, ReLU, Sigmoid, Tanh, Dropout, Identity, BatchNorm1d and
+    BatchNorm2d (with running statistics) are mapped; weights keep their dtype (float32 or
+    float64). ``input_shape`` is one sample's shape, for :meth:`Sequential.summary`.
 
     Raises:
-        ValueError: naming a module, or a setting of one (dilation, groups, padding_mode, ceil_mode,
-            unequal strides or padding...), that cannot be mapped.
+        ValueError: naming a module, or a setting of one (padding_mode, ceil_mode, a ZeroPad2d
+            not followed by a Conv2d...), that cannot be mapped.
         ImportError: without torch.
     """
     torch = require("torch")
     nn = torch.nn
     if not isinstance(module, nn.Sequential):
         raise TypeError(f"module must be a torch.nn.Sequential, got {type(module).__name__}")
-    layers = []
+    layers, padded = [], None
     for name, child in _leaves(nn, module):
-        layer = _layer(nn, name, child)
+        if padded is not None and not isinstance(child, nn.Conv2d):
+            raise _refuse(*padded, "padding", padded[1].padding, "cnn pads only as part of a "
+                                                                 "convolution, and no Conv2d follows")
+        if isinstance(child, (nn.ZeroPad2d, nn.ConstantPad2d)):
+            if isinstance(child, nn.ConstantPad2d) and child.value != 0:
+                raise _refuse(name, child, "value", child.value, "cnn pads with zeros")
+            padded = (name, child)
+            continue
+        layer = _layer(nn, name, child, None if padded is None else padded[1].padding)
+        padded = None
         if layer is not None:
             layers.append(layer)
+    if padded is not None:
+        raise _refuse(*padded, "padding", padded[1].padding, "no Conv2d follows it")
     if not layers:
         raise ValueError("from_torch: the module holds no layer")
     return Sequential(layers, input_shape=input_shape)
@@ -137,18 +156,25 @@ def _refuse(name: str, child, setting: str, value: Any, reason: str) -> ValueErr
                       f"cannot be mapped: {reason}")
 
 
-def _layer(nn, name: str, child) -> Optional[Layer]:
+def _layer(nn, name: str, child, padded: Optional[tuple[int, int, int, int]] = None) -> Optional[Layer]:
+    """The cnn layer of one module; ``padded``: the (left, right, top, bottom) of a ZeroPad2d
+    just before a Conv2d."""
     if isinstance(child, nn.Conv2d):
-        if _one(name, child, "dilation", child.dilation) != 1:
-            raise _refuse(name, child, "dilation", child.dilation, "cnn's windows are not dilated")
-        if child.groups != 1:
-            raise _refuse(name, child, "groups", child.groups, "cnn's convolutions are not grouped")
         if child.padding_mode != "zeros":
             raise _refuse(name, child, "padding_mode", child.padding_mode, "cnn pads with zeros")
         W = _array(child.weight)
         b = _array(child.bias) if child.bias is not None else np.zeros(W.shape[0], W.dtype)
-        return Convolution(W, b, stride=_one(name, child, "stride", child.stride),
-                           pad=_one(name, child, "padding", child.padding))
+        pad = child.padding if isinstance(child.padding, str) else tuple(child.padding)
+        if padded is not None:
+            if isinstance(pad, str) or pad != (0, 0):
+                raise _refuse(name, child, "padding", child.padding,
+                              "a ZeroPad2d before it pads already")
+            left, right, top, bottom = padded
+            pad = ((top, bottom), (left, right))
+        elif pad == "valid":
+            pad = 0
+        return Convolution(W, b, stride=tuple(child.stride), pad=pad,
+                           dilation=tuple(child.dilation), groups=child.groups)
     if isinstance(child, (nn.MaxPool2d, nn.AvgPool2d)):
         if child.ceil_mode:
             raise _refuse(name, child, "ceil_mode", True, "cnn floors the output size")

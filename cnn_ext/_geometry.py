@@ -1,0 +1,98 @@
+"""The geometry of a convolution: window, strides, padding on each side, dilation and groups,
+resolved from what a caller may pass (an int, a pair, pairs of sides) and checked once."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+from cnn_ext._checks import check_int, describe
+
+__all__ = ["ConvGeometry", "conv_geometry", "pair", "side_pads"]
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A checked convolution geometry and the size of its output.
+
+    ``pad`` is ``((top, bottom), (left, right))``; the window of filter entry ``(kh, kw)`` at
+    output ``(oh, ow)`` reads input row ``oh * stride_h - top + kh * dilation_h`` and column
+    ``ow * stride_w - left + kw * dilation_w``."""
+
+    filter_h: int
+    filter_w: int
+    stride: tuple[int, int]
+    pad: tuple[tuple[int, int], tuple[int, int]]
+    dilation: tuple[int, int]
+    groups: int
+    out_h: int
+    out_w: int
+
+    @property
+    def padded_shape(self) -> tuple[int, int]:
+        """Rows and columns of padding added to an image: ``(top + bottom, left + right)``."""
+        (top, bottom), (left, right) = self.pad
+        return top + bottom, left + right
+
+    @property
+    def plain(self) -> bool:
+        """Whether it is the book's convolution: one group, no dilation, the same pad on both
+        sides of each axis (what the direct kernels compute)."""
+        (top, bottom), (left, right) = self.pad
+        return self.groups == 1 and self.dilation == (1, 1) and top == bottom and left == right
+
+
+def pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """``value`` as ``(for rows, for columns)``: an int for both, or a pair."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an integer or a pair (for rows, for columns), got "
+                             f"{describe(value)}")
+        return check_int(name, value[0], minimum), check_int(name, value[1], minimum)
+    value = check_int(name, value, minimum)
+    return value, value
+
+
+def side_pads(pad: Any) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``pad`` as ``((top, bottom), (left, right))``: an int for every side, a pair
+    ``(rows, columns)`` for both sides of each axis, or the two pairs themselves."""
+    if isinstance(pad, (tuple, list)) and len(pad) == 2 and \
+            all(isinstance(side, (tuple, list)) for side in pad):
+        return pair("pad", pad[0], 0), pair("pad", pad[1], 0)
+    if isinstance(pad, (tuple, list)) and not all(isinstance(side, numbers.Integral) for side in pad):
+        raise ValueError(f"pad must be an integer, a pair (rows, columns) or ((top, bottom), "
+                         f"(left, right)), got {describe(pad)}")
+    rows, columns = pair("pad", pad, 0)
+    return (rows, rows), (columns, columns)
+
+
+def conv_geometry(input_shape, weight_shape, stride: Any = 1, pad: Any = 0, dilation: Any = 1,
+                  groups: Any = 1) -> ConvGeometry:
+    """The checked geometry of a convolution of images ``input_shape`` (N, C, H, W) with filters
+    ``weight_shape`` (OC, C // groups, filter_h, filter_w).
+
+    Raises ``ValueError`` naming the argument for channels that do not split into ``groups``,
+    a filter channel count that is not ``C // groups``, and a window that does not fit."""
+    _, channels, height, width = input_shape
+    out_channels, filter_channels, filter_h, filter_w = weight_shape
+    strides, pads, dilations = pair("stride", stride, 1), side_pads(pad), pair("dilation", dilation, 1)
+    groups = check_int("groups", groups, 1)
+    if channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide the input channels ({channels}) and the "
+                         f"output channels ({out_channels})")
+    if filter_channels * groups != channels:
+        raise ValueError(f"W must have {channels // groups} input channels (x.shape[1] // groups "
+                         f"= {channels} // {groups}) in W.shape[1], got W of shape "
+                         f"{tuple(weight_shape)}")
+    sizes = []
+    for axis, size, window, step, (before, after), spread, name in (
+            ("height", height, filter_h, strides[0], pads[0], dilations[0], "filter_h"),
+            ("width", width, filter_w, strides[1], pads[1], dilations[1], "filter_w")):
+        reach = spread * (window - 1) + 1
+        if reach > size + before + after:
+            dilated = f" dilated by {spread} to {reach}" if spread > 1 else ""
+            raise ValueError(f"{name}={window}{dilated} is larger than the padded input {axis} "
+                             f"{size + before + after} ({axis} {size} + pad {before} + {after})")
+        sizes.append((size + before + after - reach) // step + 1)
+    return ConvGeometry(filter_h, filter_w, strides, pads, dilations, groups, *sizes)

@@ -1,0 +1,111 @@
+"""Convolutions with groups (depthwise with a channel multiplier), dilation, strides and pads
+per axis and per side, against a loop over every window written for the test, in float32 and
+float64, with one and two threads and with blocks of one image."""
+
+import numpy as np
+import pytest
+
+import cnn_ext
+from cnn_ext._geometry import conv_geometry
+from cnn_ext.tests.messages import check_message
+from cnn_ext.tests.naive import grouped_conv_loops
+
+# (N, C, H, W, OC, filter_h, filter_w, stride, pad, dilation, groups)
+CASES = [
+    (2, 4, 7, 6, 6, 3, 3, 1, 1, 1, 2),                     # two groups
+    (3, 6, 9, 8, 6, 3, 2, (2, 1), (1, 0), 1, 3),           # three groups, strides per axis
+    (2, 5, 8, 9, 5, 3, 3, 1, 1, 1, 5),                     # depthwise
+    (2, 3, 8, 7, 6, 3, 3, 2, 1, 1, 3),                     # depthwise, channel multiplier 2
+    (1, 4, 11, 10, 8, 3, 3, 1, 2, 2, 4),                   # depthwise, multiplier 2, dilation 2
+    (2, 3, 10, 9, 4, 3, 3, 1, 0, 2, 1),                    # dilation 2
+    (2, 2, 9, 12, 3, 3, 2, (1, 2), 1, (2, 3), 1),          # dilation per axis
+    (2, 3, 6, 7, 4, 3, 3, 1, ((0, 2), (1, 0)), 1, 1),      # pads per side
+    (1, 4, 7, 5, 4, 2, 3, 2, ((2, 1), (0, 3)), (1, 2), 2), # all of it
+    (2, 3, 5, 5, 4, 5, 5, 1, ((2, 2), (2, 2)), 1, 1),      # the plain case, given as sides
+    (1, 2, 4, 4, 2, 3, 3, 1, ((3, 3), (3, 3)), 1, 1),      # a pad past the filter
+]
+
+
+def case_id(case):
+    n, c, h, w, oc, fh, fw, stride, pad, dilation, groups = case
+    return f"{n}x{c}x{h}x{w}-oc{oc}-{fh}x{fw}-s{stride}-p{pad}-d{dilation}-g{groups}".replace(" ", "")
+
+
+@pytest.fixture(params=[(1, None), (2, None), (2, 1)], ids=["1-thread", "2-threads", "one-image-blocks"])
+def engine(request, monkeypatch):
+    threads, block_bytes = request.param
+    previous = cnn_ext.get_num_threads()
+    cnn_ext.set_num_threads(threads)
+    if block_bytes is not None:
+        monkeypatch.setattr(cnn_ext._unfold_engine, "BLOCK_BYTES", block_bytes)
+    yield
+    cnn_ext.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_forward_and_gradients_equal_the_loops(case, dtype, engine):
+    n, c, h, w, oc, fh, fw, stride, pad, dilation, groups = case
+    rng = np.random.default_rng(sum(map(hash, map(str, case))) % 2 ** 32)
+    x = rng.standard_normal((n, c, h, w))
+    W = rng.standard_normal((oc, c // groups, fh, fw))
+    b = rng.standard_normal(oc)
+    geometry = conv_geometry(x.shape, W.shape, stride, pad, dilation, groups)
+    expected, gradients = grouped_conv_loops(x, W, b, geometry.stride, geometry.pad,
+                                             geometry.dilation, groups)
+    tolerance = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    x, W, b = x.astype(dtype), W.astype(dtype), b.astype(dtype)
+    out = cnn_ext.conv2d_forward(x, W, b, stride, pad, dilation, groups)
+    assert out.dtype == dtype and out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, **tolerance)
+    dout = rng.standard_normal(expected.shape)
+    for got, want in zip(cnn_ext.conv2d_backward(x, W, dout.astype(dtype), stride, pad, dilation,
+                                                 groups), gradients(dout)):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, **tolerance)
+    no_dx, dW, db = cnn_ext.conv2d_backward(x, W, dout.astype(dtype), stride, pad, dilation,
+                                            groups, input_grad=False)
+    assert no_dx is None
+    np.testing.assert_allclose(dW, gradients(dout)[1], **tolerance)
+
+
+def test_the_same_convolution_given_in_every_form_is_the_same():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 8, 8)).astype(np.float32)
+    W = rng.standard_normal((4, 4, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    plain = cnn_ext.conv2d_forward(x, W, b, 1, 1)
+    for stride, pad, dilation in [((1, 1), (1, 1), (1, 1)), (1, ((1, 1), (1, 1)), 1),
+                                  ([1, 1], [[1, 1], [1, 1]], [1, 1])]:
+        np.testing.assert_array_equal(cnn_ext.conv2d_forward(x, W, b, stride, pad, dilation), plain)
+
+
+BAD = [
+    (dict(groups=3), ValueError, ["groups=3", "input channels (4)", "output channels (6)"]),
+    (dict(groups=0), ValueError, ["groups", "positive"]),
+    (dict(groups=2.0), TypeError, ["groups", "integer"]),
+    (dict(dilation=0), ValueError, ["dilation", "positive", "0"]),
+    (dict(dilation=(1, 2, 3)), ValueError, ["dilation", "pair"]),
+    (dict(pad=-1), ValueError, ["pad", "-1"]),
+    (dict(pad=((1, 2), 3)), ValueError, ["pad", "((top, bottom), (left, right))"]),
+    (dict(pad=(1, 2, 3)), ValueError, ["pad", "pair"]),
+    (dict(stride=(1, 0)), ValueError, ["stride", "positive", "0"]),
+    (dict(dilation=4), ValueError, ["filter_h=3 dilated by 4 to 9", "padded input height 8"]),
+]
+
+
+@pytest.mark.parametrize("arguments, exception, words", BAD, ids=[str(a) for a, _, _ in BAD])
+def test_bad_geometry_is_refused_naming_the_argument(arguments, exception, words):
+    x = np.zeros((1, 4, 8, 8), np.float32)
+    W = np.zeros((6, 4, 3, 3), np.float32)
+    with pytest.raises(exception) as error:
+        cnn_ext.conv2d_forward(x, W, np.zeros(6, np.float32), **arguments)
+    check_message(error, words)
+
+
+def test_filters_must_have_the_channels_of_one_group():
+    x = np.zeros((1, 4, 8, 8), np.float32)
+    with pytest.raises(ValueError) as error:
+        cnn_ext.conv2d_forward(x, np.zeros((4, 4, 3, 3), np.float32), np.zeros(4, np.float32),
+                               groups=2)
+    check_message(error, ["W must have 2 input channels", "x.shape[1] // groups", "(4, 4, 3, 3)"])

@@ -1,0 +1,67 @@
+"""The layers against PyTorch 2.13 in float64: forward, the input gradient and the weight
+gradients, for the convolutions beyond the book's (groups, depthwise with a channel multiplier,
+dilation, strides and pads per axis and per side, "same").
+
+Needs torch; skipped without it, except with CNN_EXT_REQUIRE_EXTRAS=1 (set by .ci/run)."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from cnn.layers import Convolution
+from extras import optional
+
+torch = optional("torch", "pip install torch==2.13.0")
+F = torch.nn.functional
+
+# (input shape, W shape, settings)
+CONVOLUTIONS = [
+    ((2, 4, 9, 8), (6, 2, 3, 3), dict(pad=1, groups=2)),
+    ((2, 6, 10, 9), (6, 1, 3, 3), dict(pad=1, groups=6)),                          # depthwise
+    ((2, 3, 9, 11), (6, 1, 3, 3), dict(stride=2, pad=1, groups=3)),                # multiplier 2
+    ((2, 4, 12, 10), (8, 1, 3, 3), dict(pad=2, dilation=2, groups=4)),             # + dilation 2
+    ((2, 3, 13, 12), (5, 3, 3, 3), dict(dilation=2)),
+    ((2, 3, 9, 10), (4, 3, 3, 2), dict(stride=(2, 1), pad=((0, 2), (1, 0)), dilation=(1, 2))),
+    ((1, 2, 7, 8), (4, 2, 4, 3), dict(pad="same", dilation=(1, 2))),              # even filter
+    ((2, 8, 7, 7), (8, 2, 1, 1), dict(groups=4)),                                  # grouped 1x1
+]
+
+
+def case_id(case):
+    _, W_shape, settings = case
+    return "-".join(f"{key}{value}" for key, value in settings.items()).replace(" ", "") + f"-W{W_shape}"
+
+
+def torch_convolution(x, W, b, layer):
+    """PyTorch's conv2d on the same settings: asymmetric pads through F.pad first."""
+    (top, bottom), (left, right) = layer.pad
+    x = F.pad(x, (left, right, top, bottom))
+    return F.conv2d(x, W, b, stride=layer.stride, dilation=layer.dilation, groups=layer.groups)
+
+
+@pytest.mark.parametrize("case", CONVOLUTIONS, ids=case_id)
+def test_convolution_agrees_with_pytorch(case):
+    x_shape, W_shape, settings = case
+    rng = np.random.default_rng(len(repr(case)))
+    x, W, b = rng.standard_normal(x_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[0])
+    layer = Convolution(W.copy(), b.copy(), **settings)
+    out = layer.forward(x.copy())
+    tx, tW, tb = (torch.tensor(array, requires_grad=True) for array in (x, W, b))
+    expected = torch_convolution(tx, tW, tb, layer)
+    assert out.shape == tuple(expected.shape)
+    assert_allclose(out, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    expected.backward(torch.tensor(dout))
+    dx = layer.backward(dout)
+    for got, want in ((dx, tx.grad), (layer.grads[0], tW.grad), (layer.grads[1], tb.grad)):
+        assert_allclose(got, want.numpy(), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
+def test_same_padding_keeps_the_size_and_puts_the_odd_row_last():
+    layer = Convolution(np.ones((1, 1, 4, 4)), np.zeros(1), pad="same")
+    assert layer.pad == ((1, 2), (1, 2))
+    assert layer.forward(np.ones((1, 1, 6, 5))).shape == (1, 1, 6, 5)
+    expected = F.conv2d(torch.ones(1, 1, 6, 5, dtype=torch.float64), torch.ones(1, 1, 4, 4,
+                        dtype=torch.float64), padding="same")
+    assert_allclose(layer.forward(np.ones((1, 1, 6, 5))), expected.numpy())
