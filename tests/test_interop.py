@@ -12,8 +12,9 @@ import pytest
 from numpy.testing import assert_allclose
 
 from cnn.interop import from_onnx, from_torch, to_onnx, to_torch
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Layer,
-                        Pooling, Relu, Sigmoid, Tanh)
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+                        GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
+                        PRelu, Relu, Sigmoid, Softmax, Tanh)
 from cnn.models import DeepConvNet, LeNet, Sequential
 from extras import optional
 
@@ -62,6 +63,25 @@ def modern_convolutions(seed=5):
     ], input_shape=(4, 13, 14))
 
 
+def modern_activations(seed=6):
+    """PRelu per channel of images and shared on vectors, LeakyRelu, global max pooling, a
+    log-softmax at the end."""
+    rng = np.random.default_rng(seed)
+    return Sequential([
+        Convolution.create(3, 6, 3, pad=1, rng=rng), PRelu(rng.uniform(-0.5, 0.5, 6).astype(np.float32)),
+        LeakyRelu(0.1), Convolution.create(6, 8, 3, rng=rng), GlobalMaxPooling(),
+        Affine.create(8, 7, rng=rng), PRelu(np.array([0.3], np.float32)), Affine.create(7, 4, rng=rng),
+        LogSoftmax(),
+    ], input_shape=(3, 9, 10))
+
+
+def probabilities(seed=7):
+    """Global average pooling and an output of probabilities."""
+    rng = np.random.default_rng(seed)
+    return Sequential([Convolution.create(2, 5, 3, rng=rng), Relu(), GlobalAveragePooling(),
+                       Affine.create(5, 3, rng=rng), Softmax()], input_shape=(2, 8, 8))
+
+
 def image_affine(seed=1):
     rng = np.random.default_rng(seed)
     return Sequential([Pooling(2, 2), Affine.create(3 * 4 * 4, 5, rng=rng)], input_shape=(3, 8, 9))
@@ -74,6 +94,7 @@ def vectors(seed=2):
 
 
 MODELS = {"every-layer-kind": every_layer_kind, "modern-convolutions": modern_convolutions,
+          "modern-activations": modern_activations, "probabilities": probabilities,
           "affine-on-images": image_affine,
           "vectors": vectors, "lenet": lambda: LeNet(seed=3),
           "deepconvnet": lambda: DeepConvNet(seed=4)}
@@ -202,7 +223,11 @@ ONNX_REFUSALS = [
     ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
      ["AveragePool", "count_include_pad=0"]),
     ([helper.make_node("Softmax", ["x"], ["y"], name="probabilities")],
-     ["node 0 (Softmax 'probabilities')", "operator Softmax"]),
+     ["node 0 (Softmax 'probabilities')", "axis=-1", "axis 1"]),
+    ([helper.make_node("LRN", ["x"], ["y"], size=3)], ["node 0 (LRN)", "operator LRN"]),
+    ([helper.make_node("GlobalAveragePool", ["x"], ["a"]), helper.make_node("Relu", ["a"], ["y"])],
+     ["GlobalAveragePool", "goes on to node 1 (Relu)", "followed by Flatten"]),
+    ([helper.make_node("PRelu", ["x", "x"], ["y"])], ["PRelu", "does not continue a chain"]),
     ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["a", "x"], ["y"])],
      ["node 1 (Add)", "does not continue a chain"]),
     ([helper.make_node("Flatten", ["x"], ["y"], axis=2)], ["Flatten", "axis=2"]),

@@ -250,3 +250,17 @@ def test_a_checkpoint_with_numbered_optimizer_state_still_resumes(tmp_path):
     for mine, reference in zip(resumed.params, expected.params):
         assert_array_equal(mine, reference)
     assert json.loads(str(arrays["meta"]))["epoch"] == 1
+
+
+def test_convolution_settings_are_kept_short_and_in_full():
+    W, b = np.zeros((4, 2, 3, 3)), np.zeros(4)
+    book = Convolution(W, b, stride=2, pad=1)
+    assert (book.stride, book.pad, book.dilation, book.groups) == (2, 1, 1, 1)  # as the book reads
+    assert (book.strides, book.pads, book.dilations) == ((2, 2), ((1, 1), (1, 1)), (1, 1))
+    mixed = Convolution(W, b, stride=(2, 1), pad=(1, 0), dilation=(1, 2), groups=2)
+    assert (mixed.stride, mixed.pad, mixed.dilation) == ((2, 1), (1, 0), (1, 2))
+    assert mixed.pads == ((1, 1), (0, 0)) and mixed.in_channels == 4
+    sides = Convolution(W, b, pad=[[0, 2], [1, 1]])
+    assert sides.pad == sides.pads == ((0, 2), (1, 1))
+    assert repr(mixed) == "Convolution(4->4, 3x3, stride=(2, 1), pad=(1, 0), dilation=(1, 2), groups=2)"
+    assert repr(Convolution(W, b, pad="same", dilation=2)) == "Convolution(2->4, 3x3, stride=1, pad=2, dilation=2)"

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from cnn.gradcheck import check_gradients
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Pooling, Relu,
-                        Sigmoid, SoftmaxWithLoss, Tanh)
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+                        GlobalAveragePooling, GlobalMaxPooling, LeakyRelu, LogSoftmax, Pooling, PRelu,
+                        Relu, Sigmoid, Softmax, SoftmaxWithLoss, Tanh)
 from cnn.models import Sequential
 
 MAX_RELATIVE_ERROR = 1e-6
@@ -28,6 +29,14 @@ LAYERS = {
     "affine-4d": (lambda r: Affine(normal(r, 18, 5), normal(r, 5)), (3, 2, 3, 3)),
     "flatten": (lambda r: Flatten(), (3, 2, 2, 2)),
     "relu": (lambda r: Relu(), (4, 7)),
+    "leaky-relu": (lambda r: LeakyRelu(0.2), (4, 7)),
+    "prelu-per-channel": (lambda r: PRelu(normal(r, 3)), (2, 3, 4, 3)),
+    "prelu-shared": (lambda r: PRelu(normal(r, 1)), (4, 5)),
+    "softmax": (lambda r: Softmax(), (4, 5)),
+    "softmax-images": (lambda r: Softmax(), (2, 3, 2, 2)),
+    "log-softmax": (lambda r: LogSoftmax(), (4, 5)),
+    "global-average-pooling": (lambda r: GlobalAveragePooling(), (2, 3, 4, 5)),
+    "global-max-pooling": (lambda r: GlobalMaxPooling(), (2, 3, 4, 5)),
     "sigmoid": (lambda r: Sigmoid(), (4, 7)),
     "tanh": (lambda r: Tanh(), (4, 7)),
     "batchnorm-NxD": (lambda r: BatchNormalization(normal(r, 6), normal(r, 6)), (8, 6)),

@@ -9,7 +9,8 @@ import pytest
 
 import cnn
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
-                        Layer, Pooling, Relu, Sigmoid, Tanh, register)
+                        GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
+                        PRelu, Relu, Sigmoid, Softmax, Tanh, register)
 from cnn.layers.registry import lookup, registered
 from cnn.models import DeepConvNet, LeNet, Sequential, SimpleConvNet
 from cnn.models._architecture import ARCHITECTURE_KEY
@@ -20,10 +21,10 @@ from cnn_ext.tests.messages import check_message
 
 
 def every_layer_kind(dtype):
-    """A Sequential holding one layer of every kind the library has, trained a little so that
-    its batch-norm statistics and dropout generator have moved."""
+    """Two Sequentials that hold, between them, one layer of every kind the library has, trained
+    a little so that their batch-norm statistics, slopes and dropout generators have moved."""
     rng = np.random.default_rng(3)
-    model = Sequential([
+    first = Sequential([
         Convolution.create(2, 4, 3, stride=1, pad=1, rng=rng, dtype=dtype),
         BatchNormalization(rng.random(4).astype(dtype) + 0.5, rng.random(4).astype(dtype),
                            momentum=0.8, eps=1e-4),
@@ -34,10 +35,22 @@ def every_layer_kind(dtype):
         Dropout(0.25, seed=int(rng.integers(1000))),
         Affine.create(4 * 6 * 11, 7, init="glorot", rng=rng, dtype=dtype),
         BatchNormalization(np.ones(7, dtype), np.zeros(7, dtype)),
+        LogSoftmax(),
     ], input_shape=(2, 9, 9))
+    second = Sequential([
+        Convolution.create(2, 6, 3, stride=(2, 1), pad=((0, 1), (2, 0)), dilation=(1, 2),
+                           rng=rng, dtype=dtype),
+        PRelu.create(6, dtype=dtype), Convolution.create(6, 12, 3, pad="same", groups=6, rng=rng,
+                                                         dtype=dtype),
+        LeakyRelu(0.05), GlobalMaxPooling(), Affine.create(12, 7, rng=rng, dtype=dtype),
+        PRelu.create(1, init=0.1, dtype=dtype), Softmax(),
+    ], input_shape=(2, 9, 9))
+    third = Sequential([GlobalAveragePooling(), Affine.create(2, 7, rng=rng, dtype=dtype)],
+                       input_shape=(2, 9, 9))
     x = rng.random((5, 2, 9, 9)).astype(dtype)
-    Trainer(model, Adam(lr=0.01), batch_size=2, log=None).fit(x, np.arange(5) % 7, epochs=1)
-    return model
+    for model in (first, second, third):
+        Trainer(model, Adam(lr=0.01), batch_size=2, log=None).fit(x, np.arange(5) % 7, epochs=1)
+    return first, second, third
 
 
 def ready_models():
@@ -71,14 +84,15 @@ def test_every_ready_model_round_trips_bit_for_bit(tmp_path, index):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_sequential_of_every_layer_kind_round_trips_bit_for_bit(tmp_path, dtype):
-    model = every_layer_kind(dtype)
-    kinds = {type(layer) for layer in model.layers}
+    models = every_layer_kind(dtype)
+    kinds = {type(layer) for model in models for layer in model.layers}
     library = {getattr(cnn.layers, name) for name in cnn.layers.__all__}
     library = {cls for cls in library if isinstance(cls, type) and issubclass(cls, Layer)
                and cls in registered().values()}
-    assert library <= kinds  # a new layer kind must join this model
-    model.save(tmp_path / "model.npz")
-    assert_same_model(model, cnn.load_model(tmp_path / "model.npz"))
+    assert library <= kinds  # a new layer kind must join these models
+    for model in models:
+        model.save(tmp_path / "model.npz")
+        assert_same_model(model, cnn.load_model(tmp_path / "model.npz"))
 
 
 def test_the_file_still_loads_into_a_model_built_in_code(tmp_path):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from cnn.layers import Convolution
+from cnn.layers import (Convolution, GlobalAveragePooling, GlobalMaxPooling, LeakyRelu, LogSoftmax, PRelu,
+                        Softmax)
 from extras import optional
 
 torch = optional("torch", "pip install torch==2.13.0")
@@ -34,9 +35,9 @@ def case_id(case):
 
 def torch_convolution(x, W, b, layer):
     """PyTorch's conv2d on the same settings: asymmetric pads through F.pad first."""
-    (top, bottom), (left, right) = layer.pad
+    (top, bottom), (left, right) = layer.pads
     x = F.pad(x, (left, right, top, bottom))
-    return F.conv2d(x, W, b, stride=layer.stride, dilation=layer.dilation, groups=layer.groups)
+    return F.conv2d(x, W, b, stride=layer.strides, dilation=layer.dilations, groups=layer.groups)
 
 
 @pytest.mark.parametrize("case", CONVOLUTIONS, ids=case_id)
@@ -60,8 +61,46 @@ def test_convolution_agrees_with_pytorch(case):
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 def test_same_padding_keeps_the_size_and_puts_the_odd_row_last():
     layer = Convolution(np.ones((1, 1, 4, 4)), np.zeros(1), pad="same")
-    assert layer.pad == ((1, 2), (1, 2))
+    assert layer.pads == layer.pad == ((1, 2), (1, 2))
     assert layer.forward(np.ones((1, 1, 6, 5))).shape == (1, 1, 6, 5)
     expected = F.conv2d(torch.ones(1, 1, 6, 5, dtype=torch.float64), torch.ones(1, 1, 4, 4,
                         dtype=torch.float64), padding="same")
     assert_allclose(layer.forward(np.ones((1, 1, 6, 5))), expected.numpy())
+
+
+def activation_cases():
+    nn = torch.nn
+    return [
+        ("leaky-relu", lambda: LeakyRelu(0.2), lambda: nn.LeakyReLU(0.2), (3, 4, 5, 2)),
+        ("leaky-relu-default", lambda: LeakyRelu(), lambda: nn.LeakyReLU(), (6, 7)),
+        ("prelu-channels", lambda: PRelu(np.array([0.1, -0.3, 0.7])), lambda: prelu([0.1, -0.3, 0.7]), (2, 3, 4, 4)),
+        ("prelu-shared", lambda: PRelu(np.array([0.4])), lambda: prelu([0.4]), (5, 6)),
+        ("softmax", lambda: Softmax(), lambda: nn.Softmax(dim=1), (4, 7)),
+        ("softmax-images", lambda: Softmax(), lambda: nn.Softmax(dim=1), (2, 5, 3, 3)),
+        ("log-softmax", lambda: LogSoftmax(), lambda: nn.LogSoftmax(dim=1), (4, 7)),
+        ("global-average", lambda: GlobalAveragePooling(), lambda: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), (3, 4, 5, 6)),
+        ("global-max", lambda: GlobalMaxPooling(), lambda: nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten()), (3, 4, 5, 6)),
+    ]
+
+
+def prelu(slopes):
+    module = torch.nn.PReLU(len(slopes)).double()
+    module.weight.data = torch.tensor(slopes, dtype=torch.float64)
+    return module
+
+
+@pytest.mark.parametrize("index", range(9), ids=lambda i: activation_cases()[i][0])
+def test_activations_and_global_pooling_agree_with_pytorch(index):
+    _, make_layer, make_module, shape = activation_cases()[index]
+    rng = np.random.default_rng(index)
+    x = rng.standard_normal(shape) * 3
+    layer, module = make_layer(), make_module().double()
+    out = layer.forward(x.copy())
+    tx = torch.tensor(x, requires_grad=True)
+    expected = module(tx)
+    assert_allclose(out, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    expected.backward(torch.tensor(dout))
+    assert_allclose(layer.backward(dout), tx.grad.numpy(), rtol=1e-11, atol=1e-11)
+    for grad, parameter in zip(layer.grads, module.parameters()):
+        assert_allclose(grad, parameter.grad.numpy(), rtol=1e-11, atol=1e-11)

@@ -68,7 +68,7 @@ PY
 echo "== tests against the installed wheel, from an empty directory"
 tests_dir="$work/tests-outside"
 mkdir -p "$tests_dir"
-cp -r "$project/tests" "$project/data" "$project/examples" "$project/docs" "$tests_dir/"
+cp -r "$project/tests" "$project/data" "$project/examples" "$project/docs" "$project/README.md" "$tests_dir/"
 empty="$work/empty"
 newest_numpy2=$("$work/tools/bin/pip" index versions numpy 2>/dev/null | sed -n 's/^numpy (\(.*\))$/\1/p')
 for numpy_spec in "numpy==1.26.4" "numpy==$newest_numpy2"; do

@@ -7,15 +7,16 @@ import numpy as np
 __all__ = ["log_softmax", "softmax", "cross_entropy"]
 
 
-def log_softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax of scores (N, K) or (K,); subtracting the row maximum avoids overflow."""
-    shifted = scores - scores.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+def log_softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Log-softmax of scores along ``axis`` (the last: rows of (N, K), or (K,)); subtracting
+    the maximum avoids overflow."""
+    shifted = scores - scores.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of scores (N, K) or (K,)."""
-    return np.exp(log_softmax(scores))
+def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax of scores along ``axis`` (the last: rows of (N, K), or (K,))."""
+    return np.exp(log_softmax(scores, axis))
 
 
 def cross_entropy(log_probabilities: np.ndarray, labels: np.ndarray) -> float:

@@ -12,11 +12,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from cnn.layers import Relu, Sigmoid, Tanh
+from cnn.layers import LeakyRelu, PRelu, Relu, Sigmoid, Tanh
 from cnn.metrics import confusion_matrix
 
 #: The layers whose outputs :func:`plot_activations` draws unless told which.
-ACTIVATION_LAYERS = (Relu, Sigmoid, Tanh)
+ACTIVATION_LAYERS = (Relu, LeakyRelu, PRelu, Sigmoid, Tanh)
 
 __all__ = ["plot_history", "plot_filters", "plot_feature_maps", "plot_confusion_matrix",
            "plot_misclassified", "plot_digits", "plot_activations", "ACTIVATION_LAYERS"]

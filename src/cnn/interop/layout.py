@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from cnn.layers import Affine, Flatten
+from cnn.layers import Affine, Flatten, GlobalAveragePooling, GlobalMaxPooling
+
+#: The layers whose output is a batch of vectors (N, D), whatever they take.
+FLATTENING = (Flatten, Affine, GlobalAveragePooling, GlobalMaxPooling)
 
 
 def input_rank(model) -> int:
@@ -13,5 +16,6 @@ def input_rank(model) -> int:
 
 
 def rank_after(layer, rank: int) -> int:
-    """The rank of a layer's output for an input of ``rank``: Flatten and Affine give vectors."""
-    return 2 if isinstance(layer, (Flatten, Affine)) else rank
+    """The rank of a layer's output for an input of ``rank``: Flatten, Affine and global pooling
+    give vectors."""
+    return 2 if isinstance(layer, FLATTENING) else rank

@@ -11,7 +11,8 @@ from cnn._checks import check_int, describe
 from cnn.interop.layout import input_rank, rank_after
 from cnn.interop.requirements import require
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
-                        Pooling, Relu, Sigmoid, Tanh)
+                        GlobalAveragePooling, GlobalMaxPooling, LeakyRelu, LogSoftmax, Pooling, PRelu,
+                        Relu, Sigmoid, Softmax, Tanh)
 from cnn.models.sequential import Sequential
 
 __all__ = ["to_onnx", "DEFAULT_OPSET"]
@@ -20,6 +21,9 @@ __all__ = ["to_onnx", "DEFAULT_OPSET"]
 #: every operator used here.
 DEFAULT_OPSET = 17
 ACTIVATIONS = {Relu: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh"}
+#: Layers written as one ONNX operator over axis 1, and the global poolings (then a Flatten).
+OVER_CHANNELS = {Softmax: "Softmax", LogSoftmax: "LogSoftmax"}
+GLOBAL_POOLINGS = {GlobalAveragePooling: "GlobalAveragePool", GlobalMaxPooling: "GlobalMaxPool"}
 
 
 def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = None) -> None:
@@ -66,10 +70,10 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
         prefix = f"layers.{index}"
         if isinstance(layer, Convolution):
             W, b = layer.params
-            (top, bottom), (left, right) = layer.pad
+            (top, bottom), (left, right) = layer.pads
             emit("Conv", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix,
-                 kernel_shape=list(W.shape[2:]), strides=list(layer.stride),
-                 pads=[top, left, bottom, right], dilations=list(layer.dilation),
+                 kernel_shape=list(W.shape[2:]), strides=list(layer.strides),
+                 pads=[top, left, bottom, right], dilations=list(layer.dilations),
                  group=layer.groups)
         elif isinstance(layer, (Pooling, AvgPooling)):
             strides = list(layer.stride)
@@ -88,6 +92,18 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
             emit("Gemm", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix)
         elif type(layer) in ACTIVATIONS:
             emit(ACTIVATIONS[type(layer)], [current], prefix)
+        elif isinstance(layer, LeakyRelu):
+            emit("LeakyRelu", [current], prefix, alpha=layer.alpha)
+        elif isinstance(layer, PRelu):
+            alpha = layer.params[0]
+            # ONNX broadcasts the slope from the last axis: per channel of images is (C, 1, 1).
+            slope = alpha.reshape((-1,) + (1,) * (rank - 2)) if alpha.shape[0] > 1 else alpha
+            emit("PRelu", [current, constant(f"{prefix}.alpha", slope)], prefix)
+        elif type(layer) in OVER_CHANNELS:
+            emit(OVER_CHANNELS[type(layer)], [current], prefix, axis=1)
+        elif type(layer) in GLOBAL_POOLINGS:
+            emit(GLOBAL_POOLINGS[type(layer)], [current], f"{prefix}.pool")
+            emit("Flatten", [current], prefix, axis=1)
         elif isinstance(layer, Dropout):
             emit("Identity", [current], prefix)
         elif isinstance(layer, BatchNormalization):

@@ -14,15 +14,21 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from cnn.interop.layout import rank_after
 from cnn.interop.requirements import require
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Layer,
-                        Pooling, Relu, Sigmoid, Tanh)
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+                        GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
+                        PRelu, Relu, Sigmoid, Softmax, Tanh)
 from cnn.models.sequential import Sequential
 
 __all__ = ["from_onnx", "MAX_WINDOW", "MAX_TENSOR_ELEMENTS", "MAX_SAMPLE_ELEMENTS", "MAX_CHANNELS",
            "MAX_GROWTH"]
 
+#: The opset assumed for a model that names none (ONNX's own default domain).
+DEFAULT_OPSET = 17
 ELEMENTWISE = {"Relu": Relu, "Sigmoid": Sigmoid, "Tanh": Tanh}
+OVER_CHANNELS = {"Softmax": Softmax, "LogSoftmax": LogSoftmax}
+GLOBAL_POOLINGS = {"GlobalAveragePool": GlobalAveragePooling, "GlobalMaxPool": GlobalMaxPooling}
 PASS_THROUGH = {"Dropout", "Identity"}
 #: The largest kernel size, stride or padding read from a file.
 MAX_WINDOW = 255
@@ -99,10 +105,13 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
     """Read an ONNX model of a plain chain of layers as a :class:`~cnn.models.Sequential`.
 
     Reads the files :func:`~cnn.interop.to_onnx` writes and the common ONNX that other tools
-    write for such networks (PyTorch's ``torch.onnx.export`` of a LeNet): Conv, Relu, MaxPool,
-    Flatten or Reshape to (N, -1), Gemm or MatMul followed by Add, BatchNormalization,
-    AveragePool, Sigmoid, Tanh, Dropout and Identity. The weights become float32 layers, the loss
-    :class:`~cnn.losses.SoftmaxWithLoss`, and ``input_shape`` the graph input's fixed sizes.
+    write for such networks (PyTorch's ``torch.onnx.export`` of a LeNet): Conv (with groups,
+    dilations, pads per side, ``auto_pad`` SAME at stride 1), Relu, LeakyRelu, PRelu, MaxPool,
+    AveragePool, GlobalAveragePool and GlobalMaxPool (then Flatten), Flatten or Reshape to
+    (N, -1), Gemm or MatMul followed by Add, BatchNormalization, Sigmoid, Tanh, Softmax and
+    LogSoftmax over axis 1, Dropout and Identity. The weights become float32 layers, the loss
+    :class:`~cnn.losses.SoftmaxWithLoss`, and ``input_shape`` the graph input's fixed sizes. A
+    graph that ends in Softmax gives a model whose ``predict`` returns probabilities.
 
     The file must hold all its tensors (external data files are refused), and sizes are
     bounded: kernels, strides and pads up to :data:`MAX_WINDOW` (a pad at most the kernel),
@@ -113,16 +122,19 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
 
     Raises:
         ValueError: starting with ``from_onnx:`` and naming the node and the attribute (or
-            operator, or tensor) that cannot be mapped or is out of bounds: dilations, groups,
-            ceil_mode, auto_pad other than NOTSET, asymmetric padding, a graph that is not a
-            chain, an operator of another kind, external data, a damaged file.
+            operator, or tensor) that cannot be mapped or is out of bounds: ceil_mode, a pooling
+            padded unevenly, SAME padding with a stride, a softmax over another axis, a graph
+            that is not a chain, an operator of another kind, external data, a damaged file.
         FileNotFoundError: no file at ``path``.
         ImportError: without ``onnx`` (``pip install "cnn-ext[onnx]"``).
     """
     onnx = require("onnx")
     from onnx import helper, numpy_helper
 
-    graph = _load(onnx, path).graph
+    model = _load(onnx, path)
+    graph = model.graph
+    opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")),
+                 DEFAULT_OPSET)
     if len(graph.sparse_initializer):
         raise refusal("the graph", "sparse initializers are not read")
     constants = {}
@@ -142,6 +154,7 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
 
     layers: list[Layer] = []
     current = inputs[0].name
+    rank = _input_rank(inputs[0])
     position = 0
     while position < len(nodes):
         node = nodes[position]
@@ -149,9 +162,10 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
         if data != [current]:
             raise refusal(node.label, f"it does not continue a chain of layers (its data inputs "
                                       f"are {_short(data)}, the chain is at {current!r})")
-        layer, consumed = _layer(node, nodes[position + 1:], constants)
+        layer, consumed = _layer(node, nodes[position + 1:], constants, rank, opset)
         if layer is not None:
             layers.append(layer)
+            rank = None if rank is None else rank_after(layer, rank)
         current = nodes[position + consumed - 1].outputs[0]
         position += consumed
     if current != graph.output[0].name:
@@ -222,10 +236,20 @@ def _constant(onnx, numpy_helper, node: _Node) -> np.ndarray:
     raise node.refuse(name, value, "only a tensor, floats or integers are read")
 
 
-def _layer(node: _Node, following: list, constants: dict) -> tuple[Optional[Layer], int]:
-    """The layer for ``node`` (None for an identity) and how many nodes it consumed."""
+def _layer(node: _Node, following: list, constants: dict, rank: Optional[int] = None,
+           opset: int = 17) -> tuple[Optional[Layer], int]:
+    """The layer for ``node`` (None for an identity) and how many nodes it consumed; ``rank``
+    is that of the node's input (None if unknown), ``opset`` the model's."""
     if node.op in ELEMENTWISE:
         return _build(node, ELEMENTWISE[node.op]), 1
+    if node.op == "LeakyRelu":
+        return _build(node, LeakyRelu, node.number("alpha", 0.01)), 1
+    if node.op == "PRelu":
+        return _prelu(node, constants, rank), 1
+    if node.op in OVER_CHANNELS:
+        return _over_channels(node, rank, opset), 1
+    if node.op in GLOBAL_POOLINGS:
+        return _global_pooling(node, following, constants)
     if node.op in PASS_THROUGH:
         return None, 1
     if node.op == "Conv":
@@ -249,6 +273,51 @@ def _layer(node: _Node, following: list, constants: dict) -> tuple[Optional[Laye
     if node.op == "BatchNormalization":
         return _batch_norm(node, constants), 1
     raise refusal(node.label, f"the operator {node.op[:60]} has no cnn layer")
+
+
+def _prelu(node: _Node, constants: dict, rank: Optional[int]) -> PRelu:
+    """PRelu's slope: one value, or one per channel shaped to broadcast along axis 1."""
+    if len(node.inputs) < 2 or node.inputs[1] not in constants:
+        raise refusal(node.label, "its slope must be a constant of the graph")
+    slope = np.asarray(constants[node.inputs[1]], dtype=np.float32)
+    if slope.size == 1:
+        return _build(node, PRelu, slope.reshape(1))
+    channels = slope.size
+    per_channel = {2: [(channels,), (1, channels)],
+                   4: [(channels, 1, 1), (1, channels, 1, 1)]}
+    allowed = per_channel.get(rank, []) if rank is not None else sum(per_channel.values(), [])
+    if slope.shape not in allowed:
+        raise refusal(node.label, f"its slope of shape {_short(slope.shape)} does not broadcast "
+                                  f"along the channels (axis 1) of an input of rank {rank}")
+    return _build(node, PRelu, slope.reshape(channels).copy())
+
+
+def _over_channels(node: _Node, rank: Optional[int], opset: int) -> Layer:
+    """Softmax or LogSoftmax over axis 1 (the last axis of a batch of vectors)."""
+    axis = node.integer("axis", -1 if opset >= 13 else 1)
+    if axis < 0 and rank is not None:
+        axis += rank
+    if axis != 1:
+        raise node.refuse("axis", node.get("axis", -1), "cnn's softmax runs over axis 1, "
+                                                        "the classes or channels")
+    if opset < 13 and rank != 2:
+        raise refusal(node.label, f"before opset 13 (the model's is {opset}) {node.op} flattens "
+                                  f"every axis from 1 on; only a batch of vectors maps")
+    return _build(node, OVER_CHANNELS[node.op])
+
+
+def _global_pooling(node: _Node, following: list, constants: dict) -> tuple[Layer, int]:
+    """A global pooling and the Flatten (or Reshape to (N, -1)) after it, which its (N, C)
+    output makes an identity; it must end the image layers."""
+    layer = _build(node, GLOBAL_POOLINGS[node.op])
+    if not following:
+        return layer, 1
+    after = following[0]
+    if after.op in ("Flatten", "Reshape") and after.inputs[:1] == node.outputs[:1]:
+        flattening, _ = _layer(after, following[1:], constants)
+        return layer, 2 if isinstance(flattening, Flatten) else 1
+    raise refusal(node.label, f"its (N, C, 1, 1) output goes on to {after.label}; cnn's global "
+                              f"pooling gives (N, C) and must be followed by Flatten")
 
 
 def _build(node: _Node, make: Callable[..., Layer], *args, **kwargs) -> Layer:
@@ -428,8 +497,8 @@ def _check_growth(layers: list[Layer], input_shape: Optional[tuple[int, ...]]) -
 def _padding_growth(layer: Layer) -> int:
     """How many pixels a layer's padding can add to a side of an image, at most."""
     if isinstance(layer, Convolution):
-        reach = [spread * (size - 1) + 1 for spread, size in zip(layer.dilation, layer.params[0].shape[2:])]
-        return max(0, *(sum(sides) - size + 1 for sides, size in zip(layer.pad, reach)))
+        reach = [spread * (size - 1) + 1 for spread, size in zip(layer.dilations, layer.params[0].shape[2:])]
+        return max(0, *(sum(sides) - size + 1 for sides, size in zip(layer.pads, reach)))
     if isinstance(layer, (Pooling, AvgPooling)):
         return max(0, 2 * layer.pad - max(layer.pool_h, layer.pool_w) + 1)
     return 0
@@ -442,9 +511,11 @@ def _output_shape(layer: Layer, shape: tuple[int, ...], what: str) -> tuple[int,
             if len(shape) != 3 or shape[0] != layer.in_channels:
                 raise ValueError(f"it needs (C={layer.in_channels}, H, W), gets {shape}")
             return (layer.params[0].shape[0],) + layer.output_size(*shape[1:])
-        if isinstance(layer, (Pooling, AvgPooling)):
+        if isinstance(layer, (Pooling, AvgPooling, GlobalAveragePooling, GlobalMaxPooling)):
             if len(shape) != 3:
                 raise ValueError(f"it needs (C, H, W), gets {shape}")
+            if isinstance(layer, (GlobalAveragePooling, GlobalMaxPooling)):
+                return shape[:1]
             return shape[:1] + layer.output_size(*shape[1:])
         if isinstance(layer, (Flatten, Affine)):
             features = math.prod(shape)
@@ -453,11 +524,18 @@ def _output_shape(layer: Layer, shape: tuple[int, ...], what: str) -> tuple[int,
                     raise ValueError(f"it needs {layer.params[0].shape[0]} features, gets {features}")
                 return (layer.params[0].shape[1],)
             return (features,)
-        if isinstance(layer, BatchNormalization) and shape[0] != layer.params[0].shape[0]:
+        if isinstance(layer, (BatchNormalization, PRelu)) and \
+                layer.params[0].shape[0] not in (shape[0], 1 if isinstance(layer, PRelu) else -1):
             raise ValueError(f"it needs {layer.params[0].shape[0]} channels, gets {shape}")
         return shape
     except ValueError as error:
         raise refusal(what, f"it does not fit the output of the layers before it: {error}") from None
+
+
+def _input_rank(value) -> Optional[int]:
+    """The rank of the graph input, if the file says it."""
+    kind = value.type.tensor_type
+    return len(kind.shape.dim) if kind.HasField("shape") else None
 
 
 def _input_shape(value) -> Optional[tuple[int, ...]]:

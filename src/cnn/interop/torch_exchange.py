@@ -9,8 +9,9 @@ import numpy as np
 from cnn._checks import describe
 from cnn.interop.layout import input_rank, rank_after
 from cnn.interop.requirements import require
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Layer,
-                        Pooling, Relu, Sigmoid, Tanh)
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+                        GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
+                        PRelu, Relu, Sigmoid, Softmax, Tanh)
 from cnn.models.sequential import Sequential
 
 __all__ = ["to_torch", "from_torch"]
@@ -23,7 +24,9 @@ def to_torch(model: Sequential):
     Convolution -> Conv2d (with its groups and dilation; padding that differs between the two
     sides of an axis becomes a ZeroPad2d before it), Pooling -> MaxPool2d, AvgPooling -> AvgPool2d, Flatten -> Flatten,
     Affine -> Linear (weight transposed; a Flatten is put before one that takes images), Relu,
-    Sigmoid, Tanh, Dropout, BatchNormalization -> BatchNorm2d or BatchNorm1d (PyTorch's momentum
+    LeakyRelu -> LeakyReLU, PRelu -> PReLU, Sigmoid, Tanh, Softmax and LogSoftmax (dim 1),
+    GlobalAveragePooling / GlobalMaxPooling -> AdaptiveAvgPool2d(1) / AdaptiveMaxPool2d(1) and a
+    Flatten, Dropout, BatchNormalization -> BatchNorm2d or BatchNorm1d (PyTorch's momentum
     is 1 - cnn's). Parameters keep their dtype. The loss is not part of the module.
 
     Raises:
@@ -43,13 +46,13 @@ def to_torch(model: Sequential):
     for index, layer in enumerate(model.layers):
         if isinstance(layer, Convolution):
             W, b = layer.params
-            (top, bottom), (left, right) = layer.pad
+            (top, bottom), (left, right) = layer.pads
             padding = (top, left)
             if top != bottom or left != right:
                 modules.append(nn.ZeroPad2d((left, right, top, bottom)))
                 padding = 0
-            module = nn.Conv2d(layer.in_channels, W.shape[0], tuple(W.shape[2:]), stride=layer.stride,
-                               padding=padding, dilation=layer.dilation, groups=layer.groups,
+            module = nn.Conv2d(layer.in_channels, W.shape[0], tuple(W.shape[2:]), stride=layer.strides,
+                               padding=padding, dilation=layer.dilations, groups=layer.groups,
                                dtype=_torch_dtype(torch, W))
             module.weight.data, module.bias.data = tensor(W), tensor(b)
         elif isinstance(layer, Pooling):
@@ -67,6 +70,18 @@ def to_torch(model: Sequential):
             module.weight.data, module.bias.data = tensor(W.T), tensor(b)
         elif isinstance(layer, (Relu, Sigmoid, Tanh)):
             module = {Relu: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh}[type(layer)]()
+        elif isinstance(layer, LeakyRelu):
+            module = nn.LeakyReLU(layer.alpha)
+        elif isinstance(layer, PRelu):
+            alpha = layer.params[0]
+            module = nn.PReLU(alpha.shape[0], dtype=_torch_dtype(torch, alpha))
+            module.weight.data = tensor(alpha)
+        elif isinstance(layer, (Softmax, LogSoftmax)):
+            module = (nn.Softmax if isinstance(layer, Softmax) else nn.LogSoftmax)(dim=1)
+        elif isinstance(layer, (GlobalAveragePooling, GlobalMaxPooling)):
+            pool = nn.AdaptiveAvgPool2d if isinstance(layer, GlobalAveragePooling) else nn.AdaptiveMaxPool2d
+            modules.append(pool(1))
+            module = nn.Flatten()
         elif isinstance(layer, Dropout):
             module = nn.Dropout(layer.ratio)
         elif isinstance(layer, BatchNormalization):
@@ -88,8 +103,10 @@ def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequent
     """A ``torch.nn.Sequential`` (nested ones are read in order) as a Sequential with the same weights.
 
     Conv2d (with groups, dilation, and a ZeroPad2d before it taken into its padding), MaxPool2d,
-    AvgPool2d, Flatten, Linear, ReLU, Sigmoid, Tanh, Dropout, Identity, BatchNorm1d and
-    BatchNorm2d (with running statistics) are mapped; weights keep their dtype (float32 or
+    AvgPool2d, AdaptiveAvgPool2d(1) and AdaptiveMaxPool2d(1) (the Flatten after them dropped:
+    cnn's global pooling gives (N, C)), Flatten, Linear, ReLU, LeakyReLU, PReLU, Sigmoid, Tanh,
+    Softmax and LogSoftmax over dim 1, Dropout, Identity, BatchNorm1d and BatchNorm2d (with
+    running statistics) are mapped; weights keep their dtype (float32 or
     float64). ``input_shape`` is one sample's shape, for :meth:`Sequential.summary`.
 
     Raises:
@@ -113,6 +130,9 @@ def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequent
             continue
         layer = _layer(nn, name, child, None if padded is None else padded[1].padding)
         padded = None
+        if isinstance(layer, Flatten) and layers and \
+                isinstance(layers[-1], (GlobalAveragePooling, GlobalMaxPooling)):
+            continue  # global pooling gives (N, C) already
         if layer is not None:
             layers.append(layer)
     if padded is not None:
@@ -208,6 +228,21 @@ def _layer(nn, name: str, child, padded: Optional[tuple[int, int, int, int]] = N
         return Affine(W, b)
     if isinstance(child, (nn.ReLU, nn.Sigmoid, nn.Tanh)):
         return {nn.ReLU: Relu, nn.Sigmoid: Sigmoid, nn.Tanh: Tanh}[type(child)]()
+    if isinstance(child, nn.LeakyReLU):
+        return LeakyRelu(child.negative_slope)
+    if isinstance(child, nn.PReLU):
+        return PRelu(_array(child.weight).copy())
+    if isinstance(child, (nn.Softmax, nn.LogSoftmax)):
+        if child.dim != 1:
+            raise _refuse(name, child, "dim", child.dim, "cnn's softmax runs over dim 1")
+        return Softmax() if isinstance(child, nn.Softmax) else LogSoftmax()
+    if isinstance(child, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        if _pair(child.output_size) != (1, 1):
+            raise _refuse(name, child, "output_size", child.output_size,
+                          "only a pooling to 1x1 (global pooling) maps")
+        if isinstance(child, nn.AdaptiveMaxPool2d) and child.return_indices:
+            raise _refuse(name, child, "return_indices", True, "a layer returns one array")
+        return GlobalAveragePooling() if isinstance(child, nn.AdaptiveAvgPool2d) else GlobalMaxPooling()
     if isinstance(child, nn.Dropout):
         return Dropout(child.p)
     if isinstance(child, nn.Identity):

@@ -39,8 +39,10 @@ class Convolution(Layer):
         ``out_h = (H + top + bottom - dilation_h * (filter_h - 1) - 1) // stride_h + 1``,
         likewise ``out_w``; ``(H + 2*pad - filter_h) // stride + 1`` for the book's case.
 
-    The resolved settings are kept as pairs: ``stride`` (rows, columns), ``pad``
-    ((top, bottom), (left, right)), ``dilation`` (rows, columns), and ``groups``. The work is
+    The settings are kept resolved, each in its shortest form (``stride`` and ``dilation`` an
+    int, or a pair where the axes differ; ``pad`` an int, a pair (rows, columns), or the sides
+    where they differ; ``"same"`` resolved to numbers), and in full as ``strides``, ``pads``
+    ((top, bottom), (left, right)) and ``dilations``. The work is
     done by ``cnn_ext.conv2d_forward``/``conv2d_backward``. A forward pass with ``train=True``
     keeps a reference to ``x`` (not a copy) for ``backward``, so ``x`` must not be changed in
     place in between.
@@ -54,13 +56,15 @@ class Convolution(Layer):
         W, b = check_weight_and_bias("Convolution", W, b, 4,
                                      "(out_channels, in_channels // groups, filter_h, filter_w)",
                                      bias_axis=0)
-        self.stride = pair("stride", stride, 1)
-        self.dilation = pair("dilation", dilation, 1)
+        self.strides = pair("stride", stride, 1)
+        self.dilations = pair("dilation", dilation, 1)
         self.groups = check_int("groups", groups, 1)
         if W.shape[0] % self.groups:
             raise ValueError(f"Convolution: groups={self.groups} must divide the output channels "
                              f"W.shape[0] = {W.shape[0]}")
-        self.pad = self._resolved_pad(pad, W.shape[2:])
+        self.pads = self._resolved_pad(pad, W.shape[2:])
+        self.stride, self.dilation = _compact(self.strides), _compact(self.dilations)
+        self.pad = _compact_pad(self.pads)
         self.params = [W, b]
         self.grads = [np.zeros_like(W), np.zeros_like(b)]
         self.x = None
@@ -71,10 +75,10 @@ class Convolution(Layer):
         if pad != "same":
             raise ValueError(f"pad must be an integer, a pair, ((top, bottom), (left, right)) or "
                              f"'same', got {pad!r}")
-        if self.stride != (1, 1):
-            raise ValueError(f"pad='same' needs stride 1, got stride={self.stride}")
+        if self.strides != (1, 1):
+            raise ValueError(f"pad='same' needs stride 1, got stride={self.strides}")
         sides = []
-        for size, spread in zip(window, self.dilation):
+        for size, spread in zip(window, self.dilations):
             total = spread * (size - 1)
             sides.append((total // 2, total - total // 2))
         return tuple(sides)
@@ -132,7 +136,7 @@ class Convolution(Layer):
         if x.shape[1] != in_channels:
             raise ValueError(f"Convolution: expected input of shape (N, {in_channels}, H, W), "
                              f"got shape {x.shape}")
-        out = cnn_ext.conv2d_forward(x, W, b, self.stride, self.pad, self.dilation, self.groups)
+        out = cnn_ext.conv2d_forward(x, W, b, self.strides, self.pads, self.dilations, self.groups)
         # Training keeps the input (not its unfolded columns): backward unfolds it again,
         # a block of images at a time, which costs less than storing the columns.
         self.x = x if train else None
@@ -148,8 +152,8 @@ class Convolution(Layer):
         """Fill dW and db; return dx when ``input_grad``."""
         self._check_dout(dout, (self.x.shape[0], self.params[0].shape[0])
                          + self.output_size(*self.x.shape[2:]))
-        dx, dW, db = cnn_ext.conv2d_backward(self.x, self.params[0], dout, self.stride, self.pad,
-                                             self.dilation, self.groups, input_grad=input_grad)
+        dx, dW, db = cnn_ext.conv2d_backward(self.x, self.params[0], dout, self.strides, self.pads,
+                                             self.dilations, self.groups, input_grad=input_grad)
         self.grads[0][...] = dW
         self.grads[1][...] = db
         return dx
@@ -158,12 +162,12 @@ class Convolution(Layer):
         """``(out_h, out_w)`` for an input of ``height`` x ``width``; ``ValueError`` when the
         (dilated) window does not fit in the padded input."""
         geometry = conv_geometry((1, self.in_channels, height, width), self.params[0].shape,
-                                 self.stride, self.pad, self.dilation, self.groups)
+                                 self.strides, self.pads, self.dilations, self.groups)
         return geometry.out_h, geometry.out_w
 
     def config(self) -> dict:
-        return {"stride": _compact(self.stride), "pad": _compact_pad(self.pad),
-                "dilation": _compact(self.dilation), "groups": self.groups}
+        return {"stride": self.stride, "pad": self.pad, "dilation": self.dilation,
+                "groups": self.groups}
 
     @classmethod
     def from_config(cls, config: dict, arrays: dict) -> "Convolution":
@@ -172,9 +176,9 @@ class Convolution(Layer):
     def __repr__(self) -> str:
         out_channels, _, filter_h, filter_w = self.params[0].shape
         text = (f"Convolution({self.in_channels}->{out_channels}, {filter_h}x{filter_w}, "
-                f"stride={_compact(self.stride)}, pad={_compact_pad(self.pad)}")
-        if self.dilation != (1, 1):
-            text += f", dilation={_compact(self.dilation)}"
+                f"stride={self.stride}, pad={self.pad}")
+        if self.dilations != (1, 1):
+            text += f", dilation={self.dilation}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         return text + ")"
