@@ -96,13 +96,21 @@ def pool_strides(pool_h: int, pool_w: int, stride: Any) -> tuple[int, int]:
     return stride, stride
 
 
-def check_pool_pad(pool_h: int, pool_w: int, pad: Any) -> int:
-    """Max pooling's padding: each window must hold at least one pixel, since padding never wins."""
-    pad = check_int("pad", pad, 0)
-    if 2 * pad > min(pool_h, pool_w):
-        raise ValueError(f"pad must be at most half the pool size, min(pool_h, pool_w) // 2 = "
-                         f"{min(pool_h, pool_w) // 2}, got pad={pad}")
-    return pad
+def check_pool_pad(pool_h: int, pool_w: int, pads, dilation: tuple[int, int] = (1, 1)) -> None:
+    """Max pooling's padding ``((top, bottom), (left, right))``: each window must hold at least
+    one pixel, since padding never wins, so no side may pad more than the window's reach less one,
+    ``(pool - 1) * dilation``."""
+    for name, window, spread, sides in (("pool_h", pool_h, dilation[0], pads[0]),
+                                        ("pool_w", pool_w, dilation[1], pads[1])):
+        limit = (window - 1) * spread
+        if max(sides) > limit:
+            raise ValueError(f"pad must be at most ({name} - 1) * dilation = {limit} on each side, "
+                             f"so that every window holds a pixel, got pad={_pad_text(pads)}")
+
+
+def _pad_text(pads) -> str:
+    (top, bottom), (left, right) = pads
+    return str(top) if top == bottom == left == right else str(pads)
 
 
 def output_size(input_size: int, window: int, stride: int, pad: int,

@@ -7,9 +7,10 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from cnn_ext._checks import check_int, describe
+from cnn_ext._checks import check_int, check_pool_pad, describe
 
-__all__ = ["ConvGeometry", "conv_geometry", "pair", "side_pads"]
+__all__ = ["ConvGeometry", "conv_geometry", "PoolGeometry", "pool_geometry", "pair", "side_pads",
+           "compact", "compact_pad"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,20 @@ def side_pads(pad: Any) -> tuple[tuple[int, int], tuple[int, int]]:
     return (rows, rows), (columns, columns)
 
 
+def compact(values: tuple[int, int]) -> Any:
+    """One number for a pair of equal ones: the short form of a stride or a dilation."""
+    return values[0] if values[0] == values[1] else tuple(values)
+
+
+def compact_pad(pads: tuple[tuple[int, int], tuple[int, int]]) -> Any:
+    """The shortest form of ``((top, bottom), (left, right))``: an int, (rows, columns), or the
+    sides themselves."""
+    (top, bottom), (left, right) = pads
+    if top == bottom and left == right:
+        return compact((top, left))
+    return tuple(tuple(sides) for sides in pads)
+
+
 def conv_geometry(input_shape, weight_shape, stride: Any = 1, pad: Any = 0, dilation: Any = 1,
                   groups: Any = 1) -> ConvGeometry:
     """The checked geometry of a convolution of images ``input_shape`` (N, C, H, W) with filters
@@ -96,3 +111,76 @@ def conv_geometry(input_shape, weight_shape, stride: Any = 1, pad: Any = 0, dila
                              f"{size + before + after} ({axis} {size} + pad {before} + {after})")
         sizes.append((size + before + after - reach) // step + 1)
     return ConvGeometry(filter_h, filter_w, strides, pads, dilations, groups, *sizes)
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """A checked pooling window: size, strides, ``pad`` ((top, bottom), (left, right)) as given,
+    dilation, and the output size, which ``ceil_mode`` rounds up (a window may then hang past
+    the bottom or right padding, as in PyTorch and ONNX)."""
+
+    pool_h: int
+    pool_w: int
+    stride: tuple[int, int]
+    pad: tuple[tuple[int, int], tuple[int, int]]
+    dilation: tuple[int, int]
+    ceil_mode: bool
+    out_h: int
+    out_w: int
+
+    @property
+    def simple(self) -> bool:
+        """The book's window: no dilation, the same pad on all four sides, no ceil rounding."""
+        (top, bottom), (left, right) = self.pad
+        return self.dilation == (1, 1) and top == bottom == left == right and not self.ceil_mode
+
+
+def pooled_size(size: int, window: int, stride: int, before: int, after: int, spread: int,
+                ceil_mode: bool) -> int:
+    """Window positions along one axis; with ``ceil_mode`` the last partial one counts too,
+    unless it would start in the end padding."""
+    reach = spread * (window - 1) + 1
+    span = size + before + after - reach
+    count = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (count - 1) * stride >= size + before:
+        count -= 1
+    return count
+
+
+def pool_geometry(input_shape, pool_h: Any, pool_w: Any, stride: Any = None, pad: Any = 0,
+                  dilation: Any = 1, ceil_mode: bool = False, padding_wins: bool = False) -> PoolGeometry:
+    """The checked geometry of a pooling of images ``input_shape`` (N, C, H, W).
+
+    ``stride`` None means the window size. Unless ``padding_wins`` (average pooling, where a
+    padded cell counts as a zero), every window must hold at least one pixel of the image, since
+    max pooling never lets the padding win: ``ValueError`` otherwise, naming the pad."""
+    pool_h, pool_w = check_int("pool_h", pool_h, 1), check_int("pool_w", pool_w, 1)
+    strides = (pool_h, pool_w) if stride is None else pair("stride", stride, 1)
+    pads, dilations = side_pads(pad), pair("dilation", dilation, 1)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"ceil_mode must be True or False, got {describe(ceil_mode)}")
+    if not padding_wins:
+        check_pool_pad(pool_h, pool_w, pads, dilations)
+    _, _, height, width = input_shape
+    sizes = []
+    for axis, size, window, step, (before, after), spread, name in (
+            ("height", height, pool_h, strides[0], pads[0], dilations[0], "pool_h"),
+            ("width", width, pool_w, strides[1], pads[1], dilations[1], "pool_w")):
+        reach = spread * (window - 1) + 1
+        if reach > size + before + after:
+            raise ValueError(f"{name}={window} is larger than the padded input {axis} "
+                             f"{size + before + after} ({axis} {size} + pad {before} + {after})")
+        count = pooled_size(size, window, step, before, after, spread, ceil_mode)
+        if not padding_wins and not all(_holds_a_pixel(index * step - before, window, spread, size)
+                                        for index in range(count)):
+            raise ValueError(f"pad={compact_pad(pads)} leaves a {window}-wide window along the "
+                             f"{axis} with no pixel of the image; max pooling needs one in each "
+                             f"(a pad of at most half the window always leaves one)")
+        sizes.append(count)
+    return PoolGeometry(pool_h, pool_w, strides, pads, dilations, ceil_mode, *sizes)
+
+
+def _holds_a_pixel(start: int, window: int, spread: int, size: int) -> bool:
+    """Whether the window of entries ``start + j * spread`` (j < window) meets [0, size)."""
+    first = start if start >= 0 else start - (start // spread) * spread  # the first entry >= 0
+    return first < size and first <= start + spread * (window - 1)

@@ -60,28 +60,50 @@ cdef inline void pool_2x2_plane(const floating *plane, Py_ssize_t width, Py_ssiz
                                              + (1 - first) * (second + (1 - second) * (width + 1 - third)))
 
 
+cdef inline Py_ssize_t first_entry(Py_ssize_t start, Py_ssize_t spread) noexcept nogil:
+    """The index ``j`` of the first window entry ``start + j * spread`` that is not before 0."""
+    return 0 if start >= 0 else (-start + spread - 1) // spread
+
+
+cdef inline Py_ssize_t stop_entry(Py_ssize_t start, Py_ssize_t spread, Py_ssize_t window,
+                                  Py_ssize_t size) noexcept nogil:
+    """One past the index of the last window entry ``start + j * spread`` before ``size``."""
+    return min(window, (size - start + spread - 1) // spread)
+
+
 def maxpool_forward_kernel(
     const floating[:, :, :, ::1] x,  # IN (N, C, H, W)
     Py_ssize_t pool_h,
     Py_ssize_t pool_w,
     Py_ssize_t stride_h,
     Py_ssize_t stride_w,
-    Py_ssize_t pad,
+    Py_ssize_t top,
+    Py_ssize_t left,
+    Py_ssize_t dilation_h,
+    Py_ssize_t dilation_w,
     floating[:, :, :, ::1] out,  # OUT (N, C, out_h, out_w)
     Py_ssize_t[:, :, :, ::1] argmax,  # OUT (N, C, out_h, out_w), or None to keep no positions
 ):
+    """Every window's maximum over the pixels of the image it covers (the padding and a window's
+    overhang past the image never win); each window covers at least one pixel (checked by the
+    wrapper). Entry ``(kh, kw)`` of window ``(oh, ow)`` reads pixel
+    ``(oh * stride_h - top + kh * dilation_h, ow * stride_w - left + kw * dilation_w)``."""
     cdef Py_ssize_t n_images = x.shape[0]
     cdef Py_ssize_t channels = x.shape[1]
     cdef Py_ssize_t height = x.shape[2]
     cdef Py_ssize_t width = x.shape[3]
     cdef Py_ssize_t out_h = out.shape[2]
     cdef Py_ssize_t out_w = out.shape[3]
-    cdef Py_ssize_t n, c, oh, ow, ih, iw, h_start, h_stop, w_start, w_stop, best_index
+    cdef Py_ssize_t n, c, oh, ow, kh, kw, h_start, w_start, kh_first, kh_stop, kw_first, kw_stop
+    cdef Py_ssize_t index, best_index
     cdef floating value, best
     cdef const floating *plane
     cdef floating *out_plane
     cdef Py_ssize_t *argmax_plane = NULL
     cdef bint with_argmax = argmax is not None
+    cdef bint two_by_two = (pool_h == 2 and pool_w == 2 and stride_h == 2 and stride_w == 2
+                            and top == 0 and left == 0 and dilation_h == 1 and dilation_w == 1
+                            and out_h * 2 <= height and out_w * 2 <= width)
 
     with nogil:
         for n in range(n_images):
@@ -90,26 +112,28 @@ def maxpool_forward_kernel(
                 out_plane = &out[n, c, 0, 0]
                 if with_argmax:
                     argmax_plane = &argmax[n, c, 0, 0]
-                if pool_h == 2 and pool_w == 2 and stride_h == 2 and stride_w == 2 and pad == 0:
+                if two_by_two:
                     pool_2x2_plane(plane, width, out_h, out_w, out_plane, argmax_plane)
                     continue
                 for oh in range(out_h):
-                    h_start = oh * stride_h - pad
-                    h_stop = min(h_start + pool_h, height)
-                    h_start = max(h_start, 0)
+                    h_start = oh * stride_h - top
+                    kh_first = first_entry(h_start, dilation_h)
+                    kh_stop = stop_entry(h_start, dilation_h, pool_h, height)
                     for ow in range(out_w):
-                        w_start = ow * stride_w - pad
-                        w_stop = min(w_start + pool_w, width)
-                        w_start = max(w_start, 0)
+                        w_start = ow * stride_w - left
+                        kw_first = first_entry(w_start, dilation_w)
+                        kw_stop = stop_entry(w_start, dilation_w, pool_w, width)
                         # Padding never wins: only pixels inside the image are compared.
-                        best_index = h_start * width + w_start
+                        best_index = ((h_start + kh_first * dilation_h) * width
+                                      + w_start + kw_first * dilation_w)
                         best = plane[best_index]
-                        for ih in range(h_start, h_stop):
-                            for iw in range(ih * width + w_start, ih * width + w_stop):
-                                value = plane[iw]
+                        for kh in range(kh_first, kh_stop):
+                            for kw in range(kw_first, kw_stop):
+                                index = (h_start + kh * dilation_h) * width + w_start + kw * dilation_w
+                                value = plane[index]
                                 if wins(value, best):
                                     best = value
-                                    best_index = iw
+                                    best_index = index
                         out_plane[oh * out_w + ow] = best
                         if with_argmax:
                             argmax_plane[oh * out_w + ow] = best_index

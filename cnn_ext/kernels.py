@@ -15,13 +15,12 @@ from cnn_ext._checks import (
     check_float_array,
     check_int,
     check_ndim,
-    check_pool_pad,
     check_shape4,
     describe,
-    pool_strides,
 )
 from cnn_ext._checks import output_size as _output_size
 from cnn_ext._activations import relu_backward_kernel, relu_kernel
+from cnn_ext._geometry import PoolGeometry, pool_geometry
 from cnn_ext._im2col import col2im_kernel, im2col_kernel
 from cnn_ext._pool import maxpool_backward_kernel, maxpool_forward_kernel
 from cnn_ext._threads import for_image_slices
@@ -142,20 +141,13 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
     return x
 
 
-def _pool_geometry(input_shape, pool_h, pool_w, stride, pad):
-    """Checked ``(pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w)`` of a pooling window."""
-    pool_h = check_int("pool_h", pool_h, 1)
-    pool_w = check_int("pool_w", pool_w, 1)
-    stride_h, stride_w = pool_strides(pool_h, pool_w, stride)
-    pad = check_pool_pad(pool_h, pool_w, pad)
-    _, _, height, width = input_shape
-    out_h = _output_size(height, pool_h, stride_h, pad, "height", "pool_h")
-    out_w = _output_size(width, pool_w, stride_w, pad, "width", "pool_w")
-    return pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w
+def _pool_geometry(input_shape, pool_h, pool_w, stride, pad, dilation, ceil_mode) -> PoolGeometry:
+    """The checked geometry of a max pooling window."""
+    return pool_geometry(input_shape, pool_h, pool_w, stride, pad, dilation, ceil_mode)
 
 
 def maxpool_forward(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, int], None] = None,
-                    pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                    pad=0, dilation=1, ceil_mode: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling with the position of every maximum.
 
     Padded positions never win (they act as -inf). Ties go to the first
@@ -168,10 +160,17 @@ def maxpool_forward(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, i
         pool_w: window width (positive).
         stride: step between windows, an int or a pair ``(stride_h, stride_w)``; ``None``
             (default) means the pool size.
-        pad: padding on every side, at most ``min(pool_h, pool_w) // 2``.
+        pad: padding: an int for every side, a pair (rows, columns), or ``((top, bottom),
+            (left, right))``; at most ``(pool - 1) * dilation`` on a side, so that every window
+            holds a pixel.
+        dilation: spacing between window entries, an int or a pair (1: none).
+        ceil_mode: round the output size up, so that a last window hanging past the bottom or
+            right edge counts (unless it would start in the end padding), as PyTorch and ONNX do.
 
     Returns:
-        ``(out, argmax)``, both of shape (N, C, out_h, out_w). ``out`` has the
+        ``(out, argmax)``, both of shape (N, C, out_h, out_w), with
+        ``out_h = (H + top + bottom - dilation_h * (pool_h - 1) - 1) // stride_h + 1`` (rounded
+        up with ``ceil_mode``), likewise ``out_w``. ``out`` has the
         dtype of ``x``. ``argmax`` is ``np.intp``: ``argmax[n, c, i, j]`` is the
         flat index ``ih * W + iw`` of the maximum in the unpadded (H, W) plane
         of image ``n``, channel ``c`` (the convention of PyTorch's
@@ -183,10 +182,11 @@ def maxpool_forward(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, i
         >>> float(out[0, 0, 0, 0]), int(argmax[0, 0, 0, 0])  # 4 at row 1, column 0: 1 * 2 + 0
         (4.0, 2)
     """
-    return _maxpool(x, pool_h, pool_w, stride, pad, with_argmax=True)
+    return _maxpool(x, pool_h, pool_w, stride, pad, dilation, ceil_mode, with_argmax=True)
 
 
-def maxpool(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, int], None] = None, pad: int = 0) -> np.ndarray:
+def maxpool(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, int], None] = None, pad=0,
+            dilation=1, ceil_mode: bool = False) -> np.ndarray:
     """Max pooling for inference: the maxima of :func:`maxpool_forward`, without their positions.
 
     Same arguments and values as :func:`maxpool_forward`; it neither computes nor
@@ -198,29 +198,30 @@ def maxpool(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, int], Non
         array([[ 5.,  7.],
                [13., 15.]], dtype=float32)
     """
-    return _maxpool(x, pool_h, pool_w, stride, pad, with_argmax=False)
+    return _maxpool(x, pool_h, pool_w, stride, pad, dilation, ceil_mode, with_argmax=False)
 
 
-def _maxpool(x, pool_h, pool_w, stride, pad, with_argmax: bool):
+def _maxpool(x, pool_h, pool_w, stride, pad, dilation, ceil_mode, with_argmax: bool):
     """The shared body of :func:`maxpool_forward` and :func:`maxpool`."""
     x = check_float_array("x", x, 4, "(N, C, H, W)")
-    pool_h, pool_w, stride_h, stride_w, pad, out_h, out_w = _pool_geometry(
-        x.shape, pool_h, pool_w, stride, pad
-    )
-    out_shape = x.shape[:2] + (out_h, out_w)
+    geometry = _pool_geometry(x.shape, pool_h, pool_w, stride, pad, dilation, ceil_mode)
+    out_shape = x.shape[:2] + (geometry.out_h, geometry.out_w)
     out = np.empty(out_shape, dtype=x.dtype)
     argmax = np.empty(out_shape, dtype=np.intp) if with_argmax else None
+    (top, _), (left, _) = geometry.pad
 
     def work(start, stop):
-        maxpool_forward_kernel(x[start:stop], pool_h, pool_w, stride_h, stride_w, pad,
-                               out[start:stop], None if argmax is None else argmax[start:stop])
+        maxpool_forward_kernel(x[start:stop], geometry.pool_h, geometry.pool_w, *geometry.stride,
+                               top, left, *geometry.dilation, out[start:stop],
+                               None if argmax is None else argmax[start:stop])
 
     for_image_slices(x.shape[0], x.size, work)
     return (out, argmax) if with_argmax else out
 
 
 def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
-                     stride: Union[int, tuple[int, int], None] = None, pad: int = 0) -> np.ndarray:
+                     stride: Union[int, tuple[int, int], None] = None, pad=0, dilation=1,
+                     ceil_mode: bool = False) -> np.ndarray:
     """Gradient of max pooling: route each ``dout`` entry to its window's maximum.
 
     Where windows overlap (stride < pool size) the contributions add up.
@@ -232,7 +233,9 @@ def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
         pool_h: window height, as given to :func:`maxpool_forward`.
         pool_w: window width, likewise.
         stride: step between windows, likewise.
-        pad: padding on every side, likewise.
+        pad: padding, likewise.
+        dilation: spacing between window entries, likewise.
+        ceil_mode: the output size rounded up, likewise.
 
     Returns:
         dx, shape ``input_shape``, the dtype of ``dout``.
@@ -246,8 +249,8 @@ def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
     """
     dout = check_float_array("dout", dout, 4, "(N, C, out_h, out_w)")
     input_shape = check_shape4("input_shape", input_shape)
-    _, _, _, _, _, out_h, out_w = _pool_geometry(input_shape, pool_h, pool_w, stride, pad)
-    expected = input_shape[:2] + (out_h, out_w)
+    geometry = _pool_geometry(input_shape, pool_h, pool_w, stride, pad, dilation, ceil_mode)
+    expected = input_shape[:2] + (geometry.out_h, geometry.out_w)
     if dout.shape != expected:
         raise ValueError(
             f"dout must have shape {expected} for input_shape={input_shape} and this pooling, "

@@ -82,6 +82,18 @@ def probabilities(seed=7):
                        Affine.create(5, 3, rng=rng), Softmax()], input_shape=(2, 8, 8))
 
 
+def modern_pooling(seed=8):
+    """Max pooling dilated and in ceil mode, average pooling over the pixels only, strides per
+    axis."""
+    rng = np.random.default_rng(seed)
+    return Sequential([
+        Convolution.create(2, 4, 3, pad=1, rng=rng), Relu(),
+        Pooling(3, 3, stride=2, pad=1, ceil_mode=True, dilation=(1, 2)),
+        AvgPooling(3, 2, stride=(2, 1), pad=(1, 1), ceil_mode=True, count_include_pad=False),
+        AvgPooling(2, 2, stride=1, ceil_mode=True), Flatten(), Affine.create(40, 3, rng=rng),
+    ], input_shape=(2, 9, 11))
+
+
 def image_affine(seed=1):
     rng = np.random.default_rng(seed)
     return Sequential([Pooling(2, 2), Affine.create(3 * 4 * 4, 5, rng=rng)], input_shape=(3, 8, 9))
@@ -95,6 +107,7 @@ def vectors(seed=2):
 
 MODELS = {"every-layer-kind": every_layer_kind, "modern-convolutions": modern_convolutions,
           "modern-activations": modern_activations, "probabilities": probabilities,
+          "modern-pooling": modern_pooling,
           "affine-on-images": image_affine,
           "vectors": vectors, "lenet": lambda: LeNet(seed=3),
           "deepconvnet": lambda: DeepConvNet(seed=4)}
@@ -215,19 +228,21 @@ ONNX_REFUSALS = [
     ([conv_node(dilations=[0, 2])], ["node 0 (Conv 'the_conv')", "dilations=[0, 2]"]),
     ([conv_node(group=3)], ["the_conv", "groups=3", "output channels"]),
     ([conv_node(group=2)], ["layers[0]", "groups=2", "needs (C=2, H, W), gets (1, 6, 6)"]),
-    ([conv_node(auto_pad="SAME_UPPER", strides=[2, 2])], ["the_conv", "auto_pad='SAME_UPPER'", "input size"]),
     ([conv_node(auto_pad="EVERYWHERE")], ["the_conv", "auto_pad='EVERYWHERE'"]),
     ([conv_node(pads=[4, 0, 1, 0])], ["the_conv", "pads=[4, 0, 1, 0]", "wider than the 3x3 window"]),
-    ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)],
-     ["MaxPool", "ceil_mode=1"]),
-    ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
-     ["AveragePool", "count_include_pad=0"]),
+    ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=2)],
+     ["MaxPool", "ceil_mode=2"]),
+    ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], pads=[2, 0, 0, 0])],
+     ["MaxPool", "pad must be at most (pool_h - 1) * dilation = 1"]),
+    ([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], count_include_pad=2)],
+     ["AveragePool", "count_include_pad=2"]),
     ([helper.make_node("Softmax", ["x"], ["y"], name="probabilities")],
      ["node 0 (Softmax 'probabilities')", "axis=-1", "axis 1"]),
     ([helper.make_node("LRN", ["x"], ["y"], size=3)], ["node 0 (LRN)", "operator LRN"]),
     ([helper.make_node("GlobalAveragePool", ["x"], ["a"]), helper.make_node("Relu", ["a"], ["y"])],
      ["GlobalAveragePool", "goes on to node 1 (Relu)", "followed by Flatten"]),
     ([helper.make_node("PRelu", ["x", "x"], ["y"])], ["PRelu", "does not continue a chain"]),
+    ([helper.make_node("Pad", ["x"], ["y"])], ["node 0 (Pad)", "only when a Conv follows"]),
     ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["a", "x"], ["y"])],
      ["node 1 (Add)", "does not continue a chain"]),
     ([helper.make_node("Flatten", ["x"], ["y"], axis=2)], ["Flatten", "axis=2"]),
@@ -242,6 +257,20 @@ def test_from_onnx_refuses_what_it_cannot_map(nodes, words, tmp_path):
         from_onnx(tmp_path / "m.onnx")
     for word in words:
         assert word in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+def test_a_pad_and_same_padding_with_a_stride_agree_with_onnxruntime(auto_pad, tmp_path):
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((3, 2, 3, 2)).astype(np.float32)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["padded"]),
+             helper.make_node("Conv", ["padded", "W"], ["y"], auto_pad=auto_pad, strides=[2, 3])]
+    pads = np.array([0, 0, 1, 0, 0, 0, 0, 2], np.int64)  # top 1, right 2
+    onnx.save(chain_model(nodes, {"pads": pads, "W": W}, (None, 2, 9, 10)), str(tmp_path / "m.onnx"))
+    imported = from_onnx(tmp_path / "m.onnx")
+    assert len(imported.layers) == 1 and isinstance(imported.layers[0], Convolution)
+    x = rng.standard_normal((2, 2, 9, 10)).astype(np.float32)
+    assert_allclose(imported.predict(x), run_onnx(tmp_path / "m.onnx", x), **CLOSE)
 
 
 class Doubling(Layer):
@@ -265,8 +294,8 @@ def torch_refusals():
         (nn.Sequential(nn.Conv2d(1, 2, 3), nn.ZeroPad2d((1, 0, 0, 1))), ["'1' (ZeroPad2d)", "no Conv2d follows"]),
         (nn.Sequential(nn.ConstantPad2d(1, 2.0), nn.Conv2d(1, 2, 3)), ["ConstantPad2d", "value=2.0", "zeros"]),
         (nn.Sequential(nn.ZeroPad2d(1), nn.Conv2d(1, 2, 3, padding=1)), ["'1' (Conv2d)", "pads already"]),
-        (nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), ["MaxPool2d", "ceil_mode=True"]),
-        (nn.Sequential(nn.AvgPool2d(3, padding=1, count_include_pad=False)), ["count_include_pad=False"]),
+        (nn.Sequential(nn.AvgPool2d(3, padding=1, divisor_override=2)), ["AvgPool2d", "divisor_override=2"]),
+        (nn.Sequential(nn.MaxPool2d(2, return_indices=True)), ["MaxPool2d", "return_indices=True"]),
         (nn.Sequential(nn.BatchNorm1d(3, momentum=None)), ["BatchNorm1d", "momentum=None"]),
         (nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False)), ["track_running_stats=False"]),
         (nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.GELU())), ["'1.0' (GELU) has no cnn layer"]),
@@ -294,3 +323,16 @@ def test_a_missing_package_names_what_to_install(package, call, tmp_path, monkey
         call(tmp_path)
     hint = 'pip install "cnn-ext[onnx]"' if package == "onnx" else "pip install torch"
     assert f"{package} is needed for this conversion: {hint}" in str(error.value)
+
+
+def test_what_the_other_side_cannot_hold_is_refused_naming_the_layer(tmp_path):
+    dilated = Sequential([AvgPooling(2, 2, dilation=2), Flatten()], input_shape=(1, 6, 6))
+    with pytest.raises(ValueError, match=r"to_onnx: layers\[0\] .*dilated AveragePool needs opset 19"):
+        to_onnx(dilated, tmp_path / "m.onnx")
+    to_onnx(dilated, tmp_path / "m.onnx", opset=19)
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
+    assert_allclose(from_onnx(tmp_path / "m.onnx").predict(x), dilated.predict(x), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"to_torch: layers\[0\] .*AvgPool2d has no dilation"):
+        to_torch(dilated)
+    with pytest.raises(ValueError, match=r"to_torch: layers\[0\] .*same padding on both sides"):
+        to_torch(Sequential([Pooling(3, 3, pad=((1, 0), (1, 1)))]))

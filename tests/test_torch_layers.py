@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from cnn.layers import (Convolution, GlobalAveragePooling, GlobalMaxPooling, LeakyRelu, LogSoftmax, PRelu,
+from cnn.layers import (AvgPooling, Convolution, GlobalAveragePooling, GlobalMaxPooling, LeakyRelu,
+                        LogSoftmax, Pooling, PRelu,
                         Softmax)
 from extras import optional
 
@@ -104,3 +105,40 @@ def test_activations_and_global_pooling_agree_with_pytorch(index):
     assert_allclose(layer.backward(dout), tx.grad.numpy(), rtol=1e-11, atol=1e-11)
     for grad, parameter in zip(layer.grads, module.parameters()):
         assert_allclose(grad, parameter.grad.numpy(), rtol=1e-11, atol=1e-11)
+
+
+# (layer, PyTorch's functional call of the same pooling, input shape)
+POOLINGS = [
+    ("max-ceil", lambda: Pooling(3, 3, stride=2, ceil_mode=True),
+     lambda x: F.max_pool2d(x, 3, 2, ceil_mode=True), (2, 3, 8, 9)),
+    ("max-dilation-2", lambda: Pooling(3, 3, stride=1, pad=1, dilation=2),
+     lambda x: F.max_pool2d(x, 3, 1, 1, dilation=2), (2, 2, 9, 8)),
+    ("max-dilation-ceil", lambda: Pooling(2, 3, stride=(2, 1), pad=(1, 1), dilation=(2, 1), ceil_mode=True),
+     lambda x: F.max_pool2d(x, (2, 3), (2, 1), (1, 1), dilation=(2, 1), ceil_mode=True), (1, 3, 10, 7)),
+    ("avg-ceil", lambda: AvgPooling(3, 3, stride=2, ceil_mode=True),
+     lambda x: F.avg_pool2d(x, 3, 2, ceil_mode=True), (2, 3, 8, 8)),
+    ("avg-ceil-pad", lambda: AvgPooling(3, 3, stride=2, pad=1, ceil_mode=True),
+     lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True), (2, 2, 8, 9)),
+    ("avg-exclude-pad", lambda: AvgPooling(3, 3, stride=2, pad=1, count_include_pad=False),
+     lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (2, 3, 7, 8)),
+    ("avg-exclude-pad-ceil", lambda: AvgPooling(3, 2, stride=(2, 1), pad=(1, 1), ceil_mode=True, count_include_pad=False),
+     lambda x: F.avg_pool2d(x, (3, 2), (2, 1), (1, 1), ceil_mode=True, count_include_pad=False), (1, 2, 8, 6)),
+    ("avg-strides-per-axis", lambda: AvgPooling(2, 3, stride=(1, 2)),
+     lambda x: F.avg_pool2d(x, (2, 3), (1, 2)), (2, 2, 6, 9)),
+]
+
+
+@pytest.mark.parametrize("index", range(len(POOLINGS)), ids=[case[0] for case in POOLINGS])
+def test_pooling_agrees_with_pytorch(index):
+    _, make_layer, pool, shape = POOLINGS[index]
+    rng = np.random.default_rng(index)
+    x = rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) / 7 - 3
+    layer = make_layer()
+    out = layer.forward(x.copy())
+    tx = torch.tensor(x, requires_grad=True)
+    expected = pool(tx)
+    assert out.shape == tuple(expected.shape)
+    assert_allclose(out, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    expected.backward(torch.tensor(dout))
+    assert_allclose(layer.backward(dout), tx.grad.numpy(), rtol=1e-11, atol=1e-11)

@@ -76,13 +76,20 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
                  pads=[top, left, bottom, right], dilations=list(layer.dilations),
                  group=layer.groups)
         elif isinstance(layer, (Pooling, AvgPooling)):
-            strides = list(layer.stride)
+            (top, bottom), (left, right) = layer.pads
+            window = dict(kernel_shape=[layer.pool_h, layer.pool_w], strides=list(layer.stride),
+                          pads=[top, left, bottom, right], ceil_mode=int(layer.ceil_mode))
             if isinstance(layer, Pooling):
-                emit("MaxPool", [current], prefix, kernel_shape=[layer.pool_h, layer.pool_w],
-                     strides=strides, pads=[layer.pad] * 4)
+                emit("MaxPool", [current], prefix, dilations=list(layer.dilations), **window)
+            elif layer.dilations != (1, 1):
+                if opset < 19:
+                    raise ValueError(f"to_onnx: layers[{index}] ({layer!r}): a dilated AveragePool "
+                                     f"needs opset 19 or later, got opset={opset}")
+                emit("AveragePool", [current], prefix, **window, dilations=list(layer.dilations),
+                     count_include_pad=int(layer.count_include_pad))
             else:
-                emit("AveragePool", [current], prefix, kernel_shape=[layer.pool_h, layer.pool_w],
-                     strides=strides, pads=[layer.pad] * 4, count_include_pad=1)
+                emit("AveragePool", [current], prefix, **window,
+                     count_include_pad=int(layer.count_include_pad))
         elif isinstance(layer, Flatten):
             emit("Flatten", [current], prefix, axis=1)
         elif isinstance(layer, Affine):

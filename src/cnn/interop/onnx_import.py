@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from cnn.interop.layout import rank_after
+from cnn_ext._geometry import side_pads
 from cnn.interop.requirements import require
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
@@ -155,6 +156,7 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
     layers: list[Layer] = []
     current = inputs[0].name
     rank = _input_rank(inputs[0])
+    input_shape = shape = _input_shape(inputs[0])
     position = 0
     while position < len(nodes):
         node = nodes[position]
@@ -162,10 +164,12 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
         if data != [current]:
             raise refusal(node.label, f"it does not continue a chain of layers (its data inputs "
                                       f"are {_short(data)}, the chain is at {current!r})")
-        layer, consumed = _layer(node, nodes[position + 1:], constants, rank, opset)
+        layer, consumed = _layer(node, nodes[position + 1:], constants, rank, opset, shape)
         if layer is not None:
             layers.append(layer)
             rank = None if rank is None else rank_after(layer, rank)
+            if shape is not None:
+                shape = _output_shape(layer, shape, f"layers[{len(layers) - 1}] ({layer!r})")
         current = nodes[position + consumed - 1].outputs[0]
         position += consumed
     if current != graph.output[0].name:
@@ -173,7 +177,6 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
                                    f"{graph.output[0].name!r}")
     if not layers:
         raise refusal("the graph", "it holds no layer")
-    input_shape = _input_shape(inputs[0])
     _check_growth(layers, input_shape)
     return Sequential(layers, input_shape=input_shape)
 
@@ -237,15 +240,18 @@ def _constant(onnx, numpy_helper, node: _Node) -> np.ndarray:
 
 
 def _layer(node: _Node, following: list, constants: dict, rank: Optional[int] = None,
-           opset: int = 17) -> tuple[Optional[Layer], int]:
+           opset: int = DEFAULT_OPSET, shape: Optional[tuple[int, ...]] = None
+           ) -> tuple[Optional[Layer], int]:
     """The layer for ``node`` (None for an identity) and how many nodes it consumed; ``rank``
-    is that of the node's input (None if unknown), ``opset`` the model's."""
+    and ``shape`` (one sample's) are those of the node's input (None if unknown), ``opset`` the
+    model's."""
+    spatial = shape[1:] if shape is not None and len(shape) == 3 else None
     if node.op in ELEMENTWISE:
         return _build(node, ELEMENTWISE[node.op]), 1
     if node.op == "LeakyRelu":
         return _build(node, LeakyRelu, node.number("alpha", 0.01)), 1
     if node.op == "PRelu":
-        return _prelu(node, constants, rank), 1
+        return _prelu(node, constants, rank, opset), 1
     if node.op in OVER_CHANNELS:
         return _over_channels(node, rank, opset), 1
     if node.op in GLOBAL_POOLINGS:
@@ -253,12 +259,16 @@ def _layer(node: _Node, following: list, constants: dict, rank: Optional[int] = 
     if node.op in PASS_THROUGH:
         return None, 1
     if node.op == "Conv":
-        return _convolution(node, constants), 1
+        return _convolution(node, constants, spatial), 1
+    if node.op == "Pad":
+        return _padded_convolution(node, following, constants, spatial, opset)
     if node.op in ("MaxPool", "AveragePool"):
-        return _pooling(node), 1
+        return _pooling(node, spatial), 1
     if node.op == "Flatten":
-        if node.integer("axis", 1) != 1:
-            raise node.refuse("axis", node.get("axis", 1), "only axis=1 flattens per sample")
+        axis = node.integer("axis", 1)
+        if axis != 1 and not (rank is not None and axis == 1 - rank):
+            raise node.refuse("axis", axis, "only axis 1 flattens per sample (the others join "
+                                            "samples, or keep axes apart)")
         return Flatten(), 1
     if node.op == "Reshape":
         shape = constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
@@ -275,8 +285,9 @@ def _layer(node: _Node, following: list, constants: dict, rank: Optional[int] = 
     raise refusal(node.label, f"the operator {node.op[:60]} has no cnn layer")
 
 
-def _prelu(node: _Node, constants: dict, rank: Optional[int]) -> PRelu:
-    """PRelu's slope: one value, or one per channel shaped to broadcast along axis 1."""
+def _prelu(node: _Node, constants: dict, rank: Optional[int], opset: int) -> PRelu:
+    """PRelu's slope: one value, or one per channel shaped to broadcast along axis 1 (before
+    opset 7, whose PRelu did not broadcast, a slope (C,) is per channel at any rank)."""
     if len(node.inputs) < 2 or node.inputs[1] not in constants:
         raise refusal(node.label, "its slope must be a constant of the graph")
     slope = np.asarray(constants[node.inputs[1]], dtype=np.float32)
@@ -286,6 +297,8 @@ def _prelu(node: _Node, constants: dict, rank: Optional[int]) -> PRelu:
     per_channel = {2: [(channels,), (1, channels)],
                    4: [(channels, 1, 1), (1, channels, 1, 1)]}
     allowed = per_channel.get(rank, []) if rank is not None else sum(per_channel.values(), [])
+    if opset < 7:
+        allowed = allowed + [(channels,)]
     if slope.shape not in allowed:
         raise refusal(node.label, f"its slope of shape {_short(slope.shape)} does not broadcast "
                                   f"along the channels (axis 1) of an input of rank {rank}")
@@ -342,23 +355,10 @@ def _optional_input(node: _Node, position: int) -> bool:
     return len(node.inputs) > position and bool(node.inputs[position])
 
 
-def _check_common(node: _Node, kernel: list[int]) -> int:
-    """Check auto_pad, dilations and symmetric pads; return the one padding (at most the kernel)."""
-    if node.get("auto_pad", "NOTSET") != "NOTSET":
-        raise node.refuse("auto_pad", node.get("auto_pad", ""), "only NOTSET with explicit pads")
-    dilations = node.sizes("dilations", [1, 1], 2, 1)
-    if dilations != [1, 1]:
-        raise node.refuse("dilations", dilations, "cnn's windows are not dilated")
-    pads = node.sizes("pads", [0, 0, 0, 0], 4, 0)
-    if len(set(pads)) != 1:
-        raise node.refuse("pads", pads, "cnn pads every side by the same amount")
-    if pads[0] > max(kernel):
-        raise node.refuse("pads", pads, f"padding wider than the {kernel[0]}x{kernel[1]} window "
-                                        f"only adds borders")
-    return pads[0]
-
-
-def _convolution(node: _Node, constants: dict) -> Convolution:
+def _convolution(node: _Node, constants: dict, spatial: Optional[tuple[int, int]] = None,
+                 extra: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))) -> Convolution:
+    """A Conv; ``spatial``: the input's (H, W) if known, for SAME padding with a stride;
+    ``extra``: the padding of a Pad node before it, added to its own."""
     W = _weight(node, constants, 1, "weight", 4)
     kernel = list(W.shape[2:])
     if node.sizes("kernel_shape", kernel, 2, 1) != kernel:
@@ -375,20 +375,59 @@ def _convolution(node: _Node, constants: dict) -> Convolution:
     reach = [spread * (size - 1) + 1 for spread, size in zip(dilations, kernel)]
     b = _weight(node, constants, 2, "bias", 1) if _optional_input(node, 2) else \
         np.zeros(W.shape[0], np.float32)
-    return _build(node, Convolution, W, b, stride=tuple(strides),
-                  pad=_conv_pads(node, reach, strides), dilation=tuple(dilations), groups=groups)
+    if extra != ((0, 0), (0, 0)):
+        spatial = None if spatial is None else tuple(
+            size + sum(sides) for size, sides in zip(spatial, extra))
+    pads = side_pads(_window_pads(node, reach, strides, spatial))
+    pads = tuple((before + more_before, after + more_after) for (before, after), (more_before, more_after)
+                 in zip(pads, extra))
+    return _build(node, Convolution, W, b, stride=tuple(strides), pad=pads,
+                  dilation=tuple(dilations), groups=groups)
 
 
-def _conv_pads(node: _Node, reach: list[int], strides: list[int]):
-    """A convolution's ``((top, bottom), (left, right))`` from ``pads`` or ``auto_pad``
-    (``SAME_UPPER``/``SAME_LOWER`` with stride 1, ``VALID``), each side at most the window's
-    ``reach`` (dilated size)."""
+def _padded_convolution(node: _Node, following: list, constants: dict,
+                        spatial: Optional[tuple[int, int]], opset: int) -> tuple[Convolution, int]:
+    """A Pad of zeros on the image axes followed by a Conv: one convolution padding both."""
+    if not following or following[0].op != "Conv" or following[0].inputs[:1] != node.outputs[:1]:
+        raise refusal(node.label, "a Pad maps only when a Conv follows it, as that convolution's "
+                                  "padding")
+    mode = node.get("mode", "constant")
+    if mode != "constant":
+        raise node.refuse("mode", mode, "cnn pads with zeros")
+    if opset >= 11:
+        pads = constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
+        value = constants.get(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+        if len(node.inputs) > 3 and node.inputs[3]:
+            raise refusal(node.label, "a Pad with axes is not read")
+    else:
+        pads, value = node.get("pads", None), node.get("value", 0.0)
+    if value is not None and np.any(np.asarray(value) != 0):
+        raise refusal(node.label, f"it pads with {_short(np.asarray(value).tolist())}; cnn pads with zeros")
+    pads = None if pads is None else np.asarray(pads)
+    if pads is None or pads.shape != (8,) or pads.dtype.kind not in "iu" or np.any(pads < 0) \
+            or np.any(pads > MAX_WINDOW) or np.any(pads[[0, 1, 4, 5]] != 0):
+        raise refusal(node.label, f"only a constant Pad of 0 to {MAX_WINDOW} rows and columns on "
+                                  f"the image axes maps, got pads "
+                                  f"{None if pads is None else _short(pads.tolist())}")
+    top, left, bottom, right = (int(pads[index]) for index in (2, 3, 6, 7))
+    return _convolution(following[0], constants, spatial, ((top, bottom), (left, right))), 2
+
+
+def _window_pads(node: _Node, reach: list[int], strides: list[int],
+                 spatial: Optional[tuple[int, int]] = None):
+    """A window's ``((top, bottom), (left, right))`` from ``pads`` or ``auto_pad``
+    (``SAME_UPPER``/``SAME_LOWER``, ``VALID``), each side at most the window's ``reach``
+    (dilated size). SAME with a stride needs the input's ``spatial`` size."""
     auto_pad = node.get("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        if strides != [1, 1]:
+        if strides == [1, 1]:
+            totals = [size - 1 for size in reach]
+        elif spatial is not None:  # out = ceil(in / stride), as ONNX defines SAME
+            totals = [max(0, (-(-size // step) - 1) * step + window - size)
+                      for size, step, window in zip(spatial, strides, reach)]
+        else:
             raise node.refuse("auto_pad", auto_pad, "SAME padding with a stride depends on the "
-                                                    "input size, which cnn's layers do not fix")
-        totals = [size - 1 for size in reach]
+                                                    "input size, which the graph input does not fix")
         first = [total // 2 if auto_pad == "SAME_UPPER" else total - total // 2 for total in totals]
         return tuple((before, total - before) for before, total in zip(first, totals))
     if auto_pad == "VALID":
@@ -402,25 +441,26 @@ def _conv_pads(node: _Node, reach: list[int], strides: list[int]):
     return (top, bottom), (left, right)
 
 
-def _pooling(node: _Node) -> Layer:
-    if node.integer("ceil_mode", 0) != 0:
-        raise node.refuse("ceil_mode", node.get("ceil_mode", 0), "cnn floors the output size")
+def _pooling(node: _Node, spatial: Optional[tuple[int, int]] = None) -> Layer:
     if len(node.outputs) > 1:
         raise refusal(node.label, "the indices output of MaxPool has no cnn layer")
     kernel = node.sizes("kernel_shape", None, 2, 1)
     pool_h, pool_w = kernel
-    pad = _check_common(node, kernel)
     strides = node.sizes("strides", [1, 1], 2, 1)
+    dilations = node.sizes("dilations", [1, 1], 2, 1)
+    ceil_mode = node.integer("ceil_mode", 0)
+    if ceil_mode not in (0, 1):
+        raise node.refuse("ceil_mode", ceil_mode, "0 or 1 is expected")
+    reach = [spread * (size - 1) + 1 for spread, size in zip(dilations, kernel)]
+    pads = _window_pads(node, reach, strides, spatial)
     if node.op == "MaxPool":
-        if 2 * pad > min(pool_h, pool_w):
-            raise node.refuse("pads", [pad] * 4, "cnn's max pooling pads at most half the window")
-        return _build(node, Pooling, pool_h, pool_w, tuple(strides), pad)
-    if pad and node.integer("count_include_pad", 0) != 1:
-        raise node.refuse("count_include_pad", node.get("count_include_pad", 0),
-                          "cnn's average pooling counts the padding as zeros")
-    if len(set(strides)) != 1:
-        raise node.refuse("strides", strides, "cnn's average pooling steps by one stride on both axes")
-    return _build(node, AvgPooling, pool_h, pool_w, strides[0], pad)
+        return _build(node, Pooling, pool_h, pool_w, tuple(strides), pads, ceil_mode=bool(ceil_mode),
+                      dilation=tuple(dilations))
+    count_include_pad = node.integer("count_include_pad", 0)
+    if count_include_pad not in (0, 1):
+        raise node.refuse("count_include_pad", count_include_pad, "0 or 1 is expected")
+    return _build(node, AvgPooling, pool_h, pool_w, tuple(strides), pads, ceil_mode=bool(ceil_mode),
+                  count_include_pad=bool(count_include_pad), dilation=tuple(dilations))
 
 
 def _bias(node: _Node, value: np.ndarray, features: int) -> np.ndarray:
@@ -500,7 +540,8 @@ def _padding_growth(layer: Layer) -> int:
         reach = [spread * (size - 1) + 1 for spread, size in zip(layer.dilations, layer.params[0].shape[2:])]
         return max(0, *(sum(sides) - size + 1 for sides, size in zip(layer.pads, reach)))
     if isinstance(layer, (Pooling, AvgPooling)):
-        return max(0, 2 * layer.pad - max(layer.pool_h, layer.pool_w) + 1)
+        return max(0, *(sum(sides) - size + 1 for sides, size in
+                        zip(layer.pads, (layer.pool_h, layer.pool_w))))
     return 0
 
 

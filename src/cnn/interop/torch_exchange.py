@@ -55,11 +55,20 @@ def to_torch(model: Sequential):
                                padding=padding, dilation=layer.dilations, groups=layer.groups,
                                dtype=_torch_dtype(torch, W))
             module.weight.data, module.bias.data = tensor(W), tensor(b)
-        elif isinstance(layer, Pooling):
-            module = nn.MaxPool2d((layer.pool_h, layer.pool_w), stride=layer.stride, padding=layer.pad)
-        elif isinstance(layer, AvgPooling):
-            module = nn.AvgPool2d((layer.pool_h, layer.pool_w), stride=layer.stride,
-                                  padding=layer.pad, count_include_pad=True)
+        elif isinstance(layer, (Pooling, AvgPooling)):
+            (top, bottom), (left, right) = layer.pads
+            if top != bottom or left != right or 2 * top > layer.pool_h or 2 * left > layer.pool_w:
+                raise ValueError(f"to_torch: layers[{index}] ({layer!r}): PyTorch pools with the "
+                                 f"same padding on both sides of an axis, at most half the window")
+            window = dict(kernel_size=(layer.pool_h, layer.pool_w), stride=layer.stride,
+                          padding=(top, left), ceil_mode=layer.ceil_mode)
+            if isinstance(layer, Pooling):
+                module = nn.MaxPool2d(**window, dilation=layer.dilations)
+            elif layer.dilations != (1, 1):
+                raise ValueError(f"to_torch: layers[{index}] ({layer!r}): PyTorch's AvgPool2d "
+                                 f"has no dilation")
+            else:
+                module = nn.AvgPool2d(**window, count_include_pad=layer.count_include_pad)
         elif isinstance(layer, Flatten):
             module = nn.Flatten()
         elif isinstance(layer, Affine):
@@ -110,8 +119,8 @@ def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequent
     float64). ``input_shape`` is one sample's shape, for :meth:`Sequential.summary`.
 
     Raises:
-        ValueError: naming a module, or a setting of one (padding_mode, ceil_mode, a ZeroPad2d
-            not followed by a Conv2d...), that cannot be mapped.
+        ValueError: naming a module, or a setting of one (padding_mode, divisor_override, a
+            ZeroPad2d not followed by a Conv2d...), that cannot be mapped.
         ImportError: without torch.
     """
     torch = require("torch")
@@ -162,15 +171,6 @@ def _pair(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
-def _one(name: str, child, setting: str, value: Any) -> int:
-    """An int, or a pair of equal ints, as one int; else refuse naming the module and setting."""
-    values = _pair(value)
-    if isinstance(values[0], str) or len(set(values)) != 1:
-        raise ValueError(f"from_torch: module {name!r} ({type(child).__name__}): {setting}={value!r} "
-                         f"cannot be mapped: cnn uses one value for both axes")
-    return int(values[0])
-
-
 def _refuse(name: str, child, setting: str, value: Any, reason: str) -> ValueError:
     return ValueError(f"from_torch: module {name!r} ({type(child).__name__}): {setting}={value!r} "
                       f"cannot be mapped: {reason}")
@@ -196,27 +196,18 @@ def _layer(nn, name: str, child, padded: Optional[tuple[int, int, int, int]] = N
         return Convolution(W, b, stride=tuple(child.stride), pad=pad,
                            dilation=tuple(child.dilation), groups=child.groups)
     if isinstance(child, (nn.MaxPool2d, nn.AvgPool2d)):
-        if child.ceil_mode:
-            raise _refuse(name, child, "ceil_mode", True, "cnn floors the output size")
         pool_h, pool_w = _pair(child.kernel_size)
         stride = _pair(child.stride or child.kernel_size)
-        pad = _one(name, child, "padding", child.padding)
+        window = dict(pad=_pair(child.padding), ceil_mode=bool(child.ceil_mode))
         if isinstance(child, nn.MaxPool2d):
-            if _one(name, child, "dilation", child.dilation) != 1:
-                raise _refuse(name, child, "dilation", child.dilation, "cnn's windows are not dilated")
             if child.return_indices:
                 raise _refuse(name, child, "return_indices", True, "a layer returns one array")
-            return Pooling(pool_h, pool_w, stride, pad)
-        if pad and not child.count_include_pad:
-            raise _refuse(name, child, "count_include_pad", False,
-                          "cnn's average pooling counts the padding as zeros")
+            return Pooling(pool_h, pool_w, stride, **window, dilation=_pair(child.dilation))
         if child.divisor_override is not None:
             raise _refuse(name, child, "divisor_override", child.divisor_override,
-                          "cnn divides by the window size")
-        if stride[0] != stride[1]:
-            raise _refuse(name, child, "stride", child.stride,
-                          "cnn's average pooling steps by one stride on both axes")
-        return AvgPooling(pool_h, pool_w, stride, pad)
+                          "cnn divides by the window's count")
+        return AvgPooling(pool_h, pool_w, stride, **window,
+                          count_include_pad=bool(child.count_include_pad))
     if isinstance(child, nn.Flatten):
         if (child.start_dim, child.end_dim) != (1, -1):
             raise _refuse(name, child, "start_dim, end_dim", (child.start_dim, child.end_dim),

@@ -11,7 +11,7 @@ import cnn_ext
 from cnn._checks import check_input, check_int, check_weight_and_bias
 from cnn.init import initial_weights
 from cnn.layers.base import Layer
-from cnn_ext._geometry import conv_geometry, pair, side_pads
+from cnn_ext._geometry import compact, compact_pad, conv_geometry, pair, side_pads
 
 Pair = Union[int, tuple[int, int]]
 Pad = Union[int, tuple[int, int], tuple[tuple[int, int], tuple[int, int]], str]
@@ -63,8 +63,8 @@ class Convolution(Layer):
             raise ValueError(f"Convolution: groups={self.groups} must divide the output channels "
                              f"W.shape[0] = {W.shape[0]}")
         self.pads = self._resolved_pad(pad, W.shape[2:])
-        self.stride, self.dilation = _compact(self.strides), _compact(self.dilations)
-        self.pad = _compact_pad(self.pads)
+        self.stride, self.dilation = compact(self.strides), compact(self.dilations)
+        self.pad = compact_pad(self.pads)
         self.params = [W, b]
         self.grads = [np.zeros_like(W), np.zeros_like(b)]
         self.x = None
@@ -183,15 +183,3 @@ class Convolution(Layer):
             text += f", groups={self.groups}"
         return text + ")"
 
-
-def _compact(values: tuple[int, int]) -> Union[int, tuple[int, int]]:
-    """One number for a pair of equal ones."""
-    return values[0] if values[0] == values[1] else values
-
-
-def _compact_pad(pad: tuple[tuple[int, int], tuple[int, int]]):
-    """``pad`` as the shortest form that says it: an int, (rows, columns) or the sides."""
-    (top, bottom), (left, right) = pad
-    if top == bottom and left == right:
-        return _compact((top, left))
-    return pad
