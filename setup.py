@@ -35,7 +35,8 @@ extensions = [
         define_macros=define_macros,
         include_dirs=[numpy.get_include(), "cnn_ext"],
     )
-    for name in ("_im2col", "_conv", "_pool", "_activations", "_memory", "_build_info", "_cpu")
+    for name in ("_im2col", "_conv", "_depthwise", "_pool", "_activations", "_memory", "_build_info",
+                 "_cpu")
 ]
 
 

@@ -4,9 +4,10 @@ Two engines behind one contract, both splitting the batch over the kernel thread
 allocating nothing of the batch's size besides the results. For float32 with stride 1,
 the direct kernels of the instruction set in use (``cnn_ext._direct_engine``, chosen by
 ``cnn_ext._simd``) read the zero-padded images themselves and keep tiles of outputs in
-registers. Everything else (float64, strides above 1, groups, dilation, pads that differ
-between sides or axes, and an input gradient with a pad of at least the filter size) goes
-through the unfold engine (``cnn_ext._unfold_engine``): blocks of unfolded columns in cache
+registers. A depthwise convolution (one group per input channel) goes to the depthwise kernels
+(``cnn_ext._depthwise_engine``), which slide each channel's filters over it. Everything else
+(float64, strides above 1, groups, dilation, pads that differ between sides or axes, and an
+input gradient with a pad of at least the filter size) goes through the unfold engine (``cnn_ext._unfold_engine``): blocks of unfolded columns in cache
 and matrix products.
 """
 
@@ -16,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from cnn_ext import _direct_engine, _simd, _unfold_engine
+from cnn_ext import _depthwise_engine, _direct_engine, _simd, _unfold_engine
 from cnn_ext._checks import check_float_array
 from cnn_ext._geometry import ConvGeometry, conv_geometry
 
@@ -75,6 +76,8 @@ def conv2d_forward(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1) -> np.
                          f"got shape {b.shape} and dtype {b.dtype}")
     if _direct(geometry, x):
         return _direct_engine.forward(_simd.kernels, x, W, b, geometry.pad[0][0])
+    if _depthwise_engine.covers(x, W, geometry):
+        return _depthwise_engine.forward(x, W, b, geometry)
     return _unfold_engine.forward(x, W, b, geometry)
 
 
@@ -112,4 +115,6 @@ def conv2d_backward(x, W, dout, stride=1, pad=0, dilation=1, groups: int = 1,
                          f"dtype {dout.dtype}")
     if _direct(geometry, x, backward=True):
         return _direct_engine.backward(_simd.kernels, x, W, dout, geometry.pad[0][0], input_grad)
+    if _depthwise_engine.covers(x, W, geometry):
+        return _depthwise_engine.backward(x, W, dout, geometry, input_grad)
     return _unfold_engine.backward(x, W, dout, geometry, input_grad)

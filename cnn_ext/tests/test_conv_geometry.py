@@ -1,5 +1,5 @@
-"""Convolutions with groups (depthwise with a channel multiplier), dilation, strides and pads
-per axis and per side, against a loop over every window written for the test, in float32 and
+"""Convolutions with groups (depthwise with a channel multiplier, by the depthwise kernels),
+dilation, strides and pads per axis and per side, against a loop over every window written for the test, in float32 and
 float64, with one and two threads and with blocks of one image."""
 
 import numpy as np
@@ -17,6 +17,8 @@ CASES = [
     (2, 5, 8, 9, 5, 3, 3, 1, 1, 1, 5),                     # depthwise
     (2, 3, 8, 7, 6, 3, 3, 2, 1, 1, 3),                     # depthwise, channel multiplier 2
     (1, 4, 11, 10, 8, 3, 3, 1, 2, 2, 4),                   # depthwise, multiplier 2, dilation 2
+    (2, 4, 7, 9, 4, 3, 2, (2, 1), ((0, 2), (1, 0)), (1, 2), 4),  # depthwise, all of it
+    (3, 2, 6, 6, 6, 1, 1, 1, 0, 1, 2),                     # depthwise 1x1, multiplier 3
     (2, 3, 10, 9, 4, 3, 3, 1, 0, 2, 1),                    # dilation 2
     (2, 2, 9, 12, 3, 3, 2, (1, 2), 1, (2, 3), 1),          # dilation per axis
     (2, 3, 6, 7, 4, 3, 3, 1, ((0, 2), (1, 0)), 1, 1),      # pads per side

@@ -1,0 +1,62 @@
+"""The depthwise engine: a convolution whose groups are its input channels, each channel's
+filters slid over it directly (``cnn_ext/_depthwise.pyx``), with no unfolded columns. Unfolding
+costs nine copies of the input for a 3x3 filter and the products are one row deep, so the
+unfold engine spends most of its time moving data; here each image plane and its output stay
+in cache. Each thread works through a slice of the batch; the arguments come checked."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from cnn_ext._depthwise import depthwise_backward_kernel, depthwise_forward_kernel
+from cnn_ext._geometry import ConvGeometry
+from cnn_ext._threads import for_image_slices
+from cnn_ext._workspace import scratch
+
+
+def covers(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry) -> bool:
+    """Whether this engine computes the convolution: one group per input channel."""
+    return geometry.groups == x.shape[1] and W.shape[1] == 1
+
+
+def _window(x: np.ndarray, geometry: ConvGeometry) -> tuple:
+    (top, bottom), (left, right) = geometry.pad
+    return (*geometry.stride, top, left, x.shape[2] + top + bottom, x.shape[3] + left + right,
+            *geometry.dilation)
+
+
+def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
+    """The depthwise convolution of checked arrays."""
+    window = _window(x, geometry)
+    filters = np.ascontiguousarray(W.reshape(W.shape[0], *W.shape[2:]))
+    out = np.empty((x.shape[0], W.shape[0], geometry.out_h, geometry.out_w), dtype=x.dtype)
+
+    def work(start: int, stop: int) -> None:
+        depthwise_forward_kernel(x[start:stop], filters, b, *window, out[start:stop],
+                                 scratch("depthwise", (window[4] * window[5],), x.dtype))
+
+    for_image_slices(x.shape[0], out.size * W[0].size, work)
+    return out
+
+
+def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeometry,
+             input_grad: bool) -> tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+    """``(dx, dW, db)`` of checked arrays (dx None without ``input_grad``); the weight and bias
+    gradients are summed per thread, then over threads."""
+    window = _window(x, geometry)
+    filters = np.ascontiguousarray(W.reshape(W.shape[0], *W.shape[2:]))
+    dx = np.empty(x.shape, dtype=x.dtype) if input_grad else None
+
+    def work(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        dW = np.zeros(filters.shape, dtype=x.dtype)
+        db = np.zeros(W.shape[0], dtype=x.dtype)
+        depthwise_backward_kernel(x[start:stop], filters, dout[start:stop], *window, dW, db,
+                                  None if dx is None else dx[start:stop],
+                                  scratch("depthwise", (2 * window[4] * window[5],), x.dtype))
+        return dW, db
+
+    partials = for_image_slices(x.shape[0], dout.size * W[0].size, work)
+    dW = sum(dW for dW, _ in partials).reshape(W.shape)
+    return dx, dW, sum(db for _, db in partials)
