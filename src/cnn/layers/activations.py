@@ -206,7 +206,25 @@ class PRelu(Layer):
         return f"PRelu({self.params[0].shape[0]})"
 
 
-class Softmax(Layer):
+class _OverAxisOne(Layer):
+    """What Softmax and LogSoftmax share: an input (N, K, ...) mapped along axis 1, the output
+    kept for the backward pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = None
+
+    def _map(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        check_input(self.name, x, range(2, 33), "(N, K, ...)")
+        out = self._map(x)
+        self.out = out if train else None
+        return out
+
+
+class Softmax(_OverAxisOne):
     """Probabilities over axis 1, for a model whose output should be them (an imported graph
     that ends in Softmax): ``predict`` then returns probabilities. To train, end the layers
     with the scores and let :class:`~cnn.losses.SoftmaxWithLoss` apply the softmax.
@@ -218,22 +236,15 @@ class Softmax(Layer):
         array([[0.25, 0.75]])
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.out = None
-
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        check_input(self.name, x, range(2, 33), "(N, K, ...)")
-        out = softmax(x, axis=1)
-        self.out = out if train else None
-        return out
+    def _map(self, x: np.ndarray) -> np.ndarray:
+        return softmax(x, axis=1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self._check_dout(dout, self.out.shape)
         return self.out * (dout - (dout * self.out).sum(axis=1, keepdims=True))
 
 
-class LogSoftmax(Layer):
+class LogSoftmax(_OverAxisOne):
     """The logarithm of :class:`Softmax`, computed without overflow: log-probabilities over axis 1.
 
     Shape: x (N, K, ...) -> out (same shape).
@@ -243,15 +254,8 @@ class LogSoftmax(Layer):
         array([[0.25, 0.75]])
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.out = None
-
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        check_input(self.name, x, range(2, 33), "(N, K, ...)")
-        out = log_softmax(x, axis=1)
-        self.out = out if train else None
-        return out
+    def _map(self, x: np.ndarray) -> np.ndarray:
+        return log_softmax(x, axis=1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self._check_dout(dout, self.out.shape)
