@@ -17,7 +17,7 @@ from cnn.datasets import IdxFormatError, load_mnist
 from cnn.gradcheck import check_gradients
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         Layer, Pooling, Relu, Sigmoid, SoftmaxWithLoss, Tanh)
-from cnn.models import LeNet, Sequential, load_model
+from cnn.models import LeNet, ResNet, Sequential, load_model
 from cnn.optim import SGD, Adam, Momentum, make_optimizer
 from cnn.trainer import Trainer
 from cnn_ext.tests.messages import check_message
@@ -148,6 +148,9 @@ LAYERS_MODELS_OPTIMIZERS = [
     (lambda: Convolution(np.zeros((4, 2, 3, 3), F32), np.zeros(4, F32), groups=2).forward(np.zeros((1, 2, 5, 5), F32)), ValueError, ["Convolution", "(N, 4, H, W)", "(1, 2, 5, 5)"]),
     (lambda: Convolution.create(3, 6, 3, groups=2), ValueError, ["groups=2", "in_channels=3"]),
     (lambda: Dropout(dropout_ratio=1.5), ValueError, ["dropout_ratio", "1.5"]),
+    (lambda: ResNet(blocks=0), ValueError, ["blocks", "positive", "0"]),
+    (lambda: ResNet(stages=[16]), ValueError, ["stages", "(channels, stride)", "[16]"]),
+    (lambda: ResNet(stages=[(16, 0)]), ValueError, ["stages stride", "positive", "0"]),
     (lambda: BatchNormalization(np.ones(3, F32), np.zeros(3, F32), running_mean=np.zeros(4, F32)), ValueError, ["running_mean", "(3,)", "(4,)"]),
     (lambda: BatchNormalization(np.ones(3, F32), np.zeros(3, F32), running_var=np.ones(3)), ValueError, ["running_var", "float32", "float64"]),
     (lambda: BatchNormalization(np.ones(3, F32), np.zeros(3, F32), running_var=[1, 1, 1]), TypeError, ["running_var", "numpy array", "list"]),

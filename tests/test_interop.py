@@ -12,10 +12,11 @@ import pytest
 from numpy.testing import assert_allclose
 
 from cnn.interop import from_onnx, from_torch, to_onnx, to_torch
+from cnn.interop.torch_exchange import residual_block_class
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
-                        PRelu, Relu, Sigmoid, Softmax, Tanh)
-from cnn.models import DeepConvNet, LeNet, Sequential
+                        PRelu, Relu, Residual, Sigmoid, Softmax, Tanh)
+from cnn.models import DeepConvNet, LeNet, ResNet, Sequential
 from extras import optional
 
 INSTALL = 'pip install ".[onnx]" torch'
@@ -107,10 +108,19 @@ def vectors(seed=2):
 
 MODELS = {"every-layer-kind": every_layer_kind, "modern-convolutions": modern_convolutions,
           "modern-activations": modern_activations, "probabilities": probabilities,
-          "modern-pooling": modern_pooling,
+          "modern-pooling": modern_pooling, "resnet": lambda: trained_a_little(ResNet(seed=9)),
           "affine-on-images": image_affine,
           "vectors": vectors, "lenet": lambda: LeNet(seed=3),
           "deepconvnet": lambda: DeepConvNet(seed=4)}
+
+
+def trained_a_little(model):
+    """``model`` after one short epoch, so that its batch norms' running statistics have moved."""
+    from cnn.optim import Adam
+    from cnn.trainer import Trainer
+    x = np.random.default_rng(0).standard_normal((8,) + model.input_shape).astype(np.float32)
+    Trainer(model, Adam(lr=0.01), batch_size=4, log=None).fit(x, np.arange(8) % 10, epochs=1)
+    return model
 
 
 def inputs(model, batch):
@@ -243,8 +253,11 @@ ONNX_REFUSALS = [
      ["GlobalAveragePool", "goes on to node 1 (Relu)", "followed by Flatten"]),
     ([helper.make_node("PRelu", ["x", "x"], ["y"])], ["PRelu", "does not continue a chain"]),
     ([helper.make_node("Pad", ["x"], ["y"])], ["node 0 (Pad)", "only when a Conv follows"]),
-    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["a", "x"], ["y"])],
+    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["a", "a"], ["y"])],
      ["node 1 (Add)", "does not continue a chain"]),
+    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Tanh", ["x"], ["b"]),
+      helper.make_node("Sigmoid", ["x"], ["c"]), helper.make_node("Add", ["a", "b"], ["y"])],
+     ["goes to 3 nodes", "two branches"]),
     ([helper.make_node("Flatten", ["x"], ["y"], axis=2)], ["Flatten", "axis=2"]),
 ]
 
@@ -336,3 +349,31 @@ def test_what_the_other_side_cannot_hold_is_refused_naming_the_layer(tmp_path):
         to_torch(dilated)
     with pytest.raises(ValueError, match=r"to_torch: layers\[0\] .*same padding on both sides"):
         to_torch(Sequential([Pooling(3, 3, pad=((1, 0), (1, 1)))]))
+
+
+def torch_resnet_block():
+    """A residual network built in PyTorch with the module to_torch writes for a Residual."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    block = residual_block_class(nn)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(),
+        block(nn.Sequential(nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                            nn.Conv2d(8, 8, 3, padding=1)),
+              nn.Sequential(nn.Conv2d(4, 8, 1, stride=2), nn.BatchNorm2d(8))),
+        nn.ReLU(), block(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.Tanh())),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5)).eval()
+
+
+def test_a_residual_network_exported_by_pytorch_imports_and_predicts_as_pytorch(tmp_path):
+    module = torch_resnet_block()
+    x = np.random.default_rng(3).standard_normal((4, 1, 12, 12)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.from_numpy(x),), str(tmp_path / "m.onnx"), input_names=["x"],
+                          output_names=["scores"], dynamo=False)
+    imported = from_onnx(tmp_path / "m.onnx")
+    assert sum(isinstance(layer, Residual) for layer in imported.layers) == 2
+    assert_allclose(imported.predict(x), run_torch(module, x), **CLOSE)
+    from_module = from_torch(module, input_shape=(1, 12, 12))
+    assert_allclose(from_module.predict(x), run_torch(module, x), **CLOSE)

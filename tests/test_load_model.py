@@ -10,9 +10,9 @@ import pytest
 import cnn
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
-                        PRelu, Relu, Sigmoid, Softmax, Tanh, register)
+                        PRelu, Relu, Residual, Sigmoid, Softmax, Tanh, register)
 from cnn.layers.registry import lookup, registered
-from cnn.models import DeepConvNet, LeNet, Sequential, SimpleConvNet
+from cnn.models import DeepConvNet, LeNet, ResNet, Sequential, SimpleConvNet
 from cnn.models._architecture import ARCHITECTURE_KEY
 from cnn.optim import Adam
 from cnn.storage import atomic_write_npz
@@ -47,15 +47,28 @@ def every_layer_kind(dtype):
     ], input_shape=(2, 9, 9))
     third = Sequential([GlobalAveragePooling(), Affine.create(2, 7, rng=rng, dtype=dtype)],
                        input_shape=(2, 9, 9))
+    def norm(features):
+        return BatchNormalization(np.ones(features, dtype), np.zeros(features, dtype))
+
+    fourth = Sequential([
+        Convolution.create(2, 4, 3, pad=1, rng=rng, dtype=dtype),
+        Residual([Convolution.create(4, 4, 3, pad=1, rng=rng, dtype=dtype), norm(4), Relu(),
+                  Dropout(0.2, seed=5), Convolution.create(4, 4, 3, pad=1, rng=rng, dtype=dtype)]),
+        Relu(),
+        Residual([Convolution.create(4, 8, 3, stride=2, pad=1, rng=rng, dtype=dtype), Relu(),
+                  Convolution.create(8, 8, 3, pad=1, rng=rng, dtype=dtype)],
+                 shortcut=[Convolution.create(4, 8, 1, stride=2, rng=rng, dtype=dtype), norm(8)]),
+        GlobalAveragePooling(), Affine.create(8, 7, rng=rng, dtype=dtype),
+    ], input_shape=(2, 9, 9))
     x = rng.random((5, 2, 9, 9)).astype(dtype)
-    for model in (first, second, third):
+    for model in (first, second, third, fourth):
         Trainer(model, Adam(lr=0.01), batch_size=2, log=None).fit(x, np.arange(5) % 7, epochs=1)
-    return first, second, third
+    return first, second, third, fourth
 
 
 def ready_models():
     return [LeNet(seed=1), SimpleConvNet(seed=2, filters=5, hidden=12),
-            DeepConvNet(seed=3), LeNet(num_classes=3, input_shape=(3, 20, 17), seed=4,
+            DeepConvNet(seed=3), ResNet(seed=5), LeNet(num_classes=3, input_shape=(3, 20, 17), seed=4,
                                       dtype=np.float64)]
 
 
@@ -75,7 +88,8 @@ def assert_same_model(original, restored):
         restored._forward_layers(x.copy(), True).tobytes()
 
 
-@pytest.mark.parametrize("index", range(4), ids=["lenet", "simpleconvnet", "deepconvnet", "lenet-3x20x17-f64"])
+@pytest.mark.parametrize("index", range(5), ids=["lenet", "simpleconvnet", "deepconvnet", "resnet",
+                                                 "lenet-3x20x17-f64"])
 def test_every_ready_model_round_trips_bit_for_bit(tmp_path, index):
     model = ready_models()[index]
     model.save(tmp_path / "model.npz")

@@ -2,6 +2,7 @@
 
     cnn-train                                   # the notebook's LeNet, its defaults below
     cnn-train --model deepconvnet               # the book's DeepConvNet, with augmentation
+    cnn-train --model resnet                    # a small ResNet: residual blocks, batch norm
     cnn-train --train-size 500 --epochs 20      # the notebook's experiment
     python -m cnn.train ...                     # the same
     python examples/train_lenet.py ...          # the same, reading the repository's data/mnist
@@ -37,7 +38,7 @@ from cnn.functions import softmax
 from cnn.datasets import load_mnist
 from cnn.metrics import accuracy
 from cnn.augment import RandomShift
-from cnn.models import DeepConvNet, LeNet, SimpleConvNet
+from cnn.models import DeepConvNet, LeNet, ResNet, SimpleConvNet
 from cnn.optim import OPTIMIZERS, make_optimizer
 from cnn.schedules import cosine
 from cnn.storage import atomic_write_text, read_json
@@ -49,13 +50,15 @@ __all__ = ["main", "parse_args", "run"]
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.01, "rmsprop": 0.001,
               "adam": 0.002}
 #: The models the job trains, by their --model names.
-MODELS = {"lenet": LeNet, "simpleconvnet": SimpleConvNet, "deepconvnet": DeepConvNet}
+MODELS = {"lenet": LeNet, "simpleconvnet": SimpleConvNet, "deepconvnet": DeepConvNet,
+          "resnet": ResNet}
 #: Each model's defaults: epochs, batch size, Adam's initial learning rate (decayed along a
 #: cosine), and whether training batches are augmented (random shifts of up to 2 pixels).
 MODEL_DEFAULTS = {
     "lenet": {"epochs": 12, "batch_size": 32, "adam_lr": 0.002, "augment": False},
     "simpleconvnet": {"epochs": 10, "batch_size": 100, "adam_lr": 0.001, "augment": False},
     "deepconvnet": {"epochs": 20, "batch_size": 100, "adam_lr": 0.001, "augment": True},
+    "resnet": {"epochs": 6, "batch_size": 100, "adam_lr": 0.002, "augment": False},
 }
 AUGMENTATION = RandomShift(2)
 
@@ -66,7 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", choices=sorted(MODELS), default="lenet",
                         help="the network (default lenet, the study notebook's)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="number of epochs (default: lenet 12, simpleconvnet 10, deepconvnet 20)")
+                        help="number of epochs (default: lenet 12, simpleconvnet 10, deepconvnet 20, "
+                             "resnet 6)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="samples per step (default: lenet 32, the others 100)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
@@ -76,7 +80,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="optimizer (default adam)")
     parser.add_argument("--lr", type=float, default=None,
                         help="initial learning rate, decayed along a cosine to 0 "
-                             "(default: adam 0.002 for lenet and 0.001 for the others, sgd 0.1, "
+                             "(default: adam 0.002 for lenet and resnet, 0.001 for the others, sgd 0.1, "
                              "momentum/nesterov 0.05, adagrad 0.01, rmsprop 0.001)")
     parser.add_argument("--train-size", type=int, default=None,
                         help="train on the first N training images (default: all 60000)")

@@ -384,5 +384,5 @@ class Trainer:
         return None if self.augment is None else repr(self.augment)
 
     def _layers_with_rng(self):
-        return [layer for layer in self.model.layers
+        return [layer for layer in self.model.leaf_layers()
                 if isinstance(getattr(layer, "rng", None), np.random.Generator)]

@@ -12,7 +12,7 @@ from cnn.interop.layout import input_rank, rank_after
 from cnn.interop.requirements import require
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, LeakyRelu, LogSoftmax, Pooling, PRelu,
-                        Relu, Sigmoid, Softmax, Tanh)
+                        Relu, Residual, Sigmoid, Softmax, Tanh)
 from cnn.models.sequential import Sequential
 
 __all__ = ["to_onnx", "DEFAULT_OPSET"]
@@ -66,8 +66,20 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
         current = name
 
     rank = input_rank(model)
-    for index, layer in enumerate(model.layers):
-        prefix = f"layers.{index}"
+
+    def write(layer, prefix: str, where: str) -> None:
+        """The nodes of one layer, from ``current`` on; a Residual's branches, then an Add."""
+        nonlocal current, rank
+        if isinstance(layer, Residual):
+            start = current
+            for index, inner in enumerate(layer.body):
+                write(inner, f"{prefix}.body.{index}", f"{where} body[{index}]")
+            body = current
+            current = start
+            for index, inner in enumerate(layer.shortcut or []):
+                write(inner, f"{prefix}.shortcut.{index}", f"{where} shortcut[{index}]")
+            emit("Add", [body, current], prefix)
+            return
         if isinstance(layer, Convolution):
             W, b = layer.params
             (top, bottom), (left, right) = layer.pads
@@ -83,7 +95,7 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
                 emit("MaxPool", [current], prefix, dilations=list(layer.dilations), **window)
             elif layer.dilations != (1, 1):
                 if opset < 19:
-                    raise ValueError(f"to_onnx: layers[{index}] ({layer!r}): a dilated AveragePool "
+                    raise ValueError(f"to_onnx: {where} ({layer!r}): a dilated AveragePool "
                                      f"needs opset 19 or later, got opset={opset}")
                 emit("AveragePool", [current], prefix, **window, dilations=list(layer.dilations),
                      count_include_pad=int(layer.count_include_pad))
@@ -122,9 +134,12 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
                   constant(f"{prefix}.running_var", running_var)],
                  prefix, epsilon=layer.eps, momentum=layer.momentum)
         else:
-            raise ValueError(f"to_onnx: layers[{index}] ({layer!r}) has no ONNX equivalent here; "
+            raise ValueError(f"to_onnx: {where} ({layer!r}) has no ONNX equivalent here; "
                              f"the layers of cnn.layers can be exported")
         rank = rank_after(layer, rank)
+
+    for index, layer in enumerate(model.layers):
+        write(layer, f"layers.{index}", f"layers[{index}]")
     nodes[-1].output[0] = "scores"
     graph = helper.make_graph(
         nodes, "cnn-ext",

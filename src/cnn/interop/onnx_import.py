@@ -19,7 +19,7 @@ from cnn_ext._geometry import side_pads
 from cnn.interop.requirements import require
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
-                        PRelu, Relu, Sigmoid, Softmax, Tanh)
+                        PRelu, Relu, Residual, Sigmoid, Softmax, Tanh)
 from cnn.models.sequential import Sequential
 
 __all__ = ["from_onnx", "MAX_WINDOW", "MAX_TENSOR_ELEMENTS", "MAX_SAMPLE_ELEMENTS", "MAX_CHANNELS",
@@ -153,25 +153,10 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
         else:
             nodes.append(wrapped)
 
-    layers: list[Layer] = []
-    current = inputs[0].name
     rank = _input_rank(inputs[0])
-    input_shape = shape = _input_shape(inputs[0])
-    position = 0
-    while position < len(nodes):
-        node = nodes[position]
-        data = [name for name in node.inputs if name and name not in constants]
-        if data != [current]:
-            raise refusal(node.label, f"it does not continue a chain of layers (its data inputs "
-                                      f"are {_short(data)}, the chain is at {current!r})")
-        layer, consumed = _layer(node, nodes[position + 1:], constants, rank, opset, shape)
-        if layer is not None:
-            layers.append(layer)
-            rank = None if rank is None else rank_after(layer, rank)
-            if shape is not None:
-                shape = _output_shape(layer, shape, f"layers[{len(layers) - 1}] ({layer!r})")
-        current = nodes[position + consumed - 1].outputs[0]
-        position += consumed
+    input_shape = _input_shape(inputs[0])
+    reader = _ChainReader(nodes, constants, opset)
+    layers, current, _, _ = reader.read(inputs[0].name, rank, input_shape)
     if current != graph.output[0].name:
         raise refusal("the graph", f"the chain ends at {current!r}, not at the graph output "
                                    f"{graph.output[0].name!r}")
@@ -179,6 +164,91 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
         raise refusal("the graph", "it holds no layer")
     _check_growth(layers, input_shape)
     return Sequential(layers, input_shape=input_shape)
+
+
+class _ChainReader:
+    """Reads the graph as a chain of layers from a value on, following the data: each node
+    must take the chain's current value (and constants) alone, except where the value goes to
+    two branches that an Add joins again, which become a :class:`~cnn.layers.Residual` (the
+    branch of more layers its body, the other its shortcut, or the identity when the Add takes
+    the value itself)."""
+
+    def __init__(self, nodes: list, constants: dict, opset: int) -> None:
+        self.nodes, self.constants, self.opset = nodes, constants, opset
+        self.consumed: set[int] = set()
+
+    def _data(self, node) -> list[str]:
+        return [name for name in node.inputs if name and name not in self.constants]
+
+    def _users(self, value: str) -> list[int]:
+        return [index for index, node in enumerate(self.nodes)
+                if index not in self.consumed and value in self._data(node)]
+
+    def _is_join(self, node) -> bool:
+        return node.op == "Add" and len(self._data(node)) == 2
+
+    def read(self, current: str, rank, shape, until_join: bool = False,
+             first: Optional[int] = None):
+        """``(layers, value, rank, shape)``: the chain from ``current`` (through the node
+        ``first``, where the value branches) to the graph's end, or, with ``until_join``, to the
+        Add that joins it with another branch (left unread)."""
+        layers: list[Layer] = []
+        while True:
+            users, first = (self._users(current) if first is None else [first]), None
+            if not users:
+                return layers, current, rank, shape
+            if len(users) == 1 and self._is_join(self.nodes[users[0]]) and until_join:
+                return layers, current, rank, shape
+            if len(users) == 2:
+                layer, current = self._residual(current, users, rank, shape)
+            elif len(users) > 2:
+                raise refusal(self.nodes[users[0]].label, f"the value {current!r} goes to "
+                                                          f"{len(users)} nodes; only two branches "
+                                                          f"joined by an Add are read")
+            else:
+                node = self.nodes[users[0]]
+                if self._data(node) != [current]:
+                    raise refusal(node.label, f"it does not continue a chain of layers (its data "
+                                              f"inputs are {_short(self._data(node))}, the chain "
+                                              f"is at {current!r})")
+                following = [self.nodes[index] for index in range(users[0] + 1, len(self.nodes))
+                             if index not in self.consumed]
+                layer, count = _layer(node, following, self.constants, rank, self.opset, shape)
+                taken = [users[0]] + [index for index in range(users[0] + 1, len(self.nodes))
+                                      if index not in self.consumed][:count - 1]
+                self.consumed.update(taken)
+                current = self.nodes[taken[-1]].outputs[0]
+            if layer is not None:
+                layers.append(layer)
+                rank = None if rank is None else rank_after(layer, rank)
+                if shape is not None:
+                    shape = _output_shape(layer, shape, f"layers[{len(layers) - 1}] ({layer!r})")
+
+    def _residual(self, current: str, users: list[int], rank, shape) -> tuple[Layer, str]:
+        """Two branches from ``current`` and the Add that joins them, as one Residual."""
+        joins = [index for index in users if self._is_join(self.nodes[index])]
+        branches = []
+        for index in users:
+            if index in joins:
+                branches.append(([], current))
+            else:
+                layers, end, _, _ = self.read(current, rank, shape, until_join=True, first=index)
+                branches.append((layers, end))
+        ends = {end for _, end in branches}
+        join = [index for index in self._users(next(iter(ends)))
+                if self._is_join(self.nodes[index]) and set(self._data(self.nodes[index])) == ends]
+        if len(ends) != 2 or not join:
+            raise refusal(self.nodes[users[0]].label, f"the branches from {current!r} do not meet "
+                                                      f"in one Add of the two")
+        add = self.nodes[join[0]]
+        if len(add.inputs) != 2:
+            raise refusal(add.label, "an Add of the two branches takes nothing else")
+        self.consumed.add(join[0])
+        branches.sort(key=lambda branch: len(branch[0]), reverse=True)
+        (body, _), (shortcut, _) = branches
+        if not body:
+            raise refusal(add.label, "an Add of a value and itself has no cnn layer")
+        return _build(add, Residual, body, shortcut or None), add.outputs[0]
 
 
 def _load(onnx, path: str | os.PathLike):
@@ -547,6 +617,16 @@ def _padding_growth(layer: Layer) -> int:
 
 def _output_shape(layer: Layer, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
     """The shape of one sample after ``layer``, or a refusal when the layer cannot take it."""
+    if isinstance(layer, Residual):
+        ends = []
+        for branch, inner_layers in (("body", layer.body), ("shortcut", layer.shortcut or [])):
+            inner_shape = shape
+            for index, inner in enumerate(inner_layers):
+                inner_shape = _output_shape(inner, inner_shape, f"{what} {branch}[{index}]")
+            ends.append(inner_shape)
+        if ends[0] != ends[1]:
+            raise refusal(what, f"its body gives {ends[0]} and its shortcut {ends[1]}")
+        return ends[0]
     try:
         if isinstance(layer, Convolution):
             if len(shape) != 3 or shape[0] != layer.in_channels:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 import numpy as np
@@ -11,10 +12,10 @@ from cnn.interop.layout import input_rank, rank_after
 from cnn.interop.requirements import require
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
-                        PRelu, Relu, Sigmoid, Softmax, Tanh)
+                        PRelu, Relu, Residual, Sigmoid, Softmax, Tanh)
 from cnn.models.sequential import Sequential
 
-__all__ = ["to_torch", "from_torch"]
+__all__ = ["to_torch", "from_torch", "residual_block_class"]
 
 
 def to_torch(model: Sequential):
@@ -27,7 +28,8 @@ def to_torch(model: Sequential):
     LeakyRelu -> LeakyReLU, PRelu -> PReLU, Sigmoid, Tanh, Softmax and LogSoftmax (dim 1),
     GlobalAveragePooling / GlobalMaxPooling -> AdaptiveAvgPool2d(1) / AdaptiveMaxPool2d(1) and a
     Flatten, Dropout, BatchNormalization -> BatchNorm2d or BatchNorm1d (PyTorch's momentum
-    is 1 - cnn's). Parameters keep their dtype. The loss is not part of the module.
+    is 1 - cnn's), Residual -> a module of this library's (:func:`residual_block_class`) holding
+    the body and the shortcut as Sequentials. Parameters keep their dtype. The loss is not part of the module.
 
     Raises:
         ValueError: naming a layer PyTorch has no equivalent for here.
@@ -41,10 +43,20 @@ def to_torch(model: Sequential):
     def tensor(array: np.ndarray):
         return torch.from_numpy(np.array(array))  # a copy: the two models do not share memory
 
-    modules = []
     rank = input_rank(model)
-    for index, layer in enumerate(model.layers):
-        if isinstance(layer, Convolution):
+
+    def convert(layer, where: str) -> list:
+        """The modules of one layer (a Flatten or a ZeroPad2d before some)."""
+        nonlocal rank
+        modules = []
+        if isinstance(layer, Residual):
+            body = nn.Sequential(*[module for position, inner in enumerate(layer.body)
+                                   for module in convert(inner, f"{where} body[{position}]")])
+            shortcut = None if layer.shortcut is None else nn.Sequential(*[
+                module for position, inner in enumerate(layer.shortcut)
+                for module in convert(inner, f"{where} shortcut[{position}]")])
+            module = residual_block_class(nn)(body, shortcut)
+        elif isinstance(layer, Convolution):
             W, b = layer.params
             (top, bottom), (left, right) = layer.pads
             padding = (top, left)
@@ -58,14 +70,14 @@ def to_torch(model: Sequential):
         elif isinstance(layer, (Pooling, AvgPooling)):
             (top, bottom), (left, right) = layer.pads
             if top != bottom or left != right or 2 * top > layer.pool_h or 2 * left > layer.pool_w:
-                raise ValueError(f"to_torch: layers[{index}] ({layer!r}): PyTorch pools with the "
+                raise ValueError(f"to_torch: {where} ({layer!r}): PyTorch pools with the "
                                  f"same padding on both sides of an axis, at most half the window")
             window = dict(kernel_size=(layer.pool_h, layer.pool_w), stride=layer.stride,
                           padding=(top, left), ceil_mode=layer.ceil_mode)
             if isinstance(layer, Pooling):
                 module = nn.MaxPool2d(**window, dilation=layer.dilations)
             elif layer.dilations != (1, 1):
-                raise ValueError(f"to_torch: layers[{index}] ({layer!r}): PyTorch's AvgPool2d "
+                raise ValueError(f"to_torch: {where} ({layer!r}): PyTorch's AvgPool2d "
                                  f"has no dilation")
             else:
                 module = nn.AvgPool2d(**window, count_include_pad=layer.count_include_pad)
@@ -101,11 +113,14 @@ def to_torch(model: Sequential):
             module.weight.data, module.bias.data = tensor(gamma), tensor(beta)
             module.running_mean.data, module.running_var.data = (tensor(buffer) for buffer in layer.buffers)
         else:
-            raise ValueError(f"to_torch: layers[{index}] ({layer!r}) has no PyTorch equivalent here; "
+            raise ValueError(f"to_torch: {where} ({layer!r}) has no PyTorch equivalent here; "
                              f"the layers of cnn.layers can be converted")
         modules.append(module)
         rank = rank_after(layer, rank)
-    return nn.Sequential(*modules)
+        return modules
+
+    return nn.Sequential(*[module for index, layer in enumerate(model.layers)
+                           for module in convert(layer, f"layers[{index}]")])
 
 
 def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequential:
@@ -115,7 +130,8 @@ def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequent
     AvgPool2d, AdaptiveAvgPool2d(1) and AdaptiveMaxPool2d(1) (the Flatten after them dropped:
     cnn's global pooling gives (N, C)), Flatten, Linear, ReLU, LeakyReLU, PReLU, Sigmoid, Tanh,
     Softmax and LogSoftmax over dim 1, Dropout, Identity, BatchNorm1d and BatchNorm2d (with
-    running statistics) are mapped; weights keep their dtype (float32 or
+    running statistics), and the residual blocks :func:`to_torch` writes
+    (:func:`residual_block_class`) are mapped; weights keep their dtype (float32 or
     float64). ``input_shape`` is one sample's shape, for :meth:`Sequential.summary`.
 
     Raises:
@@ -127,8 +143,16 @@ def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequent
     nn = torch.nn
     if not isinstance(module, nn.Sequential):
         raise TypeError(f"module must be a torch.nn.Sequential, got {type(module).__name__}")
+    layers = _layers_of(nn, module)
+    if not layers:
+        raise ValueError("from_torch: the module holds no layer")
+    return Sequential(layers, input_shape=input_shape)
+
+
+def _layers_of(nn, module, prefix: str = "") -> list[Layer]:
+    """The cnn layers of a Sequential's leaves (a residual block's branches read the same way)."""
     layers, padded = [], None
-    for name, child in _leaves(nn, module):
+    for name, child in _leaves(nn, module, prefix):
         if padded is not None and not isinstance(child, nn.Conv2d):
             raise _refuse(*padded, "padding", padded[1].padding, "cnn pads only as part of a "
                                                                  "convolution, and no Conv2d follows")
@@ -137,7 +161,11 @@ def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequent
                 raise _refuse(name, child, "value", child.value, "cnn pads with zeros")
             padded = (name, child)
             continue
-        layer = _layer(nn, name, child, None if padded is None else padded[1].padding)
+        if isinstance(child, residual_block_class(nn)):
+            layer = Residual(_layers_of(nn, child.body, f"{name}.body."), None if child.shortcut is None
+                             else _layers_of(nn, child.shortcut, f"{name}.shortcut."))
+        else:
+            layer = _layer(nn, name, child, None if padded is None else padded[1].padding)
         padded = None
         if isinstance(layer, Flatten) and layers and \
                 isinstance(layers[-1], (GlobalAveragePooling, GlobalMaxPooling)):
@@ -146,9 +174,26 @@ def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequent
             layers.append(layer)
     if padded is not None:
         raise _refuse(*padded, "padding", padded[1].padding, "no Conv2d follows it")
-    if not layers:
-        raise ValueError("from_torch: the module holds no layer")
-    return Sequential(layers, input_shape=input_shape)
+    return layers
+
+
+@functools.lru_cache(maxsize=None)
+def residual_block_class(nn):
+    """The PyTorch module a :class:`~cnn.layers.Residual` becomes, made once torch is imported:
+    ``body(x) + shortcut(x)``, the shortcut the identity when None."""
+
+    class ResidualBlock(nn.Module):
+        """``body(x) + shortcut(x)``: a residual block of cnn-ext, the body and the shortcut
+        ``torch.nn.Sequential`` modules (the shortcut None for the identity)."""
+
+        def __init__(self, body, shortcut=None):
+            super().__init__()
+            self.body, self.shortcut = body, shortcut
+
+        def forward(self, x):
+            return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+    return ResidualBlock
 
 
 def _leaves(nn, module, prefix: str = ""):

@@ -13,16 +13,18 @@ from cnn.layers.dropout import Dropout
 from cnn.layers.global_pooling import GlobalAveragePooling, GlobalMaxPooling
 from cnn.layers.pooling import AvgPooling, Pooling, WindowPooling
 from cnn.layers.registry import register
+from cnn.layers.residual import Residual
 from cnn.losses import SoftmaxWithLoss
 
 for _library_class in (Convolution, Pooling, AvgPooling, GlobalAveragePooling, GlobalMaxPooling,
                        Flatten, Affine, Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Softmax, LogSoftmax,
-                       Dropout, BatchNormalization, SoftmaxWithLoss):
+                       Dropout, BatchNormalization, Residual, SoftmaxWithLoss):
     register(_library_class)
 del _library_class
 
 __all__ = [
     "Layer", "Convolution", "Pooling", "AvgPooling", "WindowPooling", "GlobalAveragePooling",
     "GlobalMaxPooling", "Flatten", "Affine", "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh",
-    "Softmax", "LogSoftmax", "Dropout", "BatchNormalization", "SoftmaxWithLoss", "register",
+    "Softmax", "LogSoftmax", "Dropout", "BatchNormalization", "Residual", "SoftmaxWithLoss",
+    "register",
 ]

@@ -112,6 +112,10 @@ class Layer:
     def num_params(self) -> int:
         return sum(param.size for param in self._array_list("params"))
 
+    def sublayers(self) -> list["Layer"]:
+        """The layers this one holds (a :class:`~cnn.layers.Residual`'s); none for most."""
+        return []
+
     def config(self) -> dict:
         """The settings that rebuild this layer, as JSON values, for :func:`cnn.load_model`.
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Optional, TypeVar, Union
 
+import json
+
 from cnn._checks import describe
 from cnn.layers.base import Layer
 from cnn.losses import Loss
 
-__all__ = ["register", "registered", "lookup"]
+__all__ = ["register", "registered", "lookup", "describe_part", "build_part"]
 
 Kind = TypeVar("Kind", bound=type)
 _REGISTERED: dict[str, type] = {}
@@ -84,3 +86,55 @@ def saved_name(obj: Union[Layer, Loss]) -> str:
 
 def _qualified(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def describe_part(where: str, part: Union[Layer, Loss]) -> dict:
+    """``{"class": name, "config": settings}`` of a layer or loss, as a saved architecture holds
+    it. Raises ``TypeError`` naming ``where`` when ``config()`` gives what JSON cannot hold."""
+    config = part.config()
+    if not isinstance(config, dict):
+        raise TypeError(f"{where} ({part.name}): config() must return a dict, got "
+                        f"{type(config).__name__}")
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{where} ({part.name}): config() must return a dict of JSON values "
+                        f"(numbers, strings, lists, dicts), got {config!r} ({error})") from None
+    return {"class": saved_name(part), "config": config}
+
+
+def build_part(where: str, entry, arrays: Optional[dict], kind: type = Layer):
+    """The layer (or, with ``kind=Loss``, the loss) a saved entry describes, built from the class
+    registered under its name around its saved ``arrays``. Raises ``ValueError`` naming
+    ``where`` for an entry that is damaged, names a class not registered, or does not build."""
+    if not (isinstance(entry, dict) and isinstance(entry.get("class"), str)
+            and isinstance(entry.get("config"), dict)):
+        raise ValueError(f"{where} is {_short(entry)}, not {{\"class\": name, \"config\": {{...}}}}")
+    name, config = entry["class"], entry["config"]
+    cls = lookup(name)
+    noun = "layer" if kind is Layer else "loss"
+    if cls is None:
+        raise ValueError(
+            f"{where} is a {name!r}, which is not a registered {noun} class. If it is your own, "
+            f"register it before loading: decorate the class with @cnn.layers.register (or call "
+            f"cnn.layers.register({name})), and import the module that defines it")
+    if not issubclass(cls, kind):
+        raise ValueError(f"{where} names {name!r}, which is registered but is not a {noun}")
+    if not all(key.isidentifier() and not key.startswith("__") for key in config):
+        raise ValueError(f"{where} ({name}) has a config with a key that is not an argument "
+                         f"name: {_short(list(config))}")
+    try:
+        built = cls.from_config(config, arrays) if kind is Layer else cls.from_config(config)
+    except (TypeError, ValueError, KeyError, RecursionError) as error:
+        raise ValueError(f"{where} cannot be rebuilt as {name} from its config "
+                         f"{_short(config)}: {error}. A layer of your own rebuilds with "
+                         f"cls(**config()); give it a config() returning its constructor's "
+                         f"arguments") from None
+    if not isinstance(built, kind):
+        raise ValueError(f"{name}.from_config returned {type(built).__name__}, not a {noun}")
+    return built
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

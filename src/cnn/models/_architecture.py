@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cnn.layers.registry import saved_name
+from cnn.layers.registry import describe_part
 
 __all__ = ["ARCHITECTURE_KEY", "ARCHITECTURE_FORMAT", "MAX_ARCHITECTURE_CHARS", "architecture_of",
            "architecture_array", "foreign_file_hint"]
@@ -29,8 +29,9 @@ def architecture_of(model) -> dict:
     return {"format": ARCHITECTURE_FORMAT, "version": ARCHITECTURE_VERSION,
             "model": type(model).__name__,
             "input_shape": None if model.input_shape is None else list(model.input_shape),
-            "layers": [_part(f"layers[{index}]", layer) for index, layer in enumerate(model.layers)],
-            "loss": _part("the loss", model.loss)}
+            "layers": [describe_part(f"layers[{index}]", layer)
+                       for index, layer in enumerate(model.layers)],
+            "loss": describe_part("the loss", model.loss)}
 
 
 def architecture_array(model) -> np.ndarray:
@@ -38,19 +39,6 @@ def architecture_array(model) -> np.ndarray:
 
     Raises ``TypeError`` naming the layer whose ``config()`` holds something that is not JSON."""
     return np.array(json.dumps(architecture_of(model), allow_nan=False, separators=(",", ":")))
-
-
-def _part(where: str, part) -> dict:
-    config = part.config()
-    try:
-        json.dumps(config, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{where} ({part.name}): config() must return a dict of JSON values "
-                        f"(numbers, strings, lists, dicts), got {config!r} ({error})") from None
-    if not isinstance(config, dict):
-        raise TypeError(f"{where} ({part.name}): config() must return a dict, got "
-                        f"{type(config).__name__}")
-    return {"class": saved_name(part), "config": config}
 
 
 def foreign_file_hint(path: str | os.PathLike, loading: str) -> None:

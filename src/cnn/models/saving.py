@@ -7,14 +7,15 @@ import math
 import os
 from typing import Any, Sequence
 
-from cnn.layers import Affine, Convolution, Flatten, WindowPooling
+from cnn.layers import Affine, Convolution, Flatten, Residual, WindowPooling
 from cnn.layers.base import Layer
-from cnn.layers.registry import lookup
+from cnn.layers.registry import build_part
 from cnn.losses import Loss
 from cnn.models._architecture import (ARCHITECTURE_FORMAT, ARCHITECTURE_KEY, ARCHITECTURE_VERSION,
                                      MAX_ARCHITECTURE_CHARS, describe_saved, foreign_file_hint)
 from cnn.models.deep_convnet import DeepConvNet
 from cnn.models.lenet import LeNet
+from cnn.models.resnet import ResNet
 from cnn.models.sequential import Sequential
 from cnn.models.simple_convnet import SimpleConvNet
 from cnn.storage import MAX_NPZ_BYTES, read_npz
@@ -22,7 +23,8 @@ from cnn.storage import MAX_NPZ_BYTES, read_npz
 __all__ = ["load_model", "MAX_LAYERS", "MAX_SAMPLE_ELEMENTS"]
 
 #: The model classes a file may name; any other (a subclass of your own) comes back a Sequential.
-MODEL_CLASSES = {cls.__name__: cls for cls in (Sequential, LeNet, SimpleConvNet, DeepConvNet)}
+MODEL_CLASSES = {cls.__name__: cls for cls in (Sequential, LeNet, SimpleConvNet, DeepConvNet,
+                                               ResNet)}
 #: The most layers a saved model may declare.
 MAX_LAYERS = 10_000
 #: The most values one sample may hold at any layer of a loaded model (256 MiB as float32).
@@ -138,24 +140,39 @@ def _check_sample_sizes(layers: Sequence[Layer], input_shape: Sequence[int], sou
     whose samples would hold more than :data:`MAX_SAMPLE_ELEMENTS` values: a hostile padding or
     input shape would otherwise allocate terabytes. The shapes follow the library's layers;
     a layer of another kind is taken to keep the shape."""
-    shape, where = tuple(input_shape), "its input_shape"
-    for index, layer in enumerate([None, *layers]):
-        if index:
-            where = f"layers[{index - 1}] ({layer!r})"
-        if isinstance(layer, (Convolution, WindowPooling)) and len(shape) == 3:
+    _walk_sizes(layers, tuple(input_shape), "its input_shape", source)
+
+
+def _walk_sizes(layers: Sequence[Layer], shape: tuple[int, ...], where: str, source: str,
+                prefix: str = "layers") -> tuple[int, ...]:
+    """The shape of one sample after ``layers`` (as far as the walk knows them), refusing any
+    that would be too large."""
+    _bounded(shape, where, source)
+    for index, layer in enumerate(layers):
+        where = f"{prefix}[{index}] ({layer!r})"
+        if isinstance(layer, Residual):
+            _walk_sizes(layer.body, shape, where, source, f"{where} body")
+            if layer.shortcut is not None:
+                shape = _walk_sizes(layer.shortcut, shape, where, source, f"{where} shortcut")
+        elif isinstance(layer, (Convolution, WindowPooling)) and len(shape) == 3:
             channels = layer.params[0].shape[0] if isinstance(layer, Convolution) else shape[0]
             try:
                 shape = (channels, *layer.output_size(*shape[1:]))
             except ValueError:
-                return  # the window does not fit: the model's own check says so
+                return shape  # the window does not fit: the model's own check says so
         elif isinstance(layer, Flatten):
             shape = (math.prod(shape),)
         elif isinstance(layer, Affine):
             shape = (layer.params[0].shape[1],)
-        if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
-            raise ValueError(f"{source}: at {where} one sample would hold {math.prod(shape)} "
-                             f"values (shape {shape}), more than a model loaded from a file may "
-                             f"({MAX_SAMPLE_ELEMENTS})")
+        _bounded(shape, where, source)
+    return shape
+
+
+def _bounded(shape: tuple[int, ...], where: str, source: str) -> None:
+    if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+        raise ValueError(f"{source}: at {where} one sample would hold {math.prod(shape)} "
+                         f"values (shape {shape}), more than a model loaded from a file may "
+                         f"({MAX_SAMPLE_ELEMENTS})")
 
 
 def _arrays_of(arrays: dict, index: int) -> dict:
@@ -165,31 +182,10 @@ def _arrays_of(arrays: dict, index: int) -> dict:
 
 def _build(entry: dict, where: str, kind: type, source: str, arrays: dict | None = None):
     """The layer (or loss) an architecture entry describes, from its registered class."""
-    name, config = entry["class"], entry["config"]
-    cls = lookup(name)
-    noun = "layer" if kind is Layer else "loss"
-    if cls is None:
-        raise ValueError(
-            f"{source}: {where} is a {name!r}, which is not a registered {noun} class. If it is "
-            f"your own, register it before loading: decorate the class with @cnn.layers.register "
-            f"(or call cnn.layers.register({name})), and import the module that defines it")
-    if not issubclass(cls, kind):
-        raise ValueError(f"{source}: {where} names {name!r}, which is registered but is not a "
-                         f"{noun}")
-    if not all(key.isidentifier() and not key.startswith("__") for key in config):
-        raise ValueError(f"{source}: {where} ({name}) has a config with a key that is not an "
-                         f"argument name: {_short(list(config))}")
     try:
-        built = cls.from_config(config, arrays) if kind is Layer else cls.from_config(config)
-    except (TypeError, ValueError, KeyError) as error:
-        raise ValueError(f"{source}: {where} cannot be rebuilt as {name} from its config "
-                         f"{_short(config)}: {error}. A layer of your own rebuilds with "
-                         f"cls(**config()); give it a config() returning its constructor's "
-                         f"arguments") from None
-    if not isinstance(built, kind):
-        raise ValueError(f"{source}: {name}.from_config returned {type(built).__name__}, not a "
-                         f"{noun}")
-    return built
+        return build_part(where, entry, arrays, kind)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None
 
 
 def _short(value: Any, limit: int = 60) -> str:

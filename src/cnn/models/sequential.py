@@ -113,15 +113,22 @@ class Sequential:
 
     def named_params(self) -> dict[str, np.ndarray]:
         """Every parameter by name, ``layers.{i}.{name}``: what an optimizer's state is keyed by."""
-        return self._named(Layer.named_params)
+        return self._named(lambda layer: layer.named_params())
 
     def named_grads(self) -> dict[str, np.ndarray]:
         """Every gradient by the name of its parameter."""
-        return self._named(Layer.named_grads)
+        return self._named(lambda layer: layer.named_grads())
 
     def named_buffers(self) -> dict[str, np.ndarray]:
         """Every buffer by name, ``layers.{i}.{name}``."""
-        return self._named(Layer.named_buffers)
+        return self._named(lambda layer: layer.named_buffers())
+
+    def leaf_layers(self) -> list[Layer]:
+        """Every layer, those inside a :class:`~cnn.layers.Residual` included, in order."""
+        def leaves(layer):
+            inner = layer.sublayers()
+            return [leaf for part in inner for leaf in leaves(part)] if inner else [layer]
+        return [leaf for layer in self.layers for leaf in leaves(layer)]
 
     def _named(self, arrays_of: Callable[[Layer], dict]) -> dict[str, np.ndarray]:
         return {f"layers.{index}.{name}": array for index, layer in enumerate(self.layers)
@@ -252,8 +259,13 @@ class Sequential:
             raise ValueError("summary needs the model's input_shape; pass input_shape=(C, H, W) "
                              "to Sequential")
         rows = [("Layer", "Output shape", "Params")]
+        before = self.input_shape
         for layer, shape in zip(self.layers, self._output_shapes()):
             rows.append((repr(layer), str((None,) + shape), f"{layer.num_params():,}"))
+            if hasattr(layer, "inner_shapes"):  # a Residual: its layers, indented
+                rows += [(f"  {name} {inner!r}", str((None,) + inner_shape), f"{inner.num_params():,}")
+                         for name, inner, inner_shape in layer.inner_shapes(before)]
+            before = shape
         widths = [max(len(row[column]) for row in rows) for column in range(3)]
         lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}" for row in rows]
         rule = "-" * len(lines[0])

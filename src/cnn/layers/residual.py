@@ -1,0 +1,198 @@
+"""A residual block: layers (the body) whose output is added to the input, or to the input through
+a shortcut, as in ResNet; a layer like any other, so that a ResNet stays a Sequential."""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from cnn._checks import check_input, describe
+from cnn.layers.activations import Relu
+from cnn.layers.base import Layer
+from cnn.layers.registry import build_part, describe_part
+
+__all__ = ["Residual"]
+
+
+class Residual(Layer):
+    """``out = body(x) + shortcut(x)``, with ``shortcut`` the identity when None.
+
+    Args:
+        body: the layers applied in turn to the input (a list of :class:`Layer`).
+        shortcut: None for the identity, a layer (a 1x1 convolution with a stride, to match the
+            body's output), or a list of layers (a convolution and a batch normalization).
+
+    Shape: x (N, ...) -> out (the shape of ``body``'s output, which the shortcut's must match).
+
+    ``params``, ``grads`` and ``buffers`` are the inner layers' (the body's first, then the
+    shortcut's), read from them each time; the names are ``body.{i}.{name}`` and
+    ``shortcut.{i}.{name}``, so a model's saved state reads ``layers.3.body.0.W``. The backward
+    pass goes through both branches and adds their input gradients.
+
+    Example:
+        >>> from cnn.layers import Convolution
+        >>> block = Residual([Convolution.create(4, 4, 3, pad=1, rng=0), Relu(),
+        ...                   Convolution.create(4, 4, 3, pad=1, rng=1)])
+        >>> block.forward(np.ones((2, 4, 5, 5), np.float32)).shape
+        (2, 4, 5, 5)
+        >>> list(block.named_params())
+        ['body.0.W', 'body.0.b', 'body.2.W', 'body.2.b']
+    """
+
+    def __init__(self, body: Sequence[Layer], shortcut: Union[None, Layer, Sequence[Layer]] = None) -> None:
+        super().__init__()
+        self.body = _layers("body", body)
+        if not self.body:
+            raise ValueError("body must hold at least one layer, got an empty list")
+        self.shortcut = None if shortcut is None else _layers(
+            "shortcut", [shortcut] if isinstance(shortcut, Layer) else shortcut)
+        if self.shortcut == []:
+            raise ValueError("shortcut must be None (the identity), a layer or a non-empty list")
+        first = self.body[0]
+        if self.shortcut is None and isinstance(first, Relu) and first.inplace:
+            raise ValueError("body[0] is Relu(inplace=True), which would overwrite the input the "
+                             "identity shortcut adds; use Relu() there")
+        self.out_shape = None
+
+    # The arrays are the inner layers': the base class's lists stay empty.
+    @property
+    def params(self) -> list[np.ndarray]:
+        return [param for layer in self.sublayers() for param in layer.params]
+
+    @params.setter
+    def params(self, value) -> None:
+        _refuse_assignment("params", value)
+
+    @property
+    def grads(self) -> list[np.ndarray]:
+        return [grad for layer in self.sublayers() for grad in layer.grads]
+
+    @grads.setter
+    def grads(self, value) -> None:
+        _refuse_assignment("grads", value)
+
+    @property
+    def buffers(self) -> list[np.ndarray]:
+        return [buffer for layer in self.sublayers() for buffer in layer.buffers]
+
+    @buffers.setter
+    def buffers(self, value) -> None:
+        _refuse_assignment("buffers", value)
+
+    def sublayers(self) -> list[Layer]:
+        """The inner layers: the body's, then the shortcut's."""
+        return self.body + (self.shortcut or [])
+
+    def _branches(self):
+        yield "body", self.body
+        if self.shortcut is not None:
+            yield "shortcut", self.shortcut
+
+    def _named(self, arrays_of) -> dict[str, np.ndarray]:
+        return {f"{branch}.{index}.{name}": array for branch, layers in self._branches()
+                for index, layer in enumerate(layers) for name, array in arrays_of(layer).items()}
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        return self._named(lambda layer: layer.named_params())
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        return self._named(lambda layer: layer.named_grads())
+
+    def named_buffers(self) -> dict[str, np.ndarray]:
+        return self._named(lambda layer: layer.named_buffers())
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        check_input(self.name, x, range(2, 33), "(N, ...)")
+        short = x
+        for layer in self.shortcut or []:
+            short = layer.forward(short, train)
+        out = x
+        for layer in self.body:
+            out = layer.forward(out, train)
+        if out.shape != short.shape:
+            raise ValueError(f"Residual: the body gives {out.shape} and the shortcut "
+                             f"{short.shape} for an input of shape {x.shape}; give the shortcut "
+                             f"a 1x1 convolution with the body's stride and channels")
+        self.out_shape = out.shape if train else None
+        return out + short
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._check_dout(dout, self.out_shape)
+        dbody = dout
+        for layer in reversed(self.body):
+            dbody = layer.backward(dbody)
+        dshort = dout
+        for layer in reversed(self.shortcut or []):
+            dshort = layer.backward(dshort)
+        return dbody + dshort
+
+    def num_params(self) -> int:
+        return sum(layer.num_params() for layer in self.sublayers())
+
+    def inner_shapes(self, shape: tuple[int, ...]) -> list[tuple[str, Layer, tuple[int, ...]]]:
+        """``(name, layer, output shape of one sample)`` of each inner layer for a sample of
+        ``shape``, through copies of the layers (for :meth:`Sequential.summary`)."""
+        rows = []
+        for branch, layers in self._branches():
+            x = np.zeros((1,) + tuple(shape), self.params[0].dtype if self.params else np.float32)
+            for index, layer in enumerate(layers):
+                x = copy.copy(layer).forward(x, train=False)
+                rows.append((f"{branch}.{index}", layer, x.shape[1:]))
+        return rows
+
+    def __copy__(self) -> "Residual":
+        """A copy whose inner layers are copies too, so that a forward pass of the copy leaves
+        the originals' state for a pending backward alone."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.body = [copy.copy(layer) for layer in self.body]
+        twin.shortcut = None if self.shortcut is None else [copy.copy(layer) for layer in self.shortcut]
+        return twin
+
+    def config(self) -> dict:
+        return {"body": [describe_part(f"body[{index}]", layer) for index, layer in enumerate(self.body)],
+                "shortcut": None if self.shortcut is None else [
+                    describe_part(f"shortcut[{index}]", layer) for index, layer in enumerate(self.shortcut)]}
+
+    @classmethod
+    def from_config(cls, config: dict, arrays: dict) -> "Residual":
+        body, shortcut = config.get("body"), config.get("shortcut")
+        if not isinstance(body, list) or not (shortcut is None or isinstance(shortcut, list)):
+            raise ValueError(f"a Residual's config needs a list 'body' and a list or null "
+                             f"'shortcut', got {describe(config)}")
+        if set(config) - {"body", "shortcut"}:
+            raise ValueError(f"a Residual's config holds only 'body' and 'shortcut', got "
+                             f"{sorted(config)}")
+        return cls(_built("body", body, arrays), None if shortcut is None else
+                   _built("shortcut", shortcut, arrays))
+
+    def __repr__(self) -> str:
+        shortcut = "identity" if self.shortcut is None else \
+            repr(self.shortcut[0]) if len(self.shortcut) == 1 else f"{len(self.shortcut)} layers"
+        return f"Residual({len(self.body)} layers, shortcut={shortcut})"
+
+
+def _layers(name: str, layers) -> list[Layer]:
+    if isinstance(layers, Layer) or not isinstance(layers, (list, tuple)):
+        raise TypeError(f"{name} must be a list of cnn.layers.Layer, got {describe(layers)}")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{name}[{index}] must be a cnn.layers.Layer, got {describe(layer)}")
+    return list(layers)
+
+
+def _built(branch: str, entries: list, arrays: dict) -> list[Layer]:
+    """The layers of one branch of a saved Residual, each around its own saved arrays."""
+    layers = []
+    for index, entry in enumerate(entries):
+        prefix = f"{branch}.{index}."
+        own = {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
+        layers.append(build_part(f"{branch}[{index}]", entry, own))
+    return layers
+
+
+def _refuse_assignment(kind: str, value) -> None:
+    if value:
+        raise AttributeError(f"a Residual's {kind} are its inner layers'; set them on those layers")
