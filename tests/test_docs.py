@@ -56,7 +56,7 @@ def test_the_convolution_page_shows_its_arguments_and_shape(site):
     start = page.index('id="cnn.layers.Convolution"')
     text = re.sub(r"<[^>]+>", " ", page[start:page.index('id="cnn.layers.Convolution.create"')])
     assert "Parameters" in text and "Shape" in text
-    assert "(out_channels, in_channels, filter_h, filter_w)" in text
+    assert "(out_channels, in_channels // groups, filter_h, filter_w)" in text
 
 
 def test_every_public_name_is_in_the_api_reference(site):
