@@ -141,6 +141,26 @@ class Layer:
         return f"{self.name}()"
 
 
+class NamedArrays:
+    """What holders of layers share (a model, a residual block): their arrays by name, from
+    ``_named(arrays_of)``, which prefixes the names ``arrays_of(layer)`` gives for each layer."""
+
+    def _named(self, arrays_of: Callable[["Layer"], dict]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        """Every parameter by name: what an optimizer's state is keyed by."""
+        return self._named(lambda layer: layer.named_params())
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        """Every gradient by the name of its parameter."""
+        return self._named(lambda layer: layer.named_grads())
+
+    def named_buffers(self) -> dict[str, np.ndarray]:
+        """Every buffer by name."""
+        return self._named(lambda layer: layer.named_buffers())
+
+
 def _recording_the_mode(forward: Callable) -> Callable:
     """``forward`` that notes whether it ran in training mode (and not at all if it raised)."""
 

@@ -10,13 +10,26 @@ import numpy as np
 
 from cnn._checks import check_input, describe
 from cnn.layers.activations import Relu
-from cnn.layers.base import Layer
+from cnn.layers.base import Layer, NamedArrays
 from cnn.layers.registry import build_part, describe_part
 
 __all__ = ["Residual"]
 
 
-class Residual(Layer):
+def _inner_arrays(kind: str) -> property:
+    """A property: the inner layers' ``kind`` lists joined, body first; assigning a non-empty list
+    is refused (only the base class assigns, an empty one)."""
+    def get(self) -> list[np.ndarray]:
+        return [array for layer in self.sublayers() for array in getattr(layer, kind)]
+
+    def refuse(self, value) -> None:
+        if value:
+            raise AttributeError(f"a Residual's {kind} are its inner layers'; set them on those layers")
+
+    return property(get, refuse, doc=f"The inner layers' {kind}, the body's first.")
+
+
+class Residual(NamedArrays, Layer):
     """``out = body(x) + shortcut(x)``, with ``shortcut`` the identity when None.
 
     Args:
@@ -57,29 +70,9 @@ class Residual(Layer):
         self.out_shape = None
 
     # The arrays are the inner layers': the base class's lists stay empty.
-    @property
-    def params(self) -> list[np.ndarray]:
-        return [param for layer in self.sublayers() for param in layer.params]
-
-    @params.setter
-    def params(self, value) -> None:
-        _refuse_assignment("params", value)
-
-    @property
-    def grads(self) -> list[np.ndarray]:
-        return [grad for layer in self.sublayers() for grad in layer.grads]
-
-    @grads.setter
-    def grads(self, value) -> None:
-        _refuse_assignment("grads", value)
-
-    @property
-    def buffers(self) -> list[np.ndarray]:
-        return [buffer for layer in self.sublayers() for buffer in layer.buffers]
-
-    @buffers.setter
-    def buffers(self, value) -> None:
-        _refuse_assignment("buffers", value)
+    params = _inner_arrays("params")
+    grads = _inner_arrays("grads")
+    buffers = _inner_arrays("buffers")
 
     def sublayers(self) -> list[Layer]:
         """The inner layers: the body's, then the shortcut's."""
@@ -93,15 +86,6 @@ class Residual(Layer):
     def _named(self, arrays_of) -> dict[str, np.ndarray]:
         return {f"{branch}.{index}.{name}": array for branch, layers in self._branches()
                 for index, layer in enumerate(layers) for name, array in arrays_of(layer).items()}
-
-    def named_params(self) -> dict[str, np.ndarray]:
-        return self._named(lambda layer: layer.named_params())
-
-    def named_grads(self) -> dict[str, np.ndarray]:
-        return self._named(lambda layer: layer.named_grads())
-
-    def named_buffers(self) -> dict[str, np.ndarray]:
-        return self._named(lambda layer: layer.named_buffers())
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, range(2, 33), "(N, ...)")
@@ -192,7 +176,3 @@ def _built(branch: str, entries: list, arrays: dict) -> list[Layer]:
         layers.append(build_part(f"{branch}[{index}]", entry, own))
     return layers
 
-
-def _refuse_assignment(kind: str, value) -> None:
-    if value:
-        raise AttributeError(f"a Residual's {kind} are its inner layers'; set them on those layers")

@@ -12,7 +12,7 @@ import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.checkpoint import entries
 from cnn.functions import softmax
-from cnn.layers.base import Layer
+from cnn.layers.base import Layer, NamedArrays
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.metrics import accuracy
 from cnn.models._inputs import as_batch
@@ -27,7 +27,7 @@ __all__ = ["Sequential", "STATE_FORMAT_VERSION"]
 STATE_FORMAT_VERSION = 2
 
 
-class Sequential:
+class Sequential(NamedArrays):
     """Layers applied in order, then a loss.
 
     Args:
@@ -110,18 +110,6 @@ class Sequential:
     def buffers(self) -> list[np.ndarray]:
         """Every layer's buffers (state saved but not trained), first layer first."""
         return [buffer for layer in self.layers for buffer in layer.buffers]
-
-    def named_params(self) -> dict[str, np.ndarray]:
-        """Every parameter by name, ``layers.{i}.{name}``: what an optimizer's state is keyed by."""
-        return self._named(lambda layer: layer.named_params())
-
-    def named_grads(self) -> dict[str, np.ndarray]:
-        """Every gradient by the name of its parameter."""
-        return self._named(lambda layer: layer.named_grads())
-
-    def named_buffers(self) -> dict[str, np.ndarray]:
-        """Every buffer by name, ``layers.{i}.{name}``."""
-        return self._named(lambda layer: layer.named_buffers())
 
     def leaf_layers(self) -> list[Layer]:
         """Every layer, those inside a :class:`~cnn.layers.Residual` included, in order."""
