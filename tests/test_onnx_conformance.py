@@ -143,3 +143,16 @@ def test_every_case_passes_or_is_refused_for_a_listed_reason(tmp_path):
     assert sorted(refused) == sorted(REFUSED), "refused cases differ from the list"
     for name, word in REFUSED.items():
         assert word in refused[name], f"{name}: {refused[name]}"
+
+
+def test_a_linear_without_bias_transposes_its_weight_once(tmp_path):
+    """PyTorch's Linear without bias: a Transpose of the weight, then a MatMul (a 2-D case)."""
+    path = os.path.join(DATA, "pytorch-converted", "test_Linear_no_bias")
+    model = onnx.load(os.path.join(path, "model.onnx"))
+    assert [node.op_type for node in model.graph.node] == ["Transpose", "MatMul"]
+    x, expected = (numpy_helper.to_array(onnx.load_tensor(os.path.join(path, "test_data_set_0", name)))
+                   for name in ("input_0.pb", "output_0.pb"))
+    onnx.save(model, str(tmp_path / "model.onnx"))
+    imported = from_onnx(tmp_path / "model.onnx")
+    assert [type(layer).__name__ for layer in imported.layers] == ["Affine"]
+    np.testing.assert_allclose(imported.predict(x.astype(np.float32)), expected, rtol=1e-4, atol=1e-5)

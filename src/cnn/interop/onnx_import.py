@@ -109,7 +109,8 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
     write for such networks (PyTorch's ``torch.onnx.export`` of a LeNet): Conv (with groups,
     dilations, pads per side, ``auto_pad`` SAME at stride 1), Relu, LeakyRelu, PRelu, MaxPool,
     AveragePool, GlobalAveragePool and GlobalMaxPool (then Flatten), Flatten or Reshape to
-    (N, -1), Gemm or MatMul followed by Add, BatchNormalization, Sigmoid, Tanh, Softmax and
+    (N, -1), Gemm or MatMul followed by Add (a Transpose of a constant weight folded into it),
+    BatchNormalization, Sigmoid, Tanh, Softmax and
     LogSoftmax over axis 1, Dropout and Identity. The weights become float32 layers, the loss
     :class:`~cnn.losses.SoftmaxWithLoss`, and ``input_shape`` the graph input's fixed sizes. A
     graph that ends in Softmax gives a model whose ``predict`` returns probabilities.
@@ -150,6 +151,8 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
         wrapped = _Node(node, index, helper)
         if wrapped.op == "Constant":
             constants[wrapped.outputs[0]] = _constant(onnx, numpy_helper, wrapped)
+        elif wrapped.op == "Transpose" and wrapped.inputs[:1] and wrapped.inputs[0] in constants:
+            constants[wrapped.outputs[0]] = _transposed(wrapped, constants[wrapped.inputs[0]])
         else:
             nodes.append(wrapped)
 
@@ -307,6 +310,16 @@ def _constant(onnx, numpy_helper, node: _Node) -> np.ndarray:
                 not isinstance(item, bool) for item in values):
             return np.asarray(value, dtype=np.float32 if kind is float else np.int64)
     raise node.refuse(name, value, "only a tensor, floats or integers are read")
+
+
+def _transposed(node: _Node, value: np.ndarray) -> np.ndarray:
+    """A Transpose of a constant (PyTorch exports a Linear without bias as one before a MatMul),
+    computed once."""
+    perm = node.get("perm", None)
+    axes = list(range(value.ndim))[::-1] if perm is None else list(perm)
+    if sorted(axes) != list(range(value.ndim)):
+        raise node.refuse("perm", perm, f"a permutation of the {value.ndim} axes is expected")
+    return np.ascontiguousarray(np.transpose(value, axes))
 
 
 def _layer(node: _Node, following: list, constants: dict, rank: Optional[int] = None,
