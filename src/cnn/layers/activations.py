@@ -111,6 +111,8 @@ class LeakyRelu(Layer):
     Args:
         alpha: the slope for negative inputs, a finite number (default 0.01, as PyTorch's).
 
+    Shape: x (any) -> out (same shape).
+
     Example:
         >>> LeakyRelu(0.1).forward(np.array([[-2.0, 3.0]]))
         array([[-0.2,  3. ]])
