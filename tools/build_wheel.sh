@@ -89,7 +89,9 @@ for numpy_spec in "numpy==1.26.4" "numpy==$newest_numpy2"; do
     # .ci/run runs them.
     (cd "$tests_dir" && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
         --ignore=tests/test_interop.py --ignore=tests/test_onnx_hostile.py \
-        --deselect tests/test_fuzz_files.py::test_fuzz_onnx "$@" | tail -n 1)
+        --ignore=tests/test_onnx_conformance.py --ignore=tests/test_torch_layers.py \
+        --deselect tests/test_fuzz_files.py::test_fuzz_onnx \
+        --deselect tests/test_residual.py::test_agrees_with_pytorch "$@" | tail -n 1)
 done
 echo "python -m cnn_ext.tests with each instruction-set path this CPU supports forced:"
 for path in $(cd "$empty" && "$venv/bin/python" -c "from cnn_ext._simd import supported_paths; print(*supported_paths())"); do
