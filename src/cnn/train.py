@@ -43,7 +43,7 @@ from cnn.optim import OPTIMIZERS, make_optimizer
 from cnn.schedules import cosine
 from cnn.storage import atomic_write_text, read_json
 from cnn.trainer import Trainer, TrainingInterrupted
-from cnn.validation import stops_early
+from cnn.validation import split_indices, stops_early
 
 __all__ = ["main", "parse_args", "run"]
 
@@ -210,12 +210,14 @@ def run(args) -> float:
     print(f"{type(model).__name__} ({model.num_params():,} parameters, {args.dtype}) on "
           f"{len(x_train):,} images{augmented}, {args.epochs} epochs, {args.optimizer} lr {lr:g} "
           f"(cosine), batch {args.batch_size}")
-    trained_on = len(x_train) - (0 if args.validation is None else round(args.validation * len(x_train)))
+    held_out = 0 if args.validation is None else \
+        len(split_indices(len(x_train), args.validation, args.seed)[1])
+    trained_on = len(x_train) - held_out
     print(f"train loss: mean over the epoch's batches; train acc: "
           f"{min(trainer.train_sample, trained_on):,} "
           f"training images in inference mode")
     if args.validation is not None:
-        print(f"val: {len(x_train) - trained_on:,} training images held out (validation "
+        print(f"val: {held_out:,} training images held out (validation "
               f"{args.validation:g}), not trained on")
     initial_filters = model.params[0].copy()
     started = time.perf_counter()
