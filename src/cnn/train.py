@@ -6,6 +6,7 @@
     cnn-train --train-size 500 --epochs 20      # the notebook's experiment
     python -m cnn.train ...                     # the same
     python examples/train_lenet.py ...          # the same, reading the repository's data/mnist
+    mpiexec -n 2 cnn-train --distributed ...    # the same, data-parallel on two ranks (MPI)
 
 Each model has its own defaults, chosen by measurement (see MODEL_DEFAULTS and the guide
 "From LeNet to the book's deep network"); any flag overrides them.
@@ -20,6 +21,10 @@ filters.png, confusion.png and misclassified.png. The last line printed is
 "test accuracy: 0.XXXX". Run again with the same settings, it reports the finished run
 instead of training again; --resume continues an interrupted one; a run with other settings
 in the same --out is refused, naming them.
+
+With --distributed, under mpiexec (pip install "cnn-ext[mpi]"), every rank trains its share of
+each global batch of --batch-size and rank 0 alone prints and writes: the same weights as one
+process up to float rounding (see the guide "Training on several processes").
 """
 
 from __future__ import annotations
@@ -103,6 +108,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "epochs (needs --validation)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out (same flags as that run)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="train data-parallel on the ranks of an MPI job: launch with "
+                             "mpiexec -n N cnn-train --distributed ... (needs the mpi extra)")
     args = parser.parse_args(argv)
     defaults = MODEL_DEFAULTS[args.model]
     for name in ("epochs", "batch_size", "augment"):
@@ -113,7 +121,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def load_data(args):
+def load_data(args, world=None):
+    """The training and test sets of the flags; with a world, rank 0 reads (and downloads)
+    first, then the other ranks read."""
+    if world is not None and not world.is_root:
+        world.broadcast(None)  # wait for rank 0, whose download fills the cache
+    data = _load_data(args)
+    if world is not None and world.is_root:
+        world.broadcast(None)
+    return data
+
+
+def _load_data(args):
     data_dir = args.data_dir
     if data_dir is not None and not data_dir.is_dir():
         raise FileNotFoundError(f"--data-dir: the directory {str(data_dir)!r} does not exist")
@@ -186,48 +205,79 @@ def check_earlier_run(args, settings: dict) -> bool:
     return False
 
 
-def run(args) -> float:
-    """Train (or report a finished run in ``args.out``) and return the test accuracy."""
+def run(args, world=None) -> Optional[float]:
+    """Train (or report a finished run in ``args.out``) and return the test accuracy.
+
+    With a :class:`cnn.distributed.World`, every rank trains its share and rank 0 alone prints,
+    writes and returns the accuracy (the others return None)."""
     lr = default_lr(args) if args.lr is None else args.lr
     optimizer = make_optimizer(args.optimizer, lr=lr)
     if args.epochs < 1:
         raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
-    x_train, t_train, x_test, t_test = load_data(args)
+    root = world is None or world.is_root
+    say = print if root else (lambda *words, **options: None)
+    x_train, t_train, x_test, t_test = load_data(args, world)
     model = MODELS[args.model](seed=args.seed, dtype=args.dtype)
-    args.out.mkdir(parents=True, exist_ok=True)
     settings = settings_of(args, lr)
-    if check_earlier_run(args, settings):
-        model.load(args.out / "weights.npz")
-        print(f"{args.out} holds a finished run of these settings; not training again. "
-              f"Its weights, on the test set:")
-        return accuracy(model.predict_batches(x_test), t_test)
-    atomic_write_text(args.out / "run.json", json.dumps(settings, indent=2) + "\n")
+    finished = False
+    if root:
+        args.out.mkdir(parents=True, exist_ok=True)
+        finished = check_earlier_run(args, settings)
+    if world is not None:
+        finished = world.broadcast(finished)
+    if finished:
+        if root:
+            model.load(args.out / "weights.npz")
+            say(f"{args.out} holds a finished run of these settings; not training again. "
+                f"Its weights, on the test set:")
+        return test_accuracy(model, x_test, t_test, world)[0]
+    if root:
+        atomic_write_text(args.out / "run.json", json.dumps(settings, indent=2) + "\n")
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
                       lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz",
                       augment=AUGMENTATION if args.augment else None, validation=args.validation,
-                      keep_best=args.keep_best, early_stopping=args.early_stopping)
+                      keep_best=args.keep_best, early_stopping=args.early_stopping, world=world)
     augmented = f", augmented by {AUGMENTATION!r}" if args.augment else ""
-    print(f"{type(model).__name__} ({model.num_params():,} parameters, {args.dtype}) on "
-          f"{len(x_train):,} images{augmented}, {args.epochs} epochs, {args.optimizer} lr {lr:g} "
-          f"(cosine), batch {args.batch_size}")
+    ranks = "" if world is None else \
+        f" on {world.size} ranks ({'/'.join(map(str, world.counts(args.batch_size)))} each)"
+    say(f"{type(model).__name__} ({model.num_params():,} parameters, {args.dtype}) on "
+        f"{len(x_train):,} images{augmented}, {args.epochs} epochs, {args.optimizer} lr {lr:g} "
+        f"(cosine), batch {args.batch_size}{ranks}")
     held_out = 0 if args.validation is None else \
         len(split_indices(len(x_train), args.validation, args.seed)[1])
     trained_on = len(x_train) - held_out
-    print(f"train loss: mean over the epoch's batches; train acc: "
-          f"{min(trainer.train_sample, trained_on):,} "
-          f"training images in inference mode")
+    say(f"train loss: mean over the epoch's batches; train acc: "
+        f"{min(trainer.train_sample, trained_on):,} "
+        f"training images in inference mode")
     if args.validation is not None:
-        print(f"val: {held_out:,} training images held out (validation "
-              f"{args.validation:g}), not trained on")
+        say(f"val: {held_out:,} training images held out (validation "
+            f"{args.validation:g}), not trained on")
     initial_filters = model.params[0].copy()
     started = time.perf_counter()
     history = trainer.fit(x_train, t_train, args.epochs, x_test, t_test, resume=args.resume)
-    print(f"trained in {time.perf_counter() - started:.1f} s")
-    trainer.save_history(args.out / "history.json")
-    model.save(args.out / "weights.npz")
-    scores = model.predict_batches(x_test)
-    write_figures(model, history, x_test, t_test, scores, args.out, initial_filters)
-    return accuracy(scores, t_test)
+    say(f"trained in {time.perf_counter() - started:.1f} s")
+    if world is not None:
+        steps = sum(record["allreduce_ms"] for record in history) / len(history)
+        say(f"allreduce: {steps:.2f} ms per step on average")
+    if root:
+        trainer.save_history(args.out / "history.json")
+        model.save(args.out / "weights.npz")
+    result, scores = test_accuracy(model, x_test, t_test, world)
+    if root:
+        write_figures(model, history, x_test, t_test, scores, args.out, initial_filters)
+    return result
+
+
+def test_accuracy(model, x_test, t_test, world=None) -> tuple[Optional[float], Optional[np.ndarray]]:
+    """``(accuracy, scores)`` of the test set, predicted over the ranks of a world (rank 0's
+    weights, gathered on rank 0; None on the others)."""
+    if world is None:
+        scores = model.predict_batches(x_test)
+    else:
+        from cnn.distributed import predict_batches
+        world.broadcast_state(model)
+        scores = predict_batches(model, x_test, world)
+    return (None, None) if scores is None else (accuracy(scores, t_test), scores)
 
 
 def default_lr(args) -> float:
@@ -245,16 +295,44 @@ def main(argv: Optional[Sequence[str]] = None, default_data_dir: Optional[Path] 
     args = parse_args(argv)
     if args.data_dir is None and default_data_dir is not None and Path(default_data_dir).is_dir():
         args.data_dir = Path(default_data_dir)
+    world = None
+    if args.distributed:
+        try:
+            world = join_world()
+        except (ImportError, RuntimeError) as error:
+            print(f"error: --distributed: {error}", file=sys.stderr)
+            return 2
     try:
-        accuracy = run(args)
+        accuracy = run(args, world)
     except TrainingInterrupted as interrupted:
-        print(f"\n{interrupted}: run the same command with --resume", file=sys.stderr)
+        if world is None or world.is_root:
+            print(f"\n{interrupted}: run the same command with --resume", file=sys.stderr)
         return 130
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        rank = "" if world is None or world.size == 1 else f"rank {world.rank}: "
+        print(f"{rank}error: {error}", file=sys.stderr)
+        if world is not None and world.size > 1:
+            world.abort(2)  # the other ranks may be waiting for this one
         return 2
-    print(f"test accuracy: {accuracy:.4f}")
+    except BaseException:
+        if world is None or world.size == 1:
+            raise
+        from cnn.distributed import abort_on_error
+        with abort_on_error(world):
+            raise
+    if accuracy is not None:
+        print(f"test accuracy: {accuracy:.4f}")
     return 0
+
+
+def join_world():
+    """This process's :class:`cnn.distributed.World`; refuses a process that mpiexec did not
+    start, saying how to launch."""
+    from cnn.distributed import LAUNCH_HINT, World, launched_by_mpiexec
+    world = World()
+    if world.size == 1 and not launched_by_mpiexec():
+        raise RuntimeError(f"this process is not part of an MPI job; {LAUNCH_HINT}")
+    return world
 
 
 if __name__ == "__main__":

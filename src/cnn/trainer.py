@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 import numpy as np
 
@@ -26,10 +26,15 @@ from cnn.schedules import Schedule
 from cnn.storage import atomic_write_npz, atomic_write_text, read_npz
 from cnn.validation import best_epoch, check_validation, split_indices, stops_early
 
+if TYPE_CHECKING:
+    from cnn.distributed import World
+
 __all__ = ["Trainer", "TrainingInterrupted", "format_epoch"]
 
 # Streams of random numbers drawn from the Trainer's seed besides the shuffling's.
 AUGMENT_STREAM, SAMPLE_STREAM = 1, 2
+# The stream of the dropout generators of ranks other than 0 in distributed training.
+RANK_LAYER_STREAM = 4
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -55,26 +60,28 @@ def format_epoch(record: dict) -> str:
 
 
 class DeferredInterrupt:
-    """Inside the block the first Ctrl-C only sets ``requested`` (so that a step is
-    never cut in half); a second one interrupts at once. Outside the main thread,
-    where signal handlers cannot be set, Ctrl-C behaves as usual."""
+    """Inside the block the first Ctrl-C (or another of ``signals``) only sets ``requested``
+    (so that a step is never cut in half); a second one interrupts at once. Outside the main
+    thread, where signal handlers cannot be set, the signals behave as usual."""
 
-    def __init__(self) -> None:
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGINT,)) -> None:
         self.requested = False
-        self.previous_handler = None
+        self.signals = signals
+        self.previous_handlers: dict[int, object] = {}
 
     def __enter__(self) -> "DeferredInterrupt":
         if threading.current_thread() is threading.main_thread():
-            self.previous_handler = signal.signal(signal.SIGINT, self._request)
+            self.previous_handlers = {number: signal.signal(number, self._request)
+                                      for number in self.signals}
         return self
 
     def _request(self, signum, frame) -> None:
         self.requested = True
-        signal.signal(signal.SIGINT, self.previous_handler)
+        signal.signal(signum, self.previous_handlers[signum])
 
     def __exit__(self, *exc_info) -> None:
-        if self.previous_handler is not None:
-            signal.signal(signal.SIGINT, self.previous_handler)
+        for number, handler in self.previous_handlers.items():
+            signal.signal(number, handler)
 
 
 class Trainer:
@@ -116,6 +123,14 @@ class Trainer:
             them too, so a resumed run restores the same. Needs ``validation``.
         early_stopping: stop when the validation accuracy has not improved for this many
             epochs (a patience); None (default) trains every epoch. Needs ``validation``.
+        world: a :class:`cnn.distributed.World` to train data-parallel on its ranks (see the
+            guide "Training on several processes"): every rank runs ``fit`` on the same data;
+            each computes the gradient of its shard of every global batch of ``batch_size``,
+            one ``Allreduce`` averages them, and every rank applies the same update, so the
+            weights are those of one process up to float rounding. Evaluation is split over
+            the ranks; rank 0 alone logs and writes the checkpoint. Augmentation and dropout
+            draw from streams of their own on each rank; batch norm uses each rank's batch
+            statistics and keeps rank 0's running ones. None (default): this process alone.
     """
 
     def __init__(self, model: Sequential, optimizer: Optimizer, batch_size: int = 128, seed: int = 0,
@@ -125,7 +140,8 @@ class Trainer:
                  progress: Optional[bool] = None, augment: Optional[Transform] = None,
                  train_sample: int = 1000,
                  validation: Union[None, float, tuple[np.ndarray, np.ndarray]] = None,
-                 keep_best: bool = False, early_stopping: Optional[int] = None) -> None:
+                 keep_best: bool = False, early_stopping: Optional[int] = None,
+                 world: Optional["World"] = None) -> None:
         if not isinstance(model, Sequential):
             raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
         if not isinstance(optimizer, Optimizer):
@@ -154,6 +170,15 @@ class Trainer:
                                  f"validation=0.1 (a tenth of the training data) or "
                                  f"validation=(x_val, t_val)")
         self.history: list[dict] = []
+        self.world = world
+        if world is not None:
+            from cnn.distributed import GradientAllreduce, World
+            if not isinstance(world, World):
+                raise TypeError(f"world must be a cnn.distributed.World (or None), got "
+                                f"{describe(world)}")
+            self.allreduce = GradientAllreduce(world)
+            if not world.is_root:
+                self.log, self.progress = (lambda line: None), False
 
     def fit(self, x: np.ndarray, t: np.ndarray, epochs: int, x_test: Optional[np.ndarray] = None,
             t_test: Optional[np.ndarray] = None, resume: bool = False) -> list[dict]:
@@ -183,12 +208,18 @@ class Trainer:
             x, t, held_out = self._split_validation(x, t)
             evaluated = {"val": held_out, "test": None if x_test is None else (x_test, t_test)}
             n_samples = x.shape[0]
+            if self.world is not None:
+                self._check_same_setup(x, n_samples, epochs)
             state = self._fresh_state(n_samples)
-            if resume and self.checkpoint.exists():
+            if resume and self._is_root() and self.checkpoint.exists():
                 state = self._load_checkpoint(n_samples)
                 self.log(f"resumed from {self.checkpoint} at epoch {state['epoch'] + 1}, "
                          f"step {state['step']}")
-            with DeferredInterrupt() as interrupt:
+            if self.world is not None:
+                state = self._share_state(state)
+            # mpiexec forwards SIGTERM as well as Ctrl-C to every rank: both end the job cleanly.
+            signals = (signal.SIGINT,) if self.world is None else (signal.SIGINT, signal.SIGTERM)
+            with DeferredInterrupt(signals) as interrupt:
                 while state["epoch"] < epochs and not stops_early(self.history, self.early_stopping):
                     self._run_epoch(state, x, t, evaluated, interrupt)
             if stops_early(self.history, self.early_stopping) and state["epoch"] < epochs:
@@ -284,35 +315,51 @@ class Trainer:
             bar.update(state["step"])
             while state["step"] < steps:
                 batch = order[state["step"] * self.batch_size:(state["step"] + 1) * self.batch_size]
-                x_batch = x[batch]
-                if self.augment is not None:
+                mine = batch if self.world is None else batch[self.world.shard(len(batch))]
+                x_batch = x[mine]
+                if self.augment is not None and len(mine):
                     x_batch = self.augment(x_batch, state["augment_rng"])
-                loss, correct = self._train_step(x_batch, t[batch], epoch, state["step"])
+                if self.world is None:
+                    loss, correct = self._train_step(x_batch, t[mine], epoch, state["step"])
+                    stop = interrupt.requested
+                else:
+                    loss, correct, stop = self._train_step_distributed(
+                        x_batch, t[mine], len(batch), epoch, state["step"], interrupt.requested)
                 state["loss_sum"] += loss * len(batch)
                 state["correct"] += correct
                 state["seen"] += len(batch)
                 state["step"] += 1
                 bar.update(1, loss=state["loss_sum"] / state["seen"])
-                if interrupt.requested:
+                if stop:
                     state["seconds"] = time.perf_counter() - started
                     self._interrupt(state)
         sample = self._sample(state["n_samples"])
         record = {"epoch": epoch + 1, "lr": self.optimizer.lr,
                   "train_loss": state["loss_sum"] / state["seen"],
-                  "train_acc": self.model.evaluate(x[sample], t[sample], checked=True)[1],
+                  "train_acc": self._evaluate(x[sample], t[sample])[1],
                   "batch_acc": state["correct"] / state["seen"]}
+        if self.world is not None:
+            # Every rank gets rank 0's batch-norm statistics (and any rounding apart undone).
+            self.world.broadcast_state(self.model, self.optimizer)
         for kind, pair in evaluated.items():
             record[f"{kind}_loss"], record[f"{kind}_acc"] = (None, None) if pair is None else \
-                self.model.evaluate(*pair, checked=True)
+                self._evaluate(*pair)
         record["seconds"] = time.perf_counter() - started
+        if self.world is not None:
+            record["ranks"] = self.world.size
+            record["allreduce_ms"] = 1000 * self.allreduce.seconds / max(self.allreduce.calls, 1)
+            self.allreduce.seconds, self.allreduce.calls = 0.0, 0
         self.history.append(record)
         if self.keep_best and best_epoch(self.history) == record["epoch"]:
             state["best"] = {key: array.copy() for key, array in self.model.state_dict().items()}
         state.update(epoch=epoch + 1, step=0, order=None, loss_sum=0.0, correct=0, seen=0, seconds=0.0)
-        if self.checkpoint is not None:
+        if self.checkpoint is not None and self._is_root():
             self._save_checkpoint(state)
         self.log(format_epoch(record))
-        if interrupt.requested:  # Ctrl-C during the evaluation or the checkpoint
+        stop = interrupt.requested
+        if self.world is not None:  # every rank stops, or none
+            stop = bool(self.world.sum([stop])[0])
+        if stop:  # Ctrl-C during the evaluation or the checkpoint
             self._interrupt(state)
 
     def _train_step(self, x_batch, t_batch, epoch: int, step: int) -> tuple[float, int]:
@@ -324,13 +371,72 @@ class Trainer:
         self.optimizer.update(self.model.named_params(), self.model.named_grads())
         return loss, correct_predictions(scores, t_batch)
 
+    def _train_step_distributed(self, x_mine, t_mine, batch_size: int, epoch: int, step: int,
+                                stop_requested: bool) -> tuple[float, int, bool]:
+        """One step on this rank's shard of a global batch of ``batch_size``: ``(loss, correct,
+        stop)`` of the whole batch, ``stop`` true when any rank was asked to stop."""
+        loss_sum = correct = 0
+        if len(x_mine):
+            loss, scores = self.model.train_step(x_mine, t_mine, checked=True)
+            loss_sum, correct = loss * len(x_mine), correct_predictions(scores, t_mine)
+        grads, (loss_sum, correct, stop) = self.allreduce(
+            self.model.named_grads(), len(x_mine) / batch_size, [loss_sum, correct, stop_requested])
+        loss = loss_sum / batch_size
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; training "
+                f"stopped. Try a smaller learning rate (lr={self.optimizer.lr:g})")
+        self.optimizer.update(self.model.named_params(), grads)
+        return loss, int(round(correct)), bool(stop)
+
+    def _evaluate(self, x: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+        """``(loss, accuracy)`` of checked samples, split over the ranks with a world."""
+        if self.world is None:
+            return self.model.evaluate(x, t, checked=True)
+        mine = self.world.shard(len(x))
+        loss = accuracy = 0.0
+        if len(x[mine]):
+            loss, accuracy = self.model.evaluate(x[mine], t[mine], checked=True)
+        count = len(x[mine])
+        loss_sum, correct = self.world.sum([loss * count, accuracy * count])
+        return float(loss_sum / len(x)), float(round(correct) / len(x))
+
+    def _is_root(self) -> bool:
+        return self.world is None or self.world.is_root
+
+    def _check_same_setup(self, x: np.ndarray, n_samples: int, epochs: int) -> None:
+        """Refuse, on every rank, ranks that would not train the same model on the same data."""
+        self.world.check_same("models", [(name, array.shape, str(array.dtype))
+                                         for name, array in self.model.named_arrays().items()])
+        self.world.check_same("training setups", {
+            "samples": n_samples, "sample shape": x.shape[1:], "epochs": epochs,
+            "batch_size": self.batch_size, "seed": self.seed, "optimizer": repr(self.optimizer),
+            "augment": self._augment_setting(), "validation": self._validation_setting(),
+            "keep_best": self.keep_best, "early_stopping": self.early_stopping})
+
+    def _share_state(self, state: dict) -> dict:
+        """Rank 0's training state (position, generators, history, weights, optimizer state),
+        on every rank; the other ranks' augmentation and dropout draw from streams of their own."""
+        world = self.world
+        shared = world.broadcast((state, self.history) if world.is_root else None)
+        world.broadcast_state(self.model, self.optimizer)
+        if world.is_root:
+            return state
+        state, self.history = shared
+        position = [world.rank, state["epoch"], state["step"]]
+        state["augment_rng"] = np.random.default_rng([self.seed, AUGMENT_STREAM, *position])
+        for index, layer in enumerate(self._layers_with_rng()):
+            layer.rng = np.random.default_rng([self.seed, RANK_LAYER_STREAM, index, *position])
+        return state
+
     def _interrupt(self, state: dict) -> None:
         where = (f"epoch {state['epoch'] + 1}, step {state['step']}" if state["step"]
                  else f"the end of epoch {state['epoch']}")
         if self.checkpoint is None:
             raise TrainingInterrupted(f"training interrupted at {where}; no checkpoint path was "
                                       f"given, so nothing was saved", None)
-        self._save_checkpoint(state)
+        if self._is_root():
+            self._save_checkpoint(state)
         raise TrainingInterrupted(f"training interrupted at {where}; checkpoint saved to "
                                   f"{self.checkpoint}; resume to continue", self.checkpoint)
 

@@ -1,0 +1,305 @@
+"""Data-parallel training and prediction over MPI (mpi4py), in Horovod's design.
+
+Every rank holds the whole model. Rank 0 broadcasts its initial state; each rank computes the
+gradient of its shard of every global batch; one ``Allreduce`` over one contiguous buffer sums
+the shard gradients, each weighted by its shard's share of the batch, so that every rank holds
+the gradient of the whole batch and applies the same update. Rank 0 alone writes files.
+
+    mpiexec -n 2 cnn-train --distributed            # the main job on two ranks
+    mpiexec -n 2 python my_loop.py                   # a loop of one's own (see World)
+
+mpi4py is imported only when a :class:`World` is made: ``pip install "cnn-ext[mpi]"``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Optional, Sequence
+
+import numpy as np
+
+import cnn_ext
+from cnn._checks import check_int, describe
+
+__all__ = ["World", "DistributedOptimizer", "GradientAllreduce", "predict_batches",
+           "abort_on_error", "launched_by_mpiexec", "INSTALL_HINT", "LAUNCH_HINT"]
+
+INSTALL_HINT = 'pip install "cnn-ext[mpi]" (mpi4py and the MPICH wheel)'
+LAUNCH_HINT = "launch it with mpiexec, for example: mpiexec -n 2 cnn-train --distributed"
+#: Variables a process manager (MPICH's Hydra, PMIx, Open MPI, Slurm) sets in each rank.
+LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as error:
+        raise ImportError(f"distributed training needs mpi4py, which is not installed "
+                          f"({error}): {INSTALL_HINT}") from None
+    return MPI
+
+
+def launched_by_mpiexec() -> bool:
+    """Whether this process was started by an MPI launcher (not as a singleton)."""
+    return any(name in os.environ for name in LAUNCHER_VARIABLES)
+
+
+def shard_bounds(count: int, ranks: int, rank: int) -> tuple[int, int]:
+    """``(start, stop)`` of ``rank``'s share of ``count`` items split over ``ranks``: shares in
+    rank order that differ by at most one, the larger first."""
+    base, extra = divmod(count, ranks)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (rank < extra)
+
+
+class World:
+    """The ranks of one job: an MPI communicator with the few collective calls training needs.
+
+    Args:
+        comm: an ``mpi4py.MPI.Comm`` (default ``MPI.COMM_WORLD``).
+        threads_per_rank: the kernels' threads in each rank; None (default) leaves a thread
+            count set by ``CNN_EXT_NUM_THREADS``/``OMP_NUM_THREADS`` alone, else shares the
+            cores among the ranks on each machine (two ranks on two cores: one thread each).
+
+    Example (run with ``mpiexec -n 2 python loop.py``):
+
+        >>> from cnn.distributed import World, DistributedOptimizer  # doctest: +SKIP
+        >>> world = World()
+        >>> model, optimizer = LeNet(seed=0), DistributedOptimizer(Adam(lr=0.002), world)
+        >>> world.broadcast_state(model, optimizer.optimizer)
+        >>> for batch in batches:                      # the same global batches on every rank
+        ...     mine = batch[world.shard(len(batch))]
+        ...     loss, _ = model.train_step(x[mine], t[mine])
+        ...     optimizer.update(model.named_params(), model.named_grads(),
+        ...                      samples=len(mine), batch_size=len(batch))
+    """
+
+    def __init__(self, comm: Any = None, threads_per_rank: Optional[int] = None) -> None:
+        MPI = _mpi()
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        if not isinstance(self.comm, MPI.Comm):
+            raise TypeError(f"comm must be an mpi4py.MPI.Comm, got {describe(comm)}")
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        if threads_per_rank is not None:
+            cnn_ext.set_num_threads(check_int("threads_per_rank", threads_per_rank, 1))
+        elif not (os.environ.get("CNN_EXT_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")):
+            local = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+            cnn_ext.set_num_threads(max(1, cnn_ext.get_num_threads() // local.Get_size()))
+            local.Free()
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this is rank 0, the one that prints and writes."""
+        return self.rank == 0
+
+    def shard(self, count: int) -> slice:
+        """This rank's slice of ``count`` items (a global batch): consecutive shares in rank
+        order, differing by at most one item (an empty slice when ``count < size``)."""
+        return slice(*shard_bounds(count, self.size, self.rank))
+
+    def counts(self, count: int) -> list[int]:
+        """Every rank's share of ``count`` items, in rank order."""
+        return [stop - start for start, stop in
+                (shard_bounds(count, self.size, rank) for rank in range(self.size))]
+
+    def check_same(self, what: str, description: Any) -> None:
+        """Raise ``ValueError`` on every rank when ranks describe ``what`` differently.
+
+        ``description``: any picklable value that must be equal on every rank (for example the
+        names, shapes and dtypes of a model's arrays)."""
+        described = self.comm.allgather(description)
+        differing = [rank for rank, other in enumerate(described) if other != described[0]]
+        if differing:
+            raise ValueError(f"the ranks built different {what}: rank 0 has {_short(described[0])}, "
+                             f"rank {differing[0]} has {_short(described[differing[0]])}; every "
+                             f"rank must run the same command")
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` (any picklable object), on every rank."""
+        return self.comm.bcast(value, root=0)
+
+    def broadcast_arrays(self, arrays: Sequence[np.ndarray]) -> None:
+        """Overwrite every rank's ``arrays`` with rank 0's, in place (same shapes and dtypes)."""
+        for array in arrays:
+            if array.flags.c_contiguous:
+                self.comm.Bcast(array, root=0)
+            else:
+                copy = np.ascontiguousarray(array)
+                self.comm.Bcast(copy, root=0)
+                array[...] = copy
+
+    def broadcast_state(self, model, optimizer=None) -> None:
+        """Give every rank rank 0's parameters and buffers (batch-norm statistics) and, with
+        ``optimizer``, its optimizer state (steps, moments) and learning rate."""
+        self.check_same("models", [(name, array.shape, str(array.dtype))
+                                   for name, array in model.named_arrays().items()])
+        self.broadcast_arrays(list(model.named_arrays().values()))
+        if optimizer is not None:
+            self.check_same("optimizers", type(optimizer).__name__)
+            if not self.is_root:
+                optimizer.state = {}
+            state = self.broadcast(optimizer.state_dict() if self.is_root else None)
+            if not self.is_root:
+                optimizer.load_state_dict(state)
+            optimizer.lr = self.broadcast(optimizer.lr)
+
+    def sum(self, values: Sequence[float]) -> np.ndarray:
+        """The element-wise sum over the ranks of a few numbers, in float64."""
+        total = np.array(values, dtype=np.float64)
+        self.comm.Allreduce(self.MPI.IN_PLACE, total, op=self.MPI.SUM)
+        return total
+
+    def gather_rows(self, local: np.ndarray, root: Optional[int] = 0) -> Optional[np.ndarray]:
+        """Every rank's ``local`` rows concatenated in rank order: on ``root`` (None on the
+        others), or on every rank with ``root=None``. The rows' shape and dtype must agree."""
+        local = np.ascontiguousarray(local)
+        self.check_same("rows to gather", (local.shape[1:], str(local.dtype)))
+        counts = self.comm.allgather(local.shape[0])
+        row = int(np.prod(local.shape[1:], dtype=np.int64))
+        sizes = [count * row for count in counts]
+        if root is None or self.rank == root:
+            gathered = np.empty((sum(counts),) + local.shape[1:], local.dtype)
+            receive = [gathered, sizes]
+        else:
+            gathered, receive = None, None
+        if root is None:
+            self.comm.Allgatherv(local, receive)
+        else:
+            self.comm.Gatherv(local, receive, root=root)
+        return gathered
+
+    def abort(self, code: int = 1) -> None:
+        """End every rank of the job at once (``MPI_Abort``) with exit status ``code``."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.comm.Abort(code)
+
+
+class GradientAllreduce:
+    """Averages the ranks' gradients with one ``Allreduce`` over one contiguous buffer.
+
+    The buffer holds every gradient, flattened in the model's order, then a few extra numbers
+    summed in the same call (the Trainer's loss, correct predictions and a stop request). The
+    time spent in the calls is kept in ``seconds``, their number in ``calls``.
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.buffer: Optional[np.ndarray] = None
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, grads: Mapping[str, np.ndarray], weight: float,
+                 extras: Sequence[float] = ()) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``(averaged, extras)``: the sum over the ranks of ``weight * grad`` for each of
+        ``grads`` (views into the buffer, by name) and the sums of ``extras`` (float64).
+
+        ``weight`` is this rank's share of the global batch (0 for an empty shard, whose
+        gradients are not read)."""
+        sizes = [grad.size for grad in grads.values()]
+        dtype = next(iter(grads.values())).dtype if grads else np.dtype(np.float64)
+        total = sum(sizes)
+        # The extras ride in the gradients' dtype; a float32 buffer counts exactly to 2**24.
+        if self.buffer is None or self.buffer.size != total + len(extras) or self.buffer.dtype != dtype:
+            self.buffer = np.empty(total + len(extras), dtype)
+        offset = 0
+        averaged = {}
+        for (name, grad), size in zip(grads.items(), sizes):
+            part = self.buffer[offset:offset + size]
+            if weight:
+                np.multiply(grad.reshape(-1), dtype.type(weight), out=part)
+            else:
+                part[...] = 0
+            averaged[name] = part.reshape(grad.shape)
+            offset += size
+        self.buffer[total:] = extras
+        started = time.perf_counter()
+        self.world.comm.Allreduce(self.world.MPI.IN_PLACE, self.buffer, op=self.world.MPI.SUM)
+        self.seconds += time.perf_counter() - started
+        self.calls += 1
+        return averaged, self.buffer[total:].astype(np.float64)
+
+
+class DistributedOptimizer:
+    """Wraps an optimizer, in the style of Horovod's: ``update`` first averages the gradients
+    over the ranks (one ``Allreduce``), then applies the wrapped optimizer's update, the same on
+    every rank. See :class:`World` for a loop; the wrapped optimizer is ``optimizer``.
+
+    Args:
+        optimizer: any :class:`cnn.optim.Optimizer`.
+        world: the job's :class:`World`.
+    """
+
+    def __init__(self, optimizer, world: World) -> None:
+        from cnn.optim import Optimizer
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a cnn.optim.Optimizer, got {describe(optimizer)}")
+        if not isinstance(world, World):
+            raise TypeError(f"world must be a cnn.distributed.World, got {describe(world)}")
+        self.optimizer = optimizer
+        self.world = world
+        self.allreduce = GradientAllreduce(world)
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.optimizer.lr = value
+
+    def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], *,
+               samples: Optional[int] = None, batch_size: Optional[int] = None) -> None:
+        """Average ``grads`` (by name) over the ranks and update ``params`` in place.
+
+        ``samples``: this rank's share of the global batch of ``batch_size`` samples, so that
+        the gradient is weighted by it (exact when shards differ in size); both None weights
+        every rank equally."""
+        if (samples is None) != (batch_size is None):
+            raise ValueError("samples and batch_size must be given together")
+        if samples is None:
+            weight = 1.0 / self.world.size
+        else:
+            batch_size = check_int("batch_size", batch_size, 1)
+            weight = check_int("samples", samples, 0) / batch_size
+        averaged, _ = self.allreduce(dict(grads), weight)
+        self.optimizer.update(params, averaged)
+
+
+def predict_batches(model, x: np.ndarray, world: World, batch_size: int = 128,
+                    root: Optional[int] = 0) -> Optional[np.ndarray]:
+    """``model.predict_batches(x)`` split over the ranks: each predicts its share of ``x``
+    (the whole array, the same on every rank) and the scores are gathered in order on ``root``
+    (None on the others), or on every rank with ``root=None``. The same scores as one process."""
+    mine = x[world.shard(len(x))]
+    if len(mine):
+        local = model.predict_batches(mine, batch_size)
+    else:
+        classes = model.predict_batches(x[:1], batch_size).shape[1]
+        local = np.empty((0, classes), model.dtype)
+    return world.gather_rows(local, root)
+
+
+@contextmanager
+def abort_on_error(world: World, code: int = 1) -> Iterator[None]:
+    """Inside the block, an exception on any rank prints its traceback and ends every rank
+    (``MPI_Abort``) instead of leaving the others waiting in a collective call forever."""
+    try:
+        yield
+    except BaseException:
+        if world.size == 1:
+            raise
+        print(f"rank {world.rank} of {world.size}:", file=sys.stderr)
+        traceback.print_exc()
+        world.abort(code)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 300 else text[:297] + "..."
