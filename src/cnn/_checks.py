@@ -14,10 +14,17 @@ import numpy as np
 
 from cnn_ext._checks import check_int, describe
 
-__all__ = ["check_int", "describe", "check_float", "check_weight", "check_weight_and_bias",
+__all__ = ["check_int", "describe", "check_instance", "check_float", "check_weight", "check_weight_and_bias",
            "check_input", "check_labels", "check_samples"]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_instance(name: str, value: Any, kind: type, what: str) -> Any:
+    """``value`` if it is a ``kind`` (called ``what`` in the message), else ``TypeError``."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {what}, got {describe(value)}")
+    return value
 
 
 def check_float(name: str, value: Any, low: float = 0.0, high: float = math.inf,

@@ -23,10 +23,11 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 import cnn_ext
-from cnn._checks import check_int, describe
+from cnn._checks import check_instance, check_int
+from cnn.optim import Arrays, Optimizer
 
 __all__ = ["World", "DistributedOptimizer", "GradientAllreduce", "predict_batches",
-           "abort_on_error", "launched_by_mpiexec", "INSTALL_HINT", "LAUNCH_HINT"]
+           "abort_on_error", "launched_by_mpiexec", "shard_bounds"]
 
 INSTALL_HINT = 'pip install "cnn-ext[mpi]" (mpi4py and the MPICH wheel)'
 LAUNCH_HINT = "launch it with mpiexec, for example: mpiexec -n 2 cnn-train --distributed"
@@ -65,25 +66,27 @@ class World:
             count set by ``CNN_EXT_NUM_THREADS``/``OMP_NUM_THREADS`` alone, else shares the
             cores among the ranks on each machine (two ranks on two cores: one thread each).
 
-    Example (run with ``mpiexec -n 2 python loop.py``):
+    A loop of one's own, run with ``mpiexec -n 2 python loop.py`` (every rank runs it all)::
 
-        >>> from cnn.distributed import World, DistributedOptimizer  # doctest: +SKIP
-        >>> world = World()
-        >>> model, optimizer = LeNet(seed=0), DistributedOptimizer(Adam(lr=0.002), world)
-        >>> world.broadcast_state(model, optimizer.optimizer)
-        >>> for batch in batches:                      # the same global batches on every rank
-        ...     mine = batch[world.shard(len(batch))]
-        ...     loss, _ = model.train_step(x[mine], t[mine])
-        ...     optimizer.update(model.named_params(), model.named_grads(),
-        ...                      samples=len(mine), batch_size=len(batch))
+        from cnn.distributed import World, DistributedOptimizer
+        world = World()
+        model, optimizer = LeNet(seed=0), DistributedOptimizer(Adam(lr=0.002), world)
+        world.broadcast_state(model, optimizer.optimizer)      # rank 0's weights everywhere
+        for batch in batches:                      # the same global batches on every rank
+            mine = batch[world.shard(len(batch))]  # this rank's share
+            if len(mine):                          # empty when the batch has fewer samples
+                model.train_step(x[mine], t[mine])  # than there are ranks
+            optimizer.update(model.named_params(), model.named_grads(),
+                             samples=len(mine), batch_size=len(batch))
+        if world.is_root:
+            model.save("weights.npz")
     """
 
     def __init__(self, comm: Any = None, threads_per_rank: Optional[int] = None) -> None:
         MPI = _mpi()
         self.MPI = MPI
-        self.comm = MPI.COMM_WORLD if comm is None else comm
-        if not isinstance(self.comm, MPI.Comm):
-            raise TypeError(f"comm must be an mpi4py.MPI.Comm, got {describe(comm)}")
+        self.comm = MPI.COMM_WORLD if comm is None else \
+            check_instance("comm", comm, MPI.Comm, "mpi4py.MPI.Comm")
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         if threads_per_rank is not None:
@@ -237,13 +240,8 @@ class DistributedOptimizer:
     """
 
     def __init__(self, optimizer, world: World) -> None:
-        from cnn.optim import Optimizer
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a cnn.optim.Optimizer, got {describe(optimizer)}")
-        if not isinstance(world, World):
-            raise TypeError(f"world must be a cnn.distributed.World, got {describe(world)}")
-        self.optimizer = optimizer
-        self.world = world
+        self.optimizer = check_instance("optimizer", optimizer, Optimizer, "cnn.optim.Optimizer")
+        self.world = check_instance("world", world, World, "cnn.distributed.World")
         self.allreduce = GradientAllreduce(world)
 
     @property
@@ -254,9 +252,10 @@ class DistributedOptimizer:
     def lr(self, value: float) -> None:
         self.optimizer.lr = value
 
-    def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], *,
-               samples: Optional[int] = None, batch_size: Optional[int] = None) -> None:
-        """Average ``grads`` (by name) over the ranks and update ``params`` in place.
+    def update(self, params: Arrays, grads: Arrays, *, samples: Optional[int] = None,
+               batch_size: Optional[int] = None) -> None:
+        """Average ``grads`` over the ranks and update ``params`` in place (lists, or dicts of
+        arrays by name, as :meth:`cnn.optim.Optimizer.update` takes them).
 
         ``samples``: this rank's share of the global batch of ``batch_size`` samples, so that
         the gradient is weighted by it (exact when shards differ in size); both None weights
@@ -268,7 +267,9 @@ class DistributedOptimizer:
         else:
             batch_size = check_int("batch_size", batch_size, 1)
             weight = check_int("samples", samples, 0) / batch_size
-        averaged, _ = self.allreduce(dict(grads), weight)
+        named = grads if isinstance(grads, Mapping) else \
+            {str(index): grad for index, grad in enumerate(grads)}
+        averaged, _ = self.allreduce(named, weight)
         self.optimizer.update(params, averaged)
 
 

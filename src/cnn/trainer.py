@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Union
 import numpy as np
 
 import cnn_ext
-from cnn._checks import check_int, check_samples, describe
+from cnn._checks import check_instance, check_int, check_samples, describe
 from cnn.augment import Transform
 from cnn.checkpoint import check_checkpoint_arrays, checked_record, entries
 from cnn.losses import class_indices
@@ -50,13 +50,17 @@ def format_epoch(record: dict) -> str:
 
     The train loss is the mean over the epoch's batches (training mode); the train accuracy is
     measured in inference mode on a sample of the training set (see :class:`Trainer`). A
-    validated epoch shows ``val loss ... acc ...`` before the test set."""
+    validated epoch shows ``val loss ... acc ...`` before the test set; a distributed one ends
+    with the ranks and the mean time of a step's gradient ``Allreduce``."""
     line = (f"| epoch {record['epoch']} | train loss {record['train_loss']:.4f} "
             f"acc {record['train_acc']:.4f} |")
     for kind in ("val", "test"):
         if record.get(f"{kind}_loss") is not None:
             line += f" {kind} loss {record[f'{kind}_loss']:.4f} acc {record[f'{kind}_acc']:.4f} |"
-    return line + f" {record['seconds']:.1f} s"
+    line += f" {record['seconds']:.1f} s"
+    if record.get("allreduce_ms") is not None:
+        line += f" | {record['ranks']} ranks, allreduce {record['allreduce_ms']:.2f} ms a step"
+    return line
 
 
 class DeferredInterrupt:
@@ -142,12 +146,8 @@ class Trainer:
                  validation: Union[None, float, tuple[np.ndarray, np.ndarray]] = None,
                  keep_best: bool = False, early_stopping: Optional[int] = None,
                  world: Optional["World"] = None) -> None:
-        if not isinstance(model, Sequential):
-            raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a cnn.optim.Optimizer, got {describe(optimizer)}")
-        self.model = model
-        self.optimizer = optimizer
+        self.model = check_instance("model", model, Sequential, "cnn.models.Sequential")
+        self.optimizer = check_instance("optimizer", optimizer, Optimizer, "cnn.optim.Optimizer")
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.seed = check_int("seed", seed, 0)
         self.lr_schedule = lr_schedule
@@ -173,9 +173,7 @@ class Trainer:
         self.world = world
         if world is not None:
             from cnn.distributed import GradientAllreduce, World
-            if not isinstance(world, World):
-                raise TypeError(f"world must be a cnn.distributed.World (or None), got "
-                                f"{describe(world)}")
+            check_instance("world", world, World, "cnn.distributed.World (or None)")
             self.allreduce = GradientAllreduce(world)
             if not world.is_root:
                 self.log, self.progress = (lambda line: None), False
