@@ -9,7 +9,9 @@ with one thread per rank. It prints the seconds per epoch and per step, the time
 in the gradients' Allreduce, and then a cost model for 8 and 64 machines: the measured compute
 per sample of one 2-core machine, split over the machines (strong scaling at the model's global
 batch), plus a ring allreduce of the gradient bytes, ``2 (P - 1) / P * bytes / bandwidth`` and
-``2 (P - 1)`` messages of ``LATENCY`` each, at 10 and 100 Gbit/s.
+``2 (P - 1)`` messages of ``LATENCY`` each, at 10 and 100 Gbit/s, and the number of machines
+(at most the global batch: one sample each) past which adding machines makes a step slower.
+The measured allreduce time is the time spent in the call, waiting for the slower rank included.
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ MACHINES = (8, 64)
 def worker(model_name: str, images: int) -> None:
     """One epoch of ``model_name`` (the main job's settings) in this process or MPI job; rank 0
     prints a JSON line of what it measured."""
-    import numpy as np
-
     from cnn.datasets import load_mnist
     from cnn.distributed import World, launched_by_mpiexec
     from cnn.optim import Adam
@@ -115,6 +115,11 @@ def main() -> None:
                 print(f"  model, {machines} machines at {gbits} Gbit/s: compute {compute:.2f} ms + "
                       f"allreduce {allreduce:.2f} ms per step, {speedup:.1f}x one machine "
                       f"({shard:g} samples per machine per step)")
+            best = max(range(1, single["batch"] + 1),
+                       key=lambda machines: cost_model(single, machines, gbits)[2])
+            print(f"  model, at {gbits} Gbit/s scaling stops at {best} machines: "
+                  f"{cost_model(single, best, gbits)[2]:.1f}x one machine (at most "
+                  f"{single['batch']} machines: one sample each)")
 
 
 if __name__ == "__main__":
