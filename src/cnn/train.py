@@ -230,7 +230,7 @@ def run(args, world=None) -> Optional[float]:
             model.load(args.out / "weights.npz")
             say(f"{args.out} holds a finished run of these settings; not training again. "
                 f"Its weights, on the test set:")
-        return test_accuracy(model, x_test, t_test, world)[0]
+        return score_test_set(model, x_test, t_test, world)[0]
     if root:
         atomic_write_text(args.out / "run.json", json.dumps(settings, indent=2) + "\n")
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
@@ -257,18 +257,20 @@ def run(args, world=None) -> Optional[float]:
     history = trainer.fit(x_train, t_train, args.epochs, x_test, t_test, resume=args.resume)
     say(f"trained in {time.perf_counter() - started:.1f} s")
     if world is not None:
-        steps = sum(record["allreduce_ms"] for record in history) / len(history)
-        say(f"allreduce: {steps:.2f} ms per step on average")
+        # Epochs of a resumed run may have been trained by one process, without an allreduce.
+        timed = [record["allreduce_ms"] for record in history if "allreduce_ms" in record]
+        if timed:
+            say(f"allreduce: {sum(timed) / len(timed):.2f} ms per step on average")
     if root:
         trainer.save_history(args.out / "history.json")
         model.save(args.out / "weights.npz")
-    result, scores = test_accuracy(model, x_test, t_test, world)
+    result, scores = score_test_set(model, x_test, t_test, world)
     if root:
         write_figures(model, history, x_test, t_test, scores, args.out, initial_filters)
     return result
 
 
-def test_accuracy(model, x_test, t_test, world=None) -> tuple[Optional[float], Optional[np.ndarray]]:
+def score_test_set(model, x_test, t_test, world=None) -> tuple[Optional[float], Optional[np.ndarray]]:
     """``(accuracy, scores)`` of the test set, predicted over the ranks of a world (rank 0's
     weights, gathered on rank 0; None on the others)."""
     if world is None:
