@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from extras import optional
 HERE = Path(__file__).parent
 #: Seconds after which mpiexec kills a job that hangs, and the test fails.
 HANG_SECONDS = 120
+#: Where the processes start: not the repository's root, whose source folder cnn_ext/ (without
+#: compiled modules) ``python -m`` would import instead of the installed package.
+NEUTRAL_DIRECTORY = tempfile.gettempdir()
 EPOCH_FLAGS = ["--train-size", "4096", "--batch-size", "64", "--epochs", "1",
                "--data-dir", str(MNIST_DIR)]
 
@@ -43,14 +47,14 @@ def launch(ranks, *command, **options):
         for index, program in enumerate(ranks):
             argv += ([":"] if index else []) + ["-n", "1", sys.executable, *program]
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=HANG_SECONDS + 30,
-                          **options)
+                          cwd=NEUTRAL_DIRECTORY, **options)
 
 
 def train(out, *flags, ranks=None):
     command = ["-m", "cnn.train", *EPOCH_FLAGS, "--out", str(out), *flags]
     if ranks is None:
         return subprocess.run([sys.executable, *command], capture_output=True, text=True,
-                              timeout=HANG_SECONDS)
+                              timeout=HANG_SECONDS, cwd=NEUTRAL_DIRECTORY)
     return launch(ranks, *command, "--distributed")
 
 
@@ -114,7 +118,8 @@ def test_sigterm_ends_every_rank_and_the_run_resumes_on_other_ranks(tmp_path):
     env = {**os.environ, "MPIEXEC_TIMEOUT": str(HANG_SECONDS), "OMP_NUM_THREADS": "1"}
     job = subprocess.Popen([mpiexec(), "-n", "3", sys.executable, "-m", "cnn.train", *EPOCH_FLAGS,
                             "--out", str(tmp_path / "split"), *flags, "--distributed"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                           cwd=NEUTRAL_DIRECTORY)
     for line in job.stdout:
         if line.startswith("| epoch 1 |"):
             job.send_signal(signal.SIGTERM)
@@ -163,6 +168,6 @@ def test_distributed_without_mpi4py_names_the_extra(tmp_path):
     program = ("import sys; sys.modules['mpi4py'] = None; from cnn.train import main; "
                f"sys.exit(main({[*EPOCH_FLAGS, '--out', str(tmp_path), '--distributed']!r}))")
     finished = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                              timeout=HANG_SECONDS)
+                              timeout=HANG_SECONDS, cwd=NEUTRAL_DIRECTORY)
     assert finished.returncode == 2
     assert "needs mpi4py" in finished.stderr and 'cnn-ext[mpi]' in finished.stderr
