@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn.datasets import load_digit, prepare_digit
+from cnn.datasets import load_digit, prepare_digit, prepare_ink
 
 DIGITS = Path(__file__).resolve().parents[1] / "examples" / "digits"
 
@@ -32,6 +32,17 @@ def test_a_drawing_becomes_an_mnist_sample(rgba, light_ground):
     assert max(rows.max() - rows.min() + 1, columns.max() - columns.min() + 1) == 20
     centre = [np.sum(image * axis) / image.sum() for axis in np.indices(image.shape)]
     np.testing.assert_allclose(centre, [13.5, 13.5], atol=0.5)
+
+
+def test_ink_is_prepared_as_drawn_however_much_of_the_canvas_it_covers():
+    ink = 1 - drawing()
+    np.testing.assert_array_equal(prepare_ink(ink), prepare_digit(drawing()))
+    heavy = np.zeros((40, 40))
+    heavy[2:38, 2:38] = 1  # ink on most of the canvas: prepare_digit would take it for the ground
+    sample = prepare_ink(heavy)[0, 0]
+    assert sample[4:24, 4:24].min() == 1.0 and sample[:4].max() == 0.0
+    with pytest.raises(ValueError, match="ink: no digit found"):
+        prepare_ink(np.zeros((30, 30)))
 
 
 def test_uint8_images_and_bad_images():

@@ -2,7 +2,8 @@
 
 MNIST's digits are white on black, 28x28 pixels, the digit scaled to fit a 20x20 box and placed so
 that its centre of mass sits at the image's centre. :func:`prepare_digit` does the same to any
-image of a dark digit on a light ground (or the other way round); :func:`load_digit` reads it from
+image of a dark digit on a light ground (or the other way round), :func:`prepare_ink` to an
+image of ink values (the draw-a-digit page's); :func:`load_digit` reads it from
 an image file first (through Pillow, which comes with matplotlib: ``pip install "cnn-ext[plot]"``).
 """
 
@@ -14,7 +15,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["prepare_digit", "load_digit", "MAX_IMAGE_PIXELS"]
+__all__ = ["prepare_digit", "prepare_ink", "load_digit", "MAX_IMAGE_PIXELS"]
 
 SIZE, BOX = 28, 20
 #: The largest image :func:`load_digit` decodes (a 24-megapixel photo fits).
@@ -79,16 +80,31 @@ def prepare_digit(image: np.ndarray) -> np.ndarray:
     """Turn an image (H, W), (H, W, 3) or (H, W, 4) of one digit into an MNIST sample (1, 1, 28, 28).
 
     Steps: grey (transparent pixels count as the background), inverted when the ground is light
-    (MNIST's ink is bright), cropped to the ink, scaled so that its longer side is 20 pixels
-    (averaging the pixels each new one covers), placed in 28x28 with its centre of mass at the
-    centre, and scaled so that the brightest ink is 1.
+    (MNIST's ink is bright), the ground brought to 0, then :func:`prepare_ink`.
     """
     grey = _grey(np.asarray(image, dtype=np.float64))
     ink = 1 - grey if np.median(grey) > 0.5 else grey
-    ink = np.clip(ink - np.median(ink), 0, None)  # the ground to 0
+    try:
+        return prepare_ink(np.clip(ink - np.median(ink), 0, None))
+    except ValueError:
+        raise ValueError("image: no digit found (every pixel has the colour of the ground)") from None
+
+
+def prepare_ink(ink: np.ndarray) -> np.ndarray:
+    """Turn an ink image (H, W) (0 the ground, larger values more ink) into an MNIST sample
+    (1, 1, 28, 28) float32 in [0, 1].
+
+    Cropped to the ink (pixels above a tenth of the most ink), scaled so that its longer side is
+    20 pixels (averaging the pixels each new one covers), placed in 28x28 with its centre of mass
+    at the centre, and scaled so that the most ink is 1.
+
+    Raises:
+        ValueError: naming ``ink`` when no pixel holds ink.
+    """
+    ink = np.asarray(ink, dtype=np.float64)
     rows, columns = np.nonzero(ink > 0.1 * ink.max()) if ink.max() > 0 else ((), ())
     if len(rows) == 0:
-        raise ValueError("image: no digit found (every pixel has the colour of the ground)")
+        raise ValueError("ink: no digit found (no pixel holds ink)")
     ink = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
     scale = BOX / max(ink.shape)
     height, width = (max(1, int(round(side * scale))) for side in ink.shape)
