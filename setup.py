@@ -72,19 +72,30 @@ extensions += [
 
 class AlwaysRebuild(build_ext):
     """Compile every time: release and debug builds share ``build/``, whose
-    timestamps cannot tell which mode an existing object was built in."""
+    timestamps cannot tell which mode an existing object was built in. The ``.pyx``
+    sources are turned into C here, when the extensions are built, not each time a
+    build frontend runs this file for metadata; the modules compile side by side,
+    one per core (``--parallel`` on the command line overrides)."""
 
     def initialize_options(self):
         super().initialize_options()
         self.force = True
+        self.parallel = os.cpu_count() or 1
 
+    def run(self):
+        generated = cythonize(
+            self.extensions,
+            compiler_directives=compiler_directives,
+            build_dir="build/cython",
+            force=True,
+            nthreads=os.cpu_count() or 1,
+        )
+        sources = {extension.name: extension.sources for extension in generated}
+        for extension in self.extensions:
+            extension.sources = sources[extension.name]
+        super().run()
 
 setup(
-    ext_modules=cythonize(
-        extensions,
-        compiler_directives=compiler_directives,
-        build_dir="build/cython",
-        force=True,
-    ),
+    ext_modules=extensions,
     cmdclass={"build_ext": AlwaysRebuild},
 )

@@ -13,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from demo_client import running_server
+from demo_client import CHROMEDRIVER, CHROMIUM, chromium, draw, running_server, wait_until
 from extras import optional
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-CANVAS_HALF = 140  # digit-canvas is 280x280 CSS pixels; strokes are given from its centre
 
 
 def stroke(points):
@@ -45,21 +41,13 @@ DIGITS = {
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = optional("selenium.webdriver", "pip install selenium")
+    optional("selenium.webdriver", "pip install selenium")
     if not (CHROMIUM and CHROMEDRIVER):
         message = "Chromium and its driver are absent (apt-get install chromium chromium-driver)"
         if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1400,2300", "--no-first-run"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER),
-                              options=options)
-    driver.set_page_load_timeout(60)
+    driver = chromium()
     yield driver
     driver.quit()
 
@@ -70,29 +58,6 @@ def page(browser):
         browser.get(server.url)
         wait_until(browser, lambda: len(browser.find_elements("css selector", "#layers .layer")) > 0)
         yield browser
-
-
-def wait_until(driver, condition, seconds=20):
-    from selenium.webdriver.support.ui import WebDriverWait
-    WebDriverWait(driver, seconds, poll_frequency=0.05).until(lambda _: condition())
-
-
-def draw(driver, strokes):
-    """Each stroke as a pen press, moves and release on digit-canvas, as a user draws it."""
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.actions.interaction import POINTER_PEN
-
-    canvas = driver.find_element("id", "digit-canvas")
-    for points in strokes:
-        actions = ActionChains(driver, duration=5)
-        actions.w3c_actions.devices = []
-        pen = actions.w3c_actions.add_pointer_input(POINTER_PEN, "pen")
-        pen.create_pointer_move(duration=0, origin=canvas, x=points[0][0], y=points[0][1])
-        pen.create_pointer_down(button=0)
-        for x, y in points[1:]:
-            pen.create_pointer_move(duration=5, origin=canvas, x=x, y=y)
-        pen.create_pointer_up(button=0)
-        actions.perform()
 
 
 @pytest.mark.parametrize("digit", [1, 7, 0])

@@ -29,7 +29,7 @@ def site(tmp_path_factory):
     build = optional("sphinx.cmd.build", INSTALL)
     optional("myst_nb", INSTALL)
     out = tmp_path_factory.mktemp("site")
-    # -W: a warning fails the build, as in .ci/run and the README's command
+    # -W: a warning fails the build, as with the README's command; .ci/run builds the site here
     status = build.build_main(["-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out),
                                "-d", str(out / ".doctrees")])
     assert status == 0, "sphinx-build -W failed (its warnings are printed above)"

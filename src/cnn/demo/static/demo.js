@@ -56,19 +56,30 @@ function paintGrid(target, rows, limit) {
   context.putImageData(image, 0, 0);
 }
 
+// One bar per value, up from a middle line (down for negative values); short vectors, such as
+// the ten scores, get their indices under the bars.
 function paintBars(target, values, limit) {
   const barWidth = Math.max(2, Math.floor(560 / values.length));
+  const labelled = values.length <= 16;
+  const plot = 60;
   target.width = barWidth * values.length;
-  target.height = 60;
+  target.height = plot + (labelled ? 14 : 0);
   const context = target.getContext("2d");
-  const middle = values.some((v) => v < 0) ? 30 : 59;
+  const middle = values.some((v) => v < 0) ? plot / 2 : plot - 1;
+  const room = middle === plot / 2 ? plot / 2 - 1 : plot - 2;
   context.clearRect(0, 0, target.width, target.height);
   values.forEach((value, k) => {
     const [r, g, b] = colour(value, limit);
-    const reach = limit > 0 ? (value / limit) * (middle === 30 ? 29 : 58) : 0;
+    const reach = limit > 0 ? (value / limit) * room : 0;
     context.fillStyle = `rgb(${Math.min(r, 230)}, ${Math.min(g, 230)}, ${Math.min(b, 230)})`;
     context.fillRect(k * barWidth, Math.min(middle, middle - reach), barWidth - 1,
                      Math.max(1, Math.abs(reach)));
+    if (labelled) {
+      context.fillStyle = "#333";
+      context.font = "11px sans-serif";
+      context.textAlign = "center";
+      context.fillText(String(k), (k + 0.5) * barWidth, plot + 11);
+    }
   });
 }
 
