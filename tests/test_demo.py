@@ -243,8 +243,16 @@ def test_the_static_files_are_served_with_their_types(server):
     ("POST", "/api/other", 404), ("PUT", "/api/predict", 501), ("DELETE", "/", 501),
 ])
 def test_wrong_methods_are_refused(server, method, path, status):
-    answered, _, _ = request(server, method, path, body="{}" if method != "GET" else None)
-    assert answered == status
+    answered, headers, body = request(server, method, path, body="{}" if method != "GET" else None)
+    assert answered == status and json.loads(body)["status"] == status
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_requests_http_cannot_parse_are_answered_in_json(server):
+    # A request line http.server cannot read gets an HTTP/0.9 answer: the body alone.
+    head, body = raw_exchange(server, b'GET / HTTP/1.1"}{"x\r\n\r\n')
+    answer = json.loads(body if head.startswith("HTTP/") else head)
+    assert answer["status"] == 400 and "Bad request version" in answer["error"]
 
 
 def test_the_server_survives_every_bad_request(server, test_digits):

@@ -70,8 +70,6 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
     server: DemoServer
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_SECONDS
-    error_content_type = "application/json"
-    error_message_format = '{"error": "%(message)s", "field": null, "status": %(code)d}'
 
     def do_GET(self) -> None:
         self._get(send_body=True)
@@ -155,6 +153,13 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Length", "0").strip() not in ("", "0") or \
                 self.headers.get("Transfer-Encoding"):
             self.close_connection = True
+
+    def send_error(self, code: int, message: Optional[str] = None,
+                   explain: Optional[str] = None) -> None:
+        """http.server's own refusals (a malformed request, an unknown method) as JSON too."""
+        self.close_connection = True
+        status = HTTPStatus(code)
+        self._send_error(status, None, message or status.phrase)
 
     def _send_error(self, status: HTTPStatus, field: Optional[str], message: str,
                     allow: Optional[str] = None) -> None:
