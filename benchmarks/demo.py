@@ -4,7 +4,7 @@
     python benchmarks/demo.py --browser     # also the time from a stroke's end to the page's answer
 
 Starts ``cnn-demo --port 0`` in a process of its own and sends it MNIST test digits, as the page
-sends a drawing (140x140 ink values) and at 28x28 and 1024x1024; prints the median and the 90th
+sends a drawing (70x70 ink values) and at 28x28 and 1024x1024; prints the median and the 90th
 percentile of the round trip (request written to answer parsed) over ``--requests`` requests, the
 answer's size, and the size of the page's files. With ``--browser`` (selenium, Debian's chromium
 and chromium-driver) headless Chromium draws a stroke ``--strokes`` times and the page reports the
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-SIZES = (140, 28, 1024)
+SIZES = (70, 28, 1024)
 
 
 def drawings(side: int, count: int) -> list[bytes]:
@@ -38,7 +38,8 @@ def drawings(side: int, count: int) -> list[bytes]:
     bodies = []
     for image in x_test[:count, 0]:
         index = np.arange(side) * 28 // side
-        bodies.append(json.dumps({"pixels": np.round(image[np.ix_(index, index)], 3).tolist()})
+        scaled = image[np.ix_(index, index)].astype(np.float64)  # float64: short decimals
+        bodies.append(json.dumps({"pixels": np.round(scaled, 3).tolist()})
                       .encode())
     return bodies
 

@@ -2,16 +2,16 @@
 // prepared 28x28 input, the prediction, the ten probabilities and every layer's output.
 "use strict";
 
-const SENT_SIDE = 140;          // the 280x280 drawing is sent as 140x140: 2x2 pixels averaged
+const SENT_SIDE = 70;           // the 280x280 drawing is sent as 70x70: 4x4 pixels averaged
 const STROKE_WIDTH = 20;        // pixels of the drawing canvas
-const DEBOUNCE_MS = 40;         // while drawing, a request waits this long after the last move
+const DEBOUNCE_MS = 60;         // while drawing, a change is sent this long after it is made
 const MAP_SIDE = 56;            // CSS pixels of the longer side of one feature map
 const INPUT_VIEW_SIDE = 168;    // CSS pixels of the 28x28 input view
 const WIDE_VECTOR = 128;        // longer vectors are drawn as a strip of colours, not bars
 
 const page = {
   model: null,                  // GET /api/model
-  inFlight: false,              // one request at a time ...
+  inFlight: null,               // the AbortController of the one request in flight ...
   pending: false,               // ... and one more when the drawing changed meanwhile
   timer: null,
   drawing: false,
@@ -161,24 +161,26 @@ function continueStroke(event) {
     pen.lineTo(x, y);
   }
   pen.stroke();
-  clearTimeout(page.timer);
-  page.timer = setTimeout(predict, DEBOUNCE_MS);
+  if (page.timer === null) {
+    page.timer = setTimeout(() => predict(false), DEBOUNCE_MS);
+  }
 }
 
 function endStroke(event) {
   if (!page.drawing) return;
   page.drawing = false;
   if (canvas.hasPointerCapture(event.pointerId)) canvas.releasePointerCapture(event.pointerId);
-  clearTimeout(page.timer);
   page.strokeEndedAt = performance.now();
   page.answeredStroke = false;
-  predict();
+  predict(true);
 }
 
 function clearDrawing() {
   pen.clearRect(0, 0, canvas.width, canvas.height);
   page.inked = false;
   clearTimeout(page.timer);
+  page.timer = null;
+  if (page.inFlight) page.inFlight.abort();
   document.getElementById("prediction").textContent = "?";
   document.querySelectorAll(".probability").forEach((row) => {
     row.classList.remove("best");
@@ -215,13 +217,21 @@ function ink() {
 
 // ---- asking the server ----
 
-async function predict() {
+// Send the drawing. While drawing, a change waits for the request in flight; at a stroke's end
+// (`urgent`) the request in flight is dropped and the finished drawing sent at once.
+async function predict(urgent) {
+  clearTimeout(page.timer);
+  page.timer = null;
   if (!page.inked || !page.model) return;
   if (page.inFlight) {
-    page.pending = true;
-    return;
+    if (!urgent) {
+      page.pending = true;
+      return;
+    }
+    page.inFlight.abort();
   }
-  page.inFlight = true;
+  const request = new AbortController();
+  page.inFlight = request;
   page.pending = false;
   const askedAt = performance.now();
   try {
@@ -229,11 +239,12 @@ async function predict() {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ pixels: ink() }),
+      signal: request.signal,
     });
     const answer = await response.json();
     if (!response.ok) {
       status(answer.error);
-    } else if (page.inked) {
+    } else if (page.inked && page.inFlight === request) {
       show(answer);
       status("");
       if (page.strokeEndedAt !== null && askedAt >= page.strokeEndedAt && !page.answeredStroke) {
@@ -242,10 +253,14 @@ async function predict() {
       }
     }
   } catch (error) {
-    status(`the server did not answer (${error.message}); is cnn-demo still running?`);
+    if (error.name !== "AbortError") {
+      status(`the server did not answer (${error.message}); is cnn-demo still running?`);
+    }
   } finally {
-    page.inFlight = false;
-    if (page.pending) predict();
+    if (page.inFlight === request) {
+      page.inFlight = null;
+      if (page.pending) predict(false);
+    }
   }
 }
 
