@@ -102,6 +102,9 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
         except RequestError as error:
             self._send_error(HTTPStatus(error.status), error.field, error.message)
             return
+        except (TimeoutError, ConnectionError):  # the client stalled or left mid-body
+            self.close_connection = True
+            return
         except Exception as error:  # a defect of the server's own: answer it and go on serving
             self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, None, f"the server failed: {error!r}")
             return
