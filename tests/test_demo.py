@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from importlib import resources
 from pathlib import Path
@@ -324,6 +325,26 @@ def test_the_command_refuses_bad_flags_saying_why(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         assert "cannot listen" in failed("--port", str(taken.getsockname()[1]))
+
+
+def test_open_opens_the_page_in_the_browser(tmp_path):
+    opened = tmp_path / "opened.txt"
+    recorder = tmp_path / "browser.py"
+    recorder.write_text("import os, pathlib, sys\n"  # written whole, then renamed into place
+                        f"pathlib.Path({str(opened)!r} + '.part').write_text(sys.argv[1])\n"
+                        f"os.replace({str(opened)!r} + '.part', {str(opened)!r})\n")
+    process = subprocess.Popen([sys.executable, "-m", "cnn.demo", "--port", "0", "--open"],
+                               cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "BROWSER": f"{sys.executable} {recorder} %s"})
+    try:
+        url = process.stdout.readline().split()[-1]
+        deadline = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert opened.read_text() == url
 
 
 def test_weights_of_your_own_replace_the_shipped_ones(tmp_path):
