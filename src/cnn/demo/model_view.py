@@ -181,8 +181,7 @@ def caption(layer: Layer, before: tuple, after: tuple, last: bool) -> str:
             return (f"{units} scores, one per digit: each a weighted sum of the {inputs} inputs "
                     f"plus a bias; softmax turns them into the probabilities.")
         return f"{units} units, each a weighted sum of all {inputs} inputs plus a bias."
-    summary = (type(layer).__doc__ or type(layer).__name__).strip().splitlines()[0]
-    return summary
+    return (type(layer).__doc__ or type(layer).__name__).strip().splitlines()[0]
 
 
 def _rounded(values: np.ndarray) -> list:

@@ -277,8 +277,6 @@ function show(answer) {
   showInput(answer.input);
   const sections = document.querySelectorAll("#layers .layer");
   answer.layers.forEach((layer, index) => showLayer(sections[index], layer, index));
-  document.getElementById("prediction").dataset.updates =
-    String(Number(document.getElementById("prediction").dataset.updates || 0) + 1);
 }
 
 function showInput(rows) {
