@@ -70,7 +70,8 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
             array (default: all of them; a full LeNet takes minutes).
 
     Returns:
-        ``{name: relative error}``, names like ``"layers[0].Convolution.W"`` and ``"x"``.
+        ``{name: relative error}``, under the names :meth:`~cnn.models.Sequential.state_dict`
+        uses (``"layers.0.W"``; a layer's own, ``"W"``, for a layer), and ``"x"``.
         The target must be deterministic in training mode (no Dropout).
     """
     if not isinstance(target, (Sequential, Layer)):
@@ -110,11 +111,8 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
         return relative_error(analytic[chosen], numerical[chosen])
 
     dx = backward()
-    errors = {}
-    for layer_index, layer in enumerate(layers):
-        grads = layer.named_grads()
-        for name, param in layer.named_params().items():
-            errors[f"layers[{layer_index}].{layer.name}.{name}"] = error(grads[name].copy(), param)
+    grads = target.named_grads()
+    errors = {name: error(grads[name].copy(), param) for name, param in target.named_params().items()}
     errors["x"] = error(dx, x)
     return errors
 

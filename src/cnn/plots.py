@@ -12,14 +12,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from cnn.layers import LeakyRelu, PRelu, Relu, Sigmoid, Tanh
+from cnn.layers import Relu
 from cnn.metrics import confusion_matrix
 
-#: The layers whose outputs :func:`plot_activations` draws unless told which.
-ACTIVATION_LAYERS = (Relu, LeakyRelu, PRelu, Sigmoid, Tanh)
-
 __all__ = ["plot_history", "plot_filters", "plot_feature_maps", "plot_confusion_matrix",
-           "plot_misclassified", "plot_digits", "plot_activations", "ACTIVATION_LAYERS"]
+           "plot_misclassified", "plot_digits", "plot_activations"]
 
 FigurePath = Optional[str | os.PathLike]
 
@@ -175,7 +172,7 @@ def plot_activations(model, x: np.ndarray, path: FigurePath = None,
         x: a batch of samples (N, ...), run through the model in inference mode.
         path: where to write the figure as a PNG (optional).
         layers: indices of the layers whose outputs are drawn (default: every activation layer,
-            :data:`ACTIVATION_LAYERS`, or every layer if the model has none).
+            those whose class sets ``activation``, or every layer if the model has none).
         bins: bars per histogram.
         value_range: the range of values the histograms share; default, from the smallest to the
             largest activation drawn, so that the layers compare on one axis.
@@ -188,7 +185,7 @@ def plot_activations(model, x: np.ndarray, path: FigurePath = None,
     outputs = model.layer_outputs(x)
     if layers is None:
         layers = [index for index, layer in enumerate(model.layers)
-                  if isinstance(layer, ACTIVATION_LAYERS)] or list(range(len(model.layers)))
+                  if layer.activation] or list(range(len(model.layers)))
     layers = [_layer_index(index, len(model.layers)) for index in layers]
     if not layers:
         raise ValueError("layers must name at least one layer, got an empty list")

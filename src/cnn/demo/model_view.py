@@ -10,8 +10,7 @@ import numpy as np
 
 from cnn.datasets import prepare_ink
 from cnn.functions import softmax
-from cnn.layers import (Affine, BatchNormalization, Convolution, Dropout, Flatten, Layer,
-                        Pooling, Relu, WindowPooling)
+from cnn.layers import Affine, Convolution, Flatten, Layer, Pooling, Relu, WindowPooling
 from cnn.layers.global_pooling import GlobalAveragePooling, GlobalMaxPooling
 from cnn.models import Sequential
 
@@ -22,8 +21,6 @@ __all__ = ["INPUT_SHAPE", "MIN_SIDE", "MAX_SIDE", "RequestError", "check_demo_mo
 INPUT_SHAPE = (1, 28, 28)
 #: The smallest and largest drawing ``pixels`` may hold, per side.
 MIN_SIDE, MAX_SIDE = 8, 1024
-# Layers that map each input pixel to the output pixel at the same place.
-PIXELWISE = (Relu, BatchNormalization, Dropout)
 # Significant digits of the largest value of each array sent to the page (the others keep as
 # many decimals): plenty for colours and bars.
 DIGITS = 4
@@ -94,7 +91,7 @@ def check_pixels(payload: Any) -> np.ndarray:
 def describe_model(model: Sequential, origin: dict) -> dict:
     """``GET /api/model``: the model's layers (names, output shapes, parameter counts, captions,
     receptive fields), the first convolution's filters and where the weights came from."""
-    shapes = model._output_shapes()
+    shapes = model.layer_shapes(INPUT_SHAPE)
     fields = receptive_fields(model.layers, INPUT_SHAPE[1:])
     before = INPUT_SHAPE
     layers = []
@@ -151,7 +148,7 @@ def receptive_fields(layers: list[Layer], size: tuple[int, int]) -> list[Optiona
                 step[axis] *= strides[axis]
         elif isinstance(layer, (GlobalAveragePooling, GlobalMaxPooling)):
             start, step, extent = [0, 0], [0, 0], list(size)
-        elif not isinstance(layer, PIXELWISE):
+        elif not layer.per_position:
             known = False
         fields.append({"start": list(start), "step": list(step), "size": list(extent)}
                       if known else None)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from cnn.layers import Affine, Flatten, GlobalAveragePooling, GlobalMaxPooling
-
-#: The layers whose output is a batch of vectors (N, D), whatever they take.
-FLATTENING = (Flatten, Affine, GlobalAveragePooling, GlobalMaxPooling)
+from cnn.layers import Affine
 
 
 def input_rank(model) -> int:
@@ -16,6 +13,6 @@ def input_rank(model) -> int:
 
 
 def rank_after(layer, rank: int) -> int:
-    """The rank of a layer's output for an input of ``rank``: Flatten, Affine and global pooling
-    give vectors."""
-    return 2 if isinstance(layer, FLATTENING) else rank
+    """The rank of a layer's output for an input of ``rank``: a layer that ``flattens`` (Flatten,
+    Affine, global pooling) gives vectors."""
+    return 2 if layer.flattens else rank

@@ -630,38 +630,8 @@ def _padding_growth(layer: Layer) -> int:
 
 def _output_shape(layer: Layer, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
     """The shape of one sample after ``layer``, or a refusal when the layer cannot take it."""
-    if isinstance(layer, Residual):
-        ends = []
-        for branch, inner_layers in (("body", layer.body), ("shortcut", layer.shortcut or [])):
-            inner_shape = shape
-            for index, inner in enumerate(inner_layers):
-                inner_shape = _output_shape(inner, inner_shape, f"{what} {branch}[{index}]")
-            ends.append(inner_shape)
-        if ends[0] != ends[1]:
-            raise refusal(what, f"its body gives {ends[0]} and its shortcut {ends[1]}")
-        return ends[0]
     try:
-        if isinstance(layer, Convolution):
-            if len(shape) != 3 or shape[0] != layer.in_channels:
-                raise ValueError(f"it needs (C={layer.in_channels}, H, W), gets {shape}")
-            return (layer.params[0].shape[0],) + layer.output_size(*shape[1:])
-        if isinstance(layer, (Pooling, AvgPooling, GlobalAveragePooling, GlobalMaxPooling)):
-            if len(shape) != 3:
-                raise ValueError(f"it needs (C, H, W), gets {shape}")
-            if isinstance(layer, (GlobalAveragePooling, GlobalMaxPooling)):
-                return shape[:1]
-            return shape[:1] + layer.output_size(*shape[1:])
-        if isinstance(layer, (Flatten, Affine)):
-            features = math.prod(shape)
-            if isinstance(layer, Affine):
-                if features != layer.params[0].shape[0]:
-                    raise ValueError(f"it needs {layer.params[0].shape[0]} features, gets {features}")
-                return (layer.params[0].shape[1],)
-            return (features,)
-        if isinstance(layer, (BatchNormalization, PRelu)) and \
-                layer.params[0].shape[0] not in (shape[0], 1 if isinstance(layer, PRelu) else -1):
-            raise ValueError(f"it needs {layer.params[0].shape[0]} channels, gets {shape}")
-        return shape
+        return tuple(layer.output_shape(shape))
     except ValueError as error:
         raise refusal(what, f"it does not fit the output of the layers before it: {error}") from None
 

@@ -33,6 +33,9 @@ class Relu(Layer):
         array([[0., 5.]])
     """
 
+    activation = True
+    per_position = True
+
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         if not isinstance(inplace, (bool, np.bool_)):
@@ -66,6 +69,9 @@ class Sigmoid(Layer):
         array([[0. , 0.5]])
     """
 
+    activation = True
+    per_position = True
+
     def __init__(self) -> None:
         super().__init__()
         self.out = None
@@ -89,6 +95,9 @@ class Tanh(Layer):
         >>> Tanh().forward(np.array([[0.0]]))
         array([[0.]])
     """
+
+    activation = True
+    per_position = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -117,6 +126,9 @@ class LeakyRelu(Layer):
         >>> LeakyRelu(0.1).forward(np.array([[-2.0, 3.0]]))
         array([[-0.2,  3. ]])
     """
+
+    activation = True
+    per_position = True
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
@@ -154,13 +166,13 @@ class PRelu(Layer):
         array([[-1., -2.]])
     """
 
-    param_names = ("alpha",)
+    activation = True
+    per_position = True
 
     def __init__(self, alpha: np.ndarray) -> None:
         super().__init__()
         alpha = check_weight("PRelu", "alpha", alpha, 1, "(channels,) or (1,)")
-        self.params = [alpha]
-        self.grads = [np.zeros_like(alpha)]
+        self.add_param("alpha", alpha)
         self.x = None
 
     @classmethod
@@ -200,6 +212,14 @@ class PRelu(Layer):
         self.grads[0][...] = negative.sum(axis=axes).reshape(self.params[0].shape)
         return np.where(self.x > 0, dout, dout * self._slopes(self.x))
 
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The sample's own shape, whose first axis holds the slopes' channels (any, for one)."""
+        channels = self.params[0].shape[0]
+        if not sample_shape or (channels != 1 and sample_shape[0] != channels):
+            raise ValueError(f"PRelu needs {channels} channels, ({channels}, ...), gets "
+                             f"{tuple(sample_shape)}")
+        return tuple(sample_shape)
+
     @classmethod
     def from_config(cls, config: dict, arrays: dict) -> "PRelu":
         return cls(arrays.get("alpha"), **config)
@@ -211,6 +231,8 @@ class PRelu(Layer):
 class _OverAxisOne(Layer):
     """What Softmax and LogSoftmax share: an input (N, K, ...) mapped along axis 1, the output
     kept for the backward pass."""
+
+    per_position = True
 
     def __init__(self) -> None:
         super().__init__()

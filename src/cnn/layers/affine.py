@@ -20,9 +20,14 @@ class Flatten(Layer):
         (2, 784)
     """
 
+    flattens = True
+
     def __init__(self) -> None:
         super().__init__()
         self.x_shape = None
+
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (math.prod(sample_shape),)
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, range(2, 33), "(N, ...)")
@@ -45,13 +50,13 @@ class Affine(Layer):
         x (N, in_features) or (N, ...) with in_features elements per sample -> out (N, out_features).
     """
 
-    param_names = ("W", "b")
+    flattens = True
 
     def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
         super().__init__()
         W, b = check_weight_and_bias("Affine", W, b, 2, "(in_features, out_features)", bias_axis=1)
-        self.params = [W, b]
-        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.add_param("W", W)
+        self.add_param("b", b)
         self.x_shape = None
         self.x = None
 
@@ -97,6 +102,14 @@ class Affine(Layer):
         self._check_dout(dout, (self.x.shape[0], self.params[0].shape[1]))
         self.grads[0][...] = self.x.T @ dout
         self.grads[1][...] = dout.sum(axis=0)
+
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(out_features,)`` for a sample of ``in_features`` values, whatever its shape."""
+        in_features, out_features = self.params[0].shape
+        if math.prod(sample_shape) != in_features:
+            raise ValueError(f"Affine needs {in_features} features, gets samples of shape "
+                             f"{tuple(sample_shape)} ({math.prod(sample_shape)} features)")
+        return (out_features,)
 
     @classmethod
     def from_config(cls, config: dict, arrays: dict) -> "Affine":

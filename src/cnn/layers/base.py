@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import functools
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 __all__ = ["Layer"]
+
+_KINDS = ("params", "grads", "buffers")
 
 
 class Layer:
@@ -17,12 +20,29 @@ class Layer:
     place (``self.grads[i][...] = ...``). ``buffers`` hold state that is saved with
     the model but not trained (BatchNormalization's running statistics).
 
-    Names: ``param_names`` and ``buffer_names`` may name the entries of ``params``
-    and ``buffers`` (``("W", "b")``); a layer that declares none gets ``params.0``,
-    ``params.1``... . :meth:`named_params`, :meth:`named_grads` and
-    :meth:`named_buffers` are the one place names come from: a model's saved state,
-    the Trainer's checkpoints, the optimizer's state and the gradient check all use them,
-    so no array a layer holds is ever left out.
+    Names: :meth:`add_param` and :meth:`add_buffer` register an array and its name together
+    (``self.add_param("W", W)`` appends ``W`` to ``params`` and a zero gradient to ``grads``).
+    A layer that fills the lists itself, the book's way, may name them in ``param_names``
+    and ``buffer_names`` (``("W", "b")``); one that names none gets ``params.0``,
+    ``params.1``... .
+
+    Layers that hold layers (a :class:`~cnn.models.Sequential`, a
+    :class:`~cnn.layers.Residual`) list them in :meth:`named_children`; their ``params``,
+    ``grads`` and ``buffers`` are their own arrays followed by their children's, and
+    :meth:`named_params`, :meth:`named_grads` and :meth:`named_buffers` walk the children,
+    prefixing each name with the child's (``layers.3.body.0.W``). That walk is the one place
+    names come from: a model's saved state, the Trainer's checkpoints, the optimizer's state,
+    the gradient check and the distributed checks all use it, so no array is ever left out.
+
+    :meth:`output_shape` gives the shape of one sample after the layer; model summaries,
+    loading and interop walk a model with it.
+
+    Traits, read by plots, the demo and interop instead of lists of classes:
+    ``flattens`` (the output is a batch of vectors ``(N, D)``, whatever the input),
+    ``activation`` (a nonlinearity applied to each value on its own, whose outputs are worth a
+    histogram) and ``per_position`` (the output keeps the input's shape, and in inference each
+    of its pixels depends only on the input's pixel at the same place, so a receptive field
+    passes through unchanged; :meth:`output_shape` then returns the sample's shape).
 
     The base class holds the rest of the contract for every subclass: a ``backward``
     (or ``backward_params``) is refused with the same ``RuntimeError`` unless the last
@@ -33,6 +53,13 @@ class Layer:
     param_names: tuple[str, ...] = ()
     buffer_names: tuple[str, ...] = ()
 
+    flattens: bool = False
+    activation: bool = False
+    per_position: bool = False
+
+    #: False for a container whose inner layers check the training mode themselves.
+    _checks_training_mode: bool = True
+
     def __init__(self) -> None:
         self.params: list[np.ndarray] = []
         self.grads: list[np.ndarray] = []
@@ -40,6 +67,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        if not cls._checks_training_mode:
+            return
         if "forward" in cls.__dict__:
             cls.forward = _recording_the_mode(cls.__dict__["forward"])
         for method in ("backward", "backward_params"):
@@ -58,35 +87,44 @@ class Layer:
         Layers that can skip computing dx (Convolution, Affine) override this."""
         self.backward(dout)
 
-    def named_params(self) -> dict[str, np.ndarray]:
-        """Every parameter by name (``{"W": ..., "b": ...}``), in the order of ``params``."""
-        return dict(zip(self._names("params", self.param_names), self.params))
+    # The arrays: this layer's own, then its children's, in one list each.
 
-    def named_grads(self) -> dict[str, np.ndarray]:
-        """Every gradient by the name of its parameter; ``grads`` must match ``params`` one to one."""
-        names = self._names("params", self.param_names)
-        grads = self._array_list("grads")
-        if len(grads) != len(names):
-            raise TypeError(f"{self.name}: grads holds {len(grads)} arrays for {len(names)} params; "
-                            f"give every parameter a gradient of its shape, "
-                            f"self.grads = [np.zeros_like(p) for p in self.params]")
-        return dict(zip(names, grads))
+    @property
+    def params(self) -> list[np.ndarray]:
+        """The trained arrays: this layer's own (the very list it assigned), then its children's."""
+        return self._arrays("params")
 
-    def named_buffers(self) -> dict[str, np.ndarray]:
-        """Every buffer by name, in the order of ``buffers``."""
-        return dict(zip(self._names("buffers", self.buffer_names), self.buffers))
+    @params.setter
+    def params(self, arrays: list[np.ndarray]) -> None:
+        self.__dict__["_own_params"] = arrays
 
-    def _names(self, kind: str, declared: tuple[str, ...]) -> tuple[str, ...]:
-        arrays = self._array_list(kind)
-        if not declared:
-            return tuple(f"{kind}.{index}" for index in range(len(arrays)))
-        if len(declared) != len(arrays) or len(set(declared)) != len(declared):
-            raise TypeError(f"{self.name}: {kind[:-1]}_names must name each of the {len(arrays)} "
-                            f"arrays of {kind} once, got {declared}")
-        return declared
+    @property
+    def grads(self) -> list[np.ndarray]:
+        """A gradient for each of :attr:`params`, in its order."""
+        return self._arrays("grads")
 
-    def _array_list(self, kind: str) -> list:
-        arrays = getattr(self, kind, None)
+    @grads.setter
+    def grads(self, arrays: list[np.ndarray]) -> None:
+        self.__dict__["_own_grads"] = arrays
+
+    @property
+    def buffers(self) -> list[np.ndarray]:
+        """State saved with the model but not trained: this layer's own, then its children's."""
+        return self._arrays("buffers")
+
+    @buffers.setter
+    def buffers(self, arrays: list[np.ndarray]) -> None:
+        self.__dict__["_own_buffers"] = arrays
+
+    def _arrays(self, kind: str) -> list:
+        own = self._own(kind)
+        children = list(self.named_children())
+        if not children:
+            return own
+        return list(own) + [array for _, child in children for array in getattr(child, kind)]
+
+    def _own(self, kind: str) -> list:
+        arrays = self.__dict__.get(f"_own_{kind}")
         if arrays is None:
             raise TypeError(f"{self.name} has no {kind!r} list: its __init__ must call "
                             f"super().__init__() before it sets its arrays (the Layer contract)")
@@ -95,6 +133,98 @@ class Layer:
             raise TypeError(f"{self.name}: {kind} must be a list of numpy arrays, got "
                             f"{type(arrays).__name__}")
         return arrays
+
+    def add_param(self, name: str, value: np.ndarray) -> np.ndarray:
+        """Register ``value`` as a trained array called ``name``: it is appended to ``params``
+        and a zero gradient of its shape and dtype to ``grads``. Returns ``value``."""
+        self._register("params", name, value)
+        self._own("grads").append(np.zeros_like(value))
+        return value
+
+    def add_buffer(self, name: str, value: np.ndarray) -> np.ndarray:
+        """Register ``value`` as an array saved with the layer but not trained (a running
+        statistic), called ``name``. Returns ``value``."""
+        return self._register("buffers", name, value)
+
+    def _register(self, kind: str, name: str, value: np.ndarray) -> np.ndarray:
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{self.name}: {name} must be a numpy array, got {type(value).__name__}")
+        names = self.__dict__.setdefault(f"_{kind}_registered", [])
+        if not isinstance(name, str) or not name.isidentifier() or name in names:
+            raise ValueError(f"{self.name}: each array needs a name of its own that is a Python "
+                             f"identifier, got {name!r} (registered already: {names})")
+        names.append(name)
+        self._own(kind).append(value)
+        return value
+
+    # Names: one recursive walk over the children.
+
+    def named_children(self) -> Iterator[tuple[str, "Layer"]]:
+        """The layers this one holds, each with the name that prefixes its arrays' names
+        (``("body.0", layer)``); none for most layers."""
+        return iter(())
+
+    def sublayers(self) -> list["Layer"]:
+        """The layers this one holds, in the order of :meth:`named_children`."""
+        return [child for _, child in self.named_children()]
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        """Every parameter by name (``{"W": ..., "b": ...}``), in the order of ``params``."""
+        return self._walk("params")
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        """Every gradient by the name of its parameter; ``grads`` must match ``params`` one to one."""
+        return self._walk("grads")
+
+    def named_buffers(self) -> dict[str, np.ndarray]:
+        """Every buffer by name, in the order of ``buffers``."""
+        return self._walk("buffers")
+
+    def _walk(self, kind: str) -> dict[str, np.ndarray]:
+        names = self._own_names("buffers" if kind == "buffers" else "params")
+        arrays = self._own(kind)
+        if kind == "grads" and len(arrays) != len(names):
+            raise TypeError(f"{self.name}: grads holds {len(arrays)} arrays for {len(names)} params; "
+                            f"give every parameter a gradient of its shape, "
+                            f"self.grads = [np.zeros_like(p) for p in self.params]")
+        named = dict(zip(names, arrays))
+        for prefix, child in self.named_children():
+            named.update({f"{prefix}.{name}": array for name, array in child._walk(kind).items()})
+        return named
+
+    def _own_names(self, kind: str) -> tuple[str, ...]:
+        arrays = self._own(kind)
+        registered = self.__dict__.get(f"_{kind}_registered")
+        declared = tuple(registered) if registered is not None else \
+            (self.param_names if kind == "params" else self.buffer_names)
+        if not declared:
+            return tuple(f"{kind}.{index}" for index in range(len(arrays)))
+        if len(declared) != len(arrays) or len(set(declared)) != len(declared):
+            raise TypeError(f"{self.name}: {kind[:-1]}_names must name each of the {len(arrays)} "
+                            f"arrays of {kind} once, got {declared}")
+        return declared
+
+    # Shapes.
+
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of one sample after this layer, for a sample of ``sample_shape`` (no batch
+        axis). Raises ``ValueError`` when the layer cannot take such a sample.
+
+        The base class runs one zero sample through a copy of the layer in inference mode, so
+        a layer of your own needs nothing more (and its state for a pending ``backward`` is left
+        alone); the library's layers compute it from their settings, and a layer holding others
+        combines theirs.
+        """
+        if self.per_position:
+            return tuple(sample_shape)
+        params = self._own("params")
+        zero = np.zeros((1,) + tuple(sample_shape), params[0].dtype if params else np.float32)
+        return copy.copy(self).forward(zero, train=False).shape[1:]
+
+    def inner_shapes(self, sample_shape: tuple[int, ...]) -> list[tuple[str, "Layer", tuple[int, ...]]]:
+        """``(name, layer, output shape)`` of each layer this one holds, for a sample of
+        ``sample_shape`` entering it (what a summary indents under it); none for most layers."""
+        return []
 
     def _check_dout(self, dout: np.ndarray, expected_shape: tuple[int, ...]) -> None:
         """Raise a clear error for a ``dout`` whose shape is not that of the forward output."""
@@ -110,11 +240,7 @@ class Layer:
         return type(self).__name__
 
     def num_params(self) -> int:
-        return sum(param.size for param in self._array_list("params"))
-
-    def sublayers(self) -> list["Layer"]:
-        """The layers this one holds (a :class:`~cnn.layers.Residual`'s); none for most."""
-        return []
+        return sum(param.size for param in self.params)
 
     def config(self) -> dict:
         """The settings that rebuild this layer, as JSON values, for :func:`cnn.load_model`.
@@ -141,24 +267,11 @@ class Layer:
         return f"{self.name}()"
 
 
-class NamedArrays:
-    """What holders of layers share (a model, a residual block): their arrays by name, from
-    ``_named(arrays_of)``, which prefixes the names ``arrays_of(layer)`` gives for each layer."""
-
-    def _named(self, arrays_of: Callable[["Layer"], dict]) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    def named_params(self) -> dict[str, np.ndarray]:
-        """Every parameter by name: what an optimizer's state is keyed by."""
-        return self._named(lambda layer: layer.named_params())
-
-    def named_grads(self) -> dict[str, np.ndarray]:
-        """Every gradient by the name of its parameter."""
-        return self._named(lambda layer: layer.named_grads())
-
-    def named_buffers(self) -> dict[str, np.ndarray]:
-        """Every buffer by name."""
-        return self._named(lambda layer: layer.named_buffers())
+def arrays_under(arrays: dict, prefix: str) -> dict:
+    """The entries of ``arrays`` whose names start with ``prefix.``, by the rest of their names:
+    a child's saved arrays, given its parent's."""
+    start = f"{prefix}."
+    return {key[len(start):]: value for key, value in arrays.items() if key.startswith(start)}
 
 
 def _recording_the_mode(forward: Callable) -> Callable:

@@ -36,8 +36,7 @@ class BatchNormalization(Layer):
                [ 1.,  1.]])
     """
 
-    param_names = ("gamma", "beta")
-    buffer_names = ("running_mean", "running_var")
+    per_position = True
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
                  eps: float = 1e-5, running_mean: Optional[np.ndarray] = None,
@@ -51,9 +50,10 @@ class BatchNormalization(Layer):
                 ("running_var", np.ones_like(gamma) if running_var is None else running_var)))
         self.momentum = check_float("momentum", momentum, 0.0, 1.0, low_inclusive=True)
         self.eps = check_float("eps", eps)
-        self.params = [gamma, beta]
-        self.grads = [np.zeros_like(gamma), np.zeros_like(beta)]
-        self.buffers = [running_mean.copy(), running_var.copy()]
+        self.add_param("gamma", gamma)
+        self.add_param("beta", beta)
+        self.add_buffer("running_mean", running_mean.copy())
+        self.add_buffer("running_var", running_var.copy())
         self.x_shape = None
         self.normalized = None
         self.std = None
@@ -102,6 +102,14 @@ class BatchNormalization(Layer):
         dx = (dnormalized - dnormalized.mean(axis=0)
               - self.normalized * (dnormalized * self.normalized).sum(axis=0) / samples) / self.std
         return self._from_rows(dx, self.x_shape)
+
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The sample's own shape, ``(features,)`` or ``(features, H, W)``."""
+        features = self.params[0].shape[0]
+        if len(sample_shape) not in (1, 3) or sample_shape[0] != features:
+            raise ValueError(f"BatchNormalization needs {features} channels, ({features},) or "
+                             f"({features}, H, W), gets {tuple(sample_shape)}")
+        return tuple(sample_shape)
 
     def _to_rows(self, x: np.ndarray) -> np.ndarray:
         """(N, D) stays; (N, C, H, W) becomes (N*H*W, C)."""

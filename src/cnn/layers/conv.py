@@ -48,8 +48,6 @@ class Convolution(Layer):
     place in between.
     """
 
-    param_names = ("W", "b")
-
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: Pair = 1, pad: Pad = 0,
                  dilation: Pair = 1, groups: int = 1) -> None:
         super().__init__()
@@ -65,8 +63,8 @@ class Convolution(Layer):
         self.pads = self._resolved_pad(pad, W.shape[2:])
         self.stride, self.dilation = compact(self.strides), compact(self.dilations)
         self.pad = compact_pad(self.pads)
-        self.params = [W, b]
-        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.add_param("W", W)
+        self.add_param("b", b)
         self.x = None
 
     def _resolved_pad(self, pad: Pad, window: tuple[int, int]):
@@ -164,6 +162,13 @@ class Convolution(Layer):
         geometry = conv_geometry((1, self.in_channels, height, width), self.params[0].shape,
                                  self.strides, self.pads, self.dilations, self.groups)
         return geometry.out_h, geometry.out_w
+
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(out_channels, out_h, out_w)`` for a sample ``(in_channels, H, W)``."""
+        if len(sample_shape) != 3 or sample_shape[0] != self.in_channels:
+            raise ValueError(f"Convolution needs (C={self.in_channels}, H, W), gets "
+                             f"{tuple(sample_shape)}")
+        return (self.params[0].shape[0],) + self.output_size(*sample_shape[1:])
 
     def config(self) -> dict:
         return {"stride": self.stride, "pad": self.pad, "dilation": self.dilation,

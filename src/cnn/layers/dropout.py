@@ -31,6 +31,8 @@ class Dropout(Layer):
         8.0
     """
 
+    per_position = True
+
     def __init__(self, ratio: Optional[float] = None,
                  seed: Optional[Union[int, np.random.Generator]] = None, *,
                  dropout_ratio: Optional[float] = None) -> None:

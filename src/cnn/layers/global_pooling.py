@@ -10,7 +10,19 @@ from cnn.layers.base import Layer
 __all__ = ["GlobalAveragePooling", "GlobalMaxPooling"]
 
 
-class GlobalAveragePooling(Layer):
+class _OverEachPlane(Layer):
+    """What the global poolings share: an image (N, C, H, W) pooled to one value per channel."""
+
+    flattens = True
+
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(C,)`` for a sample ``(C, H, W)``."""
+        if len(sample_shape) != 3:
+            raise ValueError(f"{self.name} needs (C, H, W), gets {tuple(sample_shape)}")
+        return tuple(sample_shape[:1])
+
+
+class GlobalAveragePooling(_OverEachPlane):
     """The mean of each channel over its H x W pixels, as a ResNet ends its convolutions.
 
     Shape: x (N, C, H, W) -> out (N, C).
@@ -36,7 +48,7 @@ class GlobalAveragePooling(Layer):
         return np.broadcast_to(share[:, :, None, None], self.x_shape).copy()
 
 
-class GlobalMaxPooling(Layer):
+class GlobalMaxPooling(_OverEachPlane):
     """The maximum of each channel over its H x W pixels; the gradient goes to the first
     position of each maximum, as in max pooling.
 

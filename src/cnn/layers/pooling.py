@@ -67,6 +67,12 @@ class WindowPooling(Layer):
         geometry = self.geometry(height, width)
         return geometry.out_h, geometry.out_w
 
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(C, out_h, out_w)`` for a sample ``(C, H, W)``."""
+        if len(sample_shape) != 3:
+            raise ValueError(f"{self.name} needs (C, H, W), gets {tuple(sample_shape)}")
+        return (sample_shape[0],) + self.output_size(*sample_shape[1:])
+
     def _check_pooled_dout(self, dout: np.ndarray) -> None:
         self._check_dout(dout, self.x_shape[:2] + self.output_size(*self.x_shape[2:]))
 

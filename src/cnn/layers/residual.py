@@ -3,37 +3,24 @@ a shortcut, as in ResNet; a layer like any other, so that a ResNet stays a Seque
 
 from __future__ import annotations
 
-import copy
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from cnn._checks import check_input, describe
 from cnn.layers.activations import Relu
-from cnn.layers.base import Layer, NamedArrays
+from cnn.layers.base import Layer, arrays_under
 from cnn.layers.registry import build_part, describe_part
 
 __all__ = ["Residual"]
 
 
-def _inner_arrays(kind: str) -> property:
-    """A property: the inner layers' ``kind`` lists joined, body first; assigning a non-empty list
-    is refused (only the base class assigns, an empty one)."""
-    def get(self) -> list[np.ndarray]:
-        return [array for layer in self.sublayers() for array in getattr(layer, kind)]
-
-    def refuse(self, value) -> None:
-        if value:
-            raise AttributeError(f"a Residual's {kind} are its inner layers'; set them on those layers")
-
-    return property(get, refuse, doc=f"The inner layers' {kind}, the body's first.")
-
-
-class Residual(NamedArrays, Layer):
+class Residual(Layer):
     """``out = body(x) + shortcut(x)``, with ``shortcut`` the identity when None.
 
     Args:
-        body: the layers applied in turn to the input (a list of :class:`Layer`).
+        body: the layers applied in turn to the input (a list of :class:`Layer`; a
+            :class:`~cnn.models.Sequential` is a layer too).
         shortcut: None for the identity, a layer (a 1x1 convolution with a stride, to match the
             body's output), or a list of layers (a convolution and a batch normalization).
 
@@ -69,36 +56,27 @@ class Residual(NamedArrays, Layer):
                              "identity shortcut adds; use Relu() there")
         self.out_shape = None
 
-    # The arrays are the inner layers': the base class's lists stay empty.
-    params = _inner_arrays("params")
-    grads = _inner_arrays("grads")
-    buffers = _inner_arrays("buffers")
-
-    def sublayers(self) -> list[Layer]:
-        """The inner layers: the body's, then the shortcut's."""
-        return self.body + (self.shortcut or [])
+    def named_children(self):
+        """The body's layers as ``body.{i}``, then the shortcut's as ``shortcut.{i}``."""
+        for branch, layers in self._branches():
+            for index, layer in enumerate(layers):
+                yield f"{branch}.{index}", layer
 
     def _branches(self):
         yield "body", self.body
         if self.shortcut is not None:
             yield "shortcut", self.shortcut
 
-    def _named(self, arrays_of) -> dict[str, np.ndarray]:
-        return {f"{branch}.{index}.{name}": array for branch, layers in self._branches()
-                for index, layer in enumerate(layers) for name, array in arrays_of(layer).items()}
-
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, range(2, 33), "(N, ...)")
         short = x
         for layer in self.shortcut or []:
-            short = layer.forward(short, train)
+            short = layer.forward(short, train=train)
         out = x
         for layer in self.body:
-            out = layer.forward(out, train)
+            out = layer.forward(out, train=train)
         if out.shape != short.shape:
-            raise ValueError(f"Residual: the body gives {out.shape} and the shortcut "
-                             f"{short.shape} for an input of shape {x.shape}; give the shortcut "
-                             f"a 1x1 convolution with the body's stride and channels")
+            raise _mismatch(out.shape, short.shape, f"an input of shape {x.shape}")
         self.out_shape = out.shape if train else None
         return out + short
 
@@ -112,28 +90,26 @@ class Residual(NamedArrays, Layer):
             dshort = layer.backward(dshort)
         return dbody + dshort
 
-    def num_params(self) -> int:
-        return sum(layer.num_params() for layer in self.sublayers())
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The body's output shape, which the shortcut's must equal."""
+        sample_shape = tuple(sample_shape)
+        body = _through(self.body, sample_shape, "body")
+        shortcut = sample_shape if self.shortcut is None else \
+            _through(self.shortcut, sample_shape, "shortcut")
+        if body != shortcut:
+            raise _mismatch(body, shortcut, f"a sample of shape {sample_shape}")
+        return body
 
-    def inner_shapes(self, shape: tuple[int, ...]) -> list[tuple[str, Layer, tuple[int, ...]]]:
-        """``(name, layer, output shape of one sample)`` of each inner layer for a sample of
-        ``shape``, through copies of the layers (for :meth:`Sequential.summary`)."""
+    def inner_shapes(self, sample_shape: tuple[int, ...]) -> list[tuple[str, Layer, tuple[int, ...]]]:
+        """``(name, layer, output shape of one sample)`` of each inner layer, both branches
+        starting from ``sample_shape``."""
         rows = []
         for branch, layers in self._branches():
-            x = np.zeros((1,) + tuple(shape), self.params[0].dtype if self.params else np.float32)
+            shape = tuple(sample_shape)
             for index, layer in enumerate(layers):
-                x = copy.copy(layer).forward(x, train=False)
-                rows.append((f"{branch}.{index}", layer, x.shape[1:]))
+                shape = layer.output_shape(shape)
+                rows.append((f"{branch}.{index}", layer, shape))
         return rows
-
-    def __copy__(self) -> "Residual":
-        """A copy whose inner layers are copies too, so that a forward pass of the copy leaves
-        the originals' state for a pending backward alone."""
-        twin = object.__new__(type(self))
-        twin.__dict__.update(self.__dict__)
-        twin.body = [copy.copy(layer) for layer in self.body]
-        twin.shortcut = None if self.shortcut is None else [copy.copy(layer) for layer in self.shortcut]
-        return twin
 
     def config(self) -> dict:
         return {"body": [describe_part(f"body[{index}]", layer) for index, layer in enumerate(self.body)],
@@ -171,8 +147,22 @@ def _built(branch: str, entries: list, arrays: dict) -> list[Layer]:
     """The layers of one branch of a saved Residual, each around its own saved arrays."""
     layers = []
     for index, entry in enumerate(entries):
-        prefix = f"{branch}.{index}."
-        own = {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
-        layers.append(build_part(f"{branch}[{index}]", entry, own))
+            layers.append(build_part(f"{branch}[{index}]", entry, arrays_under(arrays, f"{branch}.{index}")))
     return layers
 
+
+
+def _through(layers: list[Layer], shape: tuple[int, ...], branch: str) -> tuple[int, ...]:
+    """The shape of one sample after ``layers`` in turn; a refusal names the layer."""
+    for index, layer in enumerate(layers):
+        try:
+            shape = layer.output_shape(shape)
+        except ValueError as error:
+            raise ValueError(f"{branch}[{index}] ({layer!r}) cannot take samples of shape "
+                             f"{shape}: {error}") from None
+    return shape
+
+
+def _mismatch(body: tuple[int, ...], shortcut: tuple[int, ...], given: str) -> ValueError:
+    return ValueError(f"Residual: the body gives {body} and the shortcut {shortcut} for {given}; "
+                      f"give the shortcut a 1x1 convolution with the body's stride and channels")

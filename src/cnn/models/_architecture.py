@@ -10,8 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from cnn.layers.registry import describe_part
-
 __all__ = ["ARCHITECTURE_KEY", "ARCHITECTURE_FORMAT", "MAX_ARCHITECTURE_CHARS", "architecture_of",
            "architecture_array", "foreign_file_hint"]
 
@@ -27,11 +25,7 @@ def architecture_of(model) -> dict:
     """The architecture of a :class:`~cnn.models.Sequential` as JSON values: the model's class,
     ``input_shape``, and the class and ``config()`` of each layer and of the loss."""
     return {"format": ARCHITECTURE_FORMAT, "version": ARCHITECTURE_VERSION,
-            "model": type(model).__name__,
-            "input_shape": None if model.input_shape is None else list(model.input_shape),
-            "layers": [describe_part(f"layers[{index}]", layer)
-                       for index, layer in enumerate(model.layers)],
-            "loss": describe_part("the loss", model.loss)}
+            "model": type(model).__name__, **model.config()}
 
 
 def architecture_array(model) -> np.ndarray:

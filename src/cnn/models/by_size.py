@@ -8,8 +8,6 @@ import numpy as np
 
 from cnn._checks import check_int
 from cnn.layers import Flatten, Layer
-from cnn.layers.conv import Convolution
-from cnn.layers.pooling import WindowPooling
 
 
 def check_image_model_arguments(num_classes, input_shape, dtype):
@@ -29,17 +27,13 @@ def flat_features(layers: Sequence[Layer], input_shape: tuple[int, int, int]) ->
 
     Raises ``ValueError`` naming ``input_shape`` when the image is too small for the windows.
     """
-    channels, height, width = input_shape
+    if not isinstance(layers[-1], Flatten):
+        raise ValueError("flat_features expects the image layers to end with Flatten()")
+    shape = tuple(input_shape)
     try:
         for layer in layers:
-            if isinstance(layer, Convolution):
-                channels = layer.params[0].shape[0]
-                height, width = layer.output_size(height, width)
-            elif isinstance(layer, WindowPooling):
-                height, width = layer.output_size(height, width)
+            shape = layer.output_shape(shape)
     except ValueError as error:
         raise ValueError(f"input_shape {tuple(input_shape)!r} is too small for this model: "
                          f"{error}") from None
-    if not isinstance(layers[-1], Flatten):
-        raise ValueError("flat_features expects the image layers to end with Flatten()")
-    return channels * height * width
+    return shape[0]

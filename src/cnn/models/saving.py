@@ -7,8 +7,7 @@ import math
 import os
 from typing import Any, Sequence
 
-from cnn.layers import Affine, Convolution, Flatten, Residual, WindowPooling
-from cnn.layers.base import Layer
+from cnn.layers.base import Layer, arrays_under
 from cnn.layers.registry import build_part
 from cnn.losses import Loss
 from cnn.models._architecture import (ARCHITECTURE_FORMAT, ARCHITECTURE_KEY, ARCHITECTURE_VERSION,
@@ -67,15 +66,14 @@ def load_model(path: str | os.PathLike, max_bytes: int = MAX_NPZ_BYTES) -> Seque
     arrays = read_npz(path, check=lambda specs: _check_kind(specs, source, os.fspath(path)),
                       max_bytes=max_bytes)
     architecture = _parse(arrays.pop(ARCHITECTURE_KEY), source)
-    layers = [_build(entry, f"layers[{index}]", Layer, source, _arrays_of(arrays, index))
+    layers = [_build(entry, f"layers[{index}]", Layer, source, arrays_under(arrays, f"layers.{index}"))
               for index, entry in enumerate(architecture["layers"])]
     loss = _build(architecture["loss"], "the loss", Loss, source)
     if architecture["input_shape"] is not None:
         _check_sample_sizes(layers, architecture["input_shape"], source)
     model_class = MODEL_CLASSES.get(architecture["model"], Sequential)
-    model = model_class.__new__(model_class)
     try:
-        Sequential.__init__(model, layers, loss, input_shape=architecture["input_shape"])
+        model = model_class.from_layers(layers, loss, input_shape=architecture["input_shape"])
     except (TypeError, ValueError) as error:
         raise ValueError(f"{source}: its architecture does not make a model: {error}") from None
     model.load_state_dict(arrays, source=source)
@@ -143,29 +141,20 @@ def _check_sample_sizes(layers: Sequence[Layer], input_shape: Sequence[int], sou
     _walk_sizes(layers, tuple(input_shape), "its input_shape", source)
 
 
-def _walk_sizes(layers: Sequence[Layer], shape: tuple[int, ...], where: str, source: str,
-                prefix: str = "layers") -> tuple[int, ...]:
-    """The shape of one sample after ``layers`` (as far as the walk knows them), refusing any
-    that would be too large."""
+def _walk_sizes(layers: Sequence[Layer], shape: tuple[int, ...], where: str, source: str) -> None:
+    """Bound the shape of one sample after each layer (and after each layer a layer holds, such
+    as a Residual's), from the layers' ``output_shape``, which allocates nothing for the
+    library's layers. A layer that does not fit stops the walk: the model's own check says so."""
     _bounded(shape, where, source)
     for index, layer in enumerate(layers):
-        where = f"{prefix}[{index}] ({layer!r})"
-        if isinstance(layer, Residual):
-            _walk_sizes(layer.body, shape, where, source, f"{where} body")
-            if layer.shortcut is not None:
-                shape = _walk_sizes(layer.shortcut, shape, where, source, f"{where} shortcut")
-        elif isinstance(layer, (Convolution, WindowPooling)) and len(shape) == 3:
-            channels = layer.params[0].shape[0] if isinstance(layer, Convolution) else shape[0]
-            try:
-                shape = (channels, *layer.output_size(*shape[1:]))
-            except ValueError:
-                return shape  # the window does not fit: the model's own check says so
-        elif isinstance(layer, Flatten):
-            shape = (math.prod(shape),)
-        elif isinstance(layer, Affine):
-            shape = (layer.params[0].shape[1],)
+        where = f"layers[{index}] ({layer!r})"
+        try:
+            for name, _, inner_shape in layer.inner_shapes(shape):
+                _bounded(inner_shape, f"{where} {name}", source)
+            shape = tuple(layer.output_shape(shape))
+        except ValueError:
+            return
         _bounded(shape, where, source)
-    return shape
 
 
 def _bounded(shape: tuple[int, ...], where: str, source: str) -> None:
@@ -173,11 +162,6 @@ def _bounded(shape: tuple[int, ...], where: str, source: str) -> None:
         raise ValueError(f"{source}: at {where} one sample would hold {math.prod(shape)} "
                          f"values (shape {shape}), more than a model loaded from a file may "
                          f"({MAX_SAMPLE_ELEMENTS})")
-
-
-def _arrays_of(arrays: dict, index: int) -> dict:
-    prefix = f"layers.{index}."
-    return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
 
 
 def _build(entry: dict, where: str, kind: type, source: str, arrays: dict | None = None):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import os
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -12,7 +11,8 @@ import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.checkpoint import entries
 from cnn.functions import softmax
-from cnn.layers.base import Layer, NamedArrays
+from cnn.layers.base import Layer, arrays_under
+from cnn.layers.registry import build_part, describe_part
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.metrics import accuracy
 from cnn.models._inputs import as_batch
@@ -27,8 +27,9 @@ __all__ = ["Sequential", "STATE_FORMAT_VERSION"]
 STATE_FORMAT_VERSION = 2
 
 
-class Sequential(NamedArrays):
-    """Layers applied in order, then a loss.
+class Sequential(Layer):
+    """Layers applied in order, then a loss; a layer itself, so that a model can be a block of a
+    :class:`~cnn.layers.Residual` or of another model.
 
     Args:
         layers: the layers, first to last (instances of :class:`~cnn.layers.Layer`).
@@ -41,6 +42,10 @@ class Sequential(NamedArrays):
     :meth:`named_grads` and :meth:`state_dict` name them ``layers.{i}.{name}`` with the
     names the layers give (see :class:`~cnn.layers.Layer`).
 
+    As a model, ``forward(x, t)`` gives the loss and ``backward()`` starts from it; as a
+    layer (inside a Residual), ``forward(x, train=...)`` gives the last layer's output and
+    ``backward(dout)`` takes its gradient, the loss left out.
+
     Example:
         >>> from cnn.layers import Affine, Relu
         >>> model = Sequential([Affine.create(4, 8, rng=0), Relu(), Affine.create(8, 3, rng=1)])
@@ -50,8 +55,12 @@ class Sequential(NamedArrays):
         ['format_version', 'layers.0.W', 'layers.0.b']
     """
 
+    # Its layers check the training mode themselves: backward names the one that was not ready.
+    _checks_training_mode = False
+
     def __init__(self, layers: Sequence[Layer], loss: Optional[Loss] = None,
                  input_shape: Optional[tuple[int, ...]] = None) -> None:
+        super().__init__()
         layers = list(layers)
         for index, layer in enumerate(layers):
             if isinstance(layer, Loss):
@@ -67,27 +76,56 @@ class Sequential(NamedArrays):
                             f"{describe(loss)}{hint}")
         for index, layer in enumerate(layers):
             _check_layer_arrays(index, layer)
+        _check_one_dtype(layers)
         self.layers = layers
         self.loss = SoftmaxWithLoss() if loss is None else loss
         self.input_shape = None if input_shape is None else tuple(input_shape)
         if self.input_shape is not None:
-            self._output_shapes()  # the layers fit input_shape, or the first that does not is named
+            self.layer_shapes()  # the layers fit input_shape, or the first that does not is named
 
-    def _output_shapes(self) -> list[tuple[int, ...]]:
-        """The shape of one sample after each layer: a zero sample of ``input_shape`` through
-        copies of the layers, so their state for a pending ``backward`` is left alone. Refuses,
-        naming it, the first layer that cannot take what the layers before it give."""
-        x = np.zeros((1,) + self.input_shape, dtype=self.dtype or np.float32)
-        shapes = []
+    @classmethod
+    def from_layers(cls, layers: Sequence[Layer], loss: Optional[Loss] = None,
+                    input_shape: Optional[tuple[int, ...]] = None) -> "Sequential":
+        """A model of this class around layers built already (what :func:`cnn.load_model`
+        rebuilds a LeNet or a DeepConvNet with): the class's own constructor, which builds new
+        layers from sizes, is not called."""
+        model = cls.__new__(cls)
+        Sequential.__init__(model, layers, loss, input_shape)
+        return model
+
+    def named_children(self) -> Iterator[tuple[str, Layer]]:
+        """Each layer as ``layers.{i}``."""
+        for index, layer in enumerate(self.layers):
+            yield f"layers.{index}", layer
+
+    def layer_shapes(self, sample_shape: Optional[tuple[int, ...]] = None) -> list[tuple[int, ...]]:
+        """The shape of one sample after each layer, for a sample of ``sample_shape`` (default:
+        the model's ``input_shape``), from the layers' :meth:`~cnn.layers.Layer.output_shape`.
+        Refuses, naming it, the first layer that cannot take what the layers before it give."""
+        if sample_shape is None:
+            if self.input_shape is None:
+                raise ValueError("the model has no input_shape; pass input_shape=(C, H, W) to "
+                                 "Sequential, or give the sample's shape")
+            sample_shape = self.input_shape
+        shape, shapes = tuple(sample_shape), []
         for index, layer in enumerate(self.layers):
             try:
-                x = copy.copy(layer).forward(x, train=False)
+                shape = tuple(layer.output_shape(shape))
             except ValueError as error:
                 raise ValueError(f"layers[{index}] ({layer!r}) does not fit input_shape "
-                                 f"{self.input_shape}: the layers before it give samples of shape "
-                                 f"{x.shape[1:]}, and it says: {error}") from None
-            shapes.append(x.shape[1:])
+                                 f"{tuple(sample_shape)}: the layers before it give samples of "
+                                 f"shape {shape}, and it says: {error}") from None
+            shapes.append(shape)
         return shapes
+
+    def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of one sample after the last layer."""
+        return self.layer_shapes(sample_shape)[-1]
+
+    def inner_shapes(self, sample_shape: tuple[int, ...]) -> list[tuple[str, Layer, tuple[int, ...]]]:
+        """``(layers.{i}, layer, output shape)`` of each layer, for a sample of ``sample_shape``."""
+        return [(f"layers.{index}", layer, shape) for index, (layer, shape) in
+                enumerate(zip(self.layers, self.layer_shapes(sample_shape)))]
 
     def _as_batch(self, x: Any, name: str = "x", allow_single: bool = False) -> tuple[Any, bool]:
         """``x`` as a batch ``(N, *input_shape)`` (flat samples reshaped) and whether it was one
@@ -96,31 +134,12 @@ class Sequential(NamedArrays):
             return x, False
         return as_batch(x, self.input_shape, name, allow_single)
 
-    @property
-    def params(self) -> list[np.ndarray]:
-        """Every layer's parameters, first layer first."""
-        return [param for layer in self.layers for param in layer.params]
-
-    @property
-    def grads(self) -> list[np.ndarray]:
-        """Every layer's gradients, in the order of :attr:`params`."""
-        return [grad for layer in self.layers for grad in layer.grads]
-
-    @property
-    def buffers(self) -> list[np.ndarray]:
-        """Every layer's buffers (state saved but not trained), first layer first."""
-        return [buffer for layer in self.layers for buffer in layer.buffers]
-
     def leaf_layers(self) -> list[Layer]:
         """Every layer, those inside a :class:`~cnn.layers.Residual` included, in order."""
         def leaves(layer):
             inner = layer.sublayers()
             return [leaf for part in inner for leaf in leaves(part)] if inner else [layer]
         return [leaf for layer in self.layers for leaf in leaves(layer)]
-
-    def _named(self, arrays_of: Callable[[Layer], dict]) -> dict[str, np.ndarray]:
-        return {f"layers.{index}.{name}": array for index, layer in enumerate(self.layers)
-                for name, array in arrays_of(layer).items()}
 
     @property
     def dtype(self) -> Optional[np.dtype]:
@@ -161,20 +180,30 @@ class Sequential(NamedArrays):
         sample. Each row sums to 1."""
         return softmax(self.predict(x))
 
-    def forward(self, x: np.ndarray, t: Any, train: bool = True) -> float:
-        """The loss of batch x with labels t (N,) or one-hot (N, classes)."""
+    def forward(self, x: np.ndarray, t: Any = None, train: bool = True) -> Any:
+        """The loss of batch x with labels t (N,) or one-hot (N, classes).
+
+        Without ``t``, the last layer's output, as any layer's ``forward`` gives it: what a
+        Residual holding this model calls (``forward(x, train=...)``)."""
+        if isinstance(t, (bool, np.bool_)):
+            raise TypeError(f"t must be the labels, got {t!r}; give the mode by keyword: "
+                            f"forward(x, train={t!r})")
         x, _ = self._as_batch(x)
         with cnn_ext.engine_scope():
             scores = self._forward_layers(x, train)
-        return self.loss.forward(scores, t)
+        return scores if t is None else self.loss.forward(scores, t)
 
-    def backward(self, dout: float = 1.0, input_grad: bool = True) -> Optional[np.ndarray]:
+    def backward(self, dout: Any = 1.0, input_grad: bool = True) -> Optional[np.ndarray]:
         """Backpropagate from the loss; fills ``grads`` and returns dL/dx.
 
         With ``input_grad=False`` the gradient with respect to the input is not
-        computed (training never needs it) and None is returned.
+        computed (training never needs it) and None is returned. Given an array ``dout``, the
+        gradient of the last layer's output (as any layer's ``backward`` takes it), the loss is
+        left out.
         """
         with cnn_ext.engine_scope():
+            if not isinstance(dout, np.ndarray):
+                dout = self.loss.backward(dout)
             return self._backward_layers(dout, input_grad)
 
     def train_step(self, x: np.ndarray, t: Any, *, checked: bool = False) -> tuple[float, np.ndarray]:
@@ -189,16 +218,16 @@ class Sequential(NamedArrays):
         with cnn_ext.engine_scope():
             scores = self._forward_layers(x, train=True)
             loss = (self.loss.forward_checked if checked else self.loss.forward)(scores, t)
-            self._backward_layers(1.0, input_grad=False)
+            self._backward_layers(self.loss.backward(1.0), input_grad=False)
         return loss, scores
 
     def _forward_layers(self, x: np.ndarray, train: bool) -> np.ndarray:
         for layer in self.layers:
-            x = layer.forward(x, train)
+            x = layer.forward(x, train=train)
         return x
 
-    def _backward_layers(self, dout: float, input_grad: bool) -> Optional[np.ndarray]:
-        dout = self.loss.backward(dout)
+    def _backward_layers(self, dout: np.ndarray, input_grad: bool) -> Optional[np.ndarray]:
+        """Backpropagate ``dout``, the gradient of the last layer's output, through the layers."""
         for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
         if not input_grad:
@@ -233,26 +262,23 @@ class Sequential(NamedArrays):
         labels = t if checked else class_indices(t, scores.shape[0], scores.shape[1])
         return self.loss.forward_checked(scores, labels), accuracy(scores, labels)
 
-    def num_params(self) -> int:
-        return sum(layer.num_params() for layer in self.layers)
-
     def summary(self, print_fn: Callable[[str], None] = print) -> None:
         """Print a table of layers, output shapes and parameter counts (like Keras).
 
-        The shapes come from a forward pass of one zero sample through copies of the
-        layers, so the layers' state for a pending ``backward`` is left alone.
-        ``print_fn`` receives the whole table (``print`` by default).
+        The shapes come from the layers' ``output_shape``; the layers a layer holds (a
+        Residual's) are listed under it, indented. ``print_fn`` receives the whole table
+        (``print`` by default).
         """
         if self.input_shape is None:
             raise ValueError("summary needs the model's input_shape; pass input_shape=(C, H, W) "
                              "to Sequential")
         rows = [("Layer", "Output shape", "Params")]
         before = self.input_shape
-        for layer, shape in zip(self.layers, self._output_shapes()):
-            rows.append((repr(layer), str((None,) + shape), f"{layer.num_params():,}"))
-            if hasattr(layer, "inner_shapes"):  # a Residual: its layers, indented
-                rows += [(f"  {name} {inner!r}", str((None,) + inner_shape), f"{inner.num_params():,}")
-                         for name, inner, inner_shape in layer.inner_shapes(before)]
+        for layer, shape in zip(self.layers, self.layer_shapes()):
+            rows.append((_one_line(layer), str((None,) + shape), f"{layer.num_params():,}"))
+            rows += [(f"  {name} {_one_line(inner)}", str((None,) + inner_shape),
+                      f"{inner.num_params():,}")
+                     for name, inner, inner_shape in layer.inner_shapes(before)]
             before = shape
         widths = [max(len(row[column]) for row in rows) for column in range(3)]
         lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}" for row in rows]
@@ -260,8 +286,28 @@ class Sequential(NamedArrays):
         print_fn("\n".join([lines[0], rule, *lines[1:], rule, f"Total params: {self.num_params():,}"]))
 
     def named_arrays(self) -> dict[str, np.ndarray]:
-        """Every parameter and buffer by name, ``layers.{i}.{name}``, layer by layer."""
-        return self._named(lambda layer: {**layer.named_params(), **layer.named_buffers()})
+        """Every parameter and buffer by name, ``layers.{i}.{name}``: the parameters, then the
+        buffers."""
+        return {**self.named_params(), **self.named_buffers()}
+
+    def config(self) -> dict:
+        """The layers' and the loss's classes and settings, and ``input_shape``: what
+        :func:`cnn.load_model` rebuilds the model from, nested in a Residual or at the top."""
+        return {"layers": [describe_part(f"layers[{index}]", layer)
+                           for index, layer in enumerate(self.layers)],
+                "loss": describe_part("the loss", self.loss),
+                "input_shape": None if self.input_shape is None else list(self.input_shape)}
+
+    @classmethod
+    def from_config(cls, config: dict, arrays: dict) -> "Sequential":
+        """The model :meth:`config` describes, each layer around its saved arrays."""
+        if set(config) != {"layers", "loss", "input_shape"} or not isinstance(config["layers"], list):
+            raise ValueError(f"a Sequential's config holds a list 'layers', 'loss' and "
+                             f"'input_shape', got {sorted(config)}")
+        layers = [build_part(f"layers[{index}]", entry, arrays_under(arrays, f"layers.{index}"))
+                  for index, entry in enumerate(config["layers"])]
+        return cls.from_layers(layers, build_part("the loss", config["loss"], None, Loss),
+                               config["input_shape"])
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The format version and every parameter and buffer by name (``layers.0.W``...).
@@ -401,6 +447,24 @@ def _check_layer_arrays(index: int, layer: Layer) -> None:
             raise TypeError(f"layers[{index}] ({layer.name}): the gradient of {name!r} must have its "
                             f"shape {param.shape} and dtype {param.dtype}, got {grad.shape} "
                             f"{grad.dtype}")
+
+
+def _check_one_dtype(layers: Sequence[Layer]) -> None:
+    """Refuse layers whose weights differ in dtype, naming the first two that do."""
+    typed = [(index, layer, layer.params[0].dtype) for index, layer in enumerate(layers)
+             if layer.params]
+    for index, layer, dtype in typed[1:]:
+        first_index, first, first_dtype = typed[0]
+        if dtype != first_dtype:
+            raise TypeError(f"layers[{first_index}] ({_one_line(first)}) has {first_dtype} weights "
+                            f"and layers[{index}] ({_one_line(layer)}) {dtype}; build every layer "
+                            f"with one dtype (dtype=np.{first_dtype} in their create())")
+
+
+def _one_line(layer: Layer) -> str:
+    """The layer's repr, or its class and layer count where the repr spans lines (a model)."""
+    text = repr(layer)
+    return text if "\n" not in text else f"{layer.name}({len(layer.sublayers())} layers)"
 
 
 def _scalar(saved: Any) -> Any:
