@@ -11,14 +11,9 @@ from typing import Optional
 import numpy as np
 
 from cnn_ext._depthwise import depthwise_backward_kernel, depthwise_forward_kernel
-from cnn_ext._geometry import ConvGeometry
+from cnn_ext.geometry import ConvGeometry
 from cnn_ext._threads import for_image_slices
 from cnn_ext._workspace import scratch
-
-
-def covers(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry) -> bool:
-    """Whether this engine computes the convolution: one group per input channel."""
-    return geometry.groups == x.shape[1] and W.shape[1] == 1
 
 
 def _window(x: np.ndarray, geometry: ConvGeometry) -> tuple:

@@ -6,7 +6,8 @@ register tiles of outputs over the whole reduction, and writes the results
 (see the header for the layout). The input gradient is the same forward kernel on
 the padded output gradient, with the filters turned 180 degrees and their channel
 axes swapped; the weight and bias gradients are summed per thread, then over threads.
-``kernels`` is one of the modules of ``cnn_ext._simd``; the arguments come checked.
+``kernels`` is one of the modules of ``cnn_ext._simd`` (default: the one in use); the arguments
+come checked, and :func:`cnn_ext.convolution.choose_engine` sends only what these kernels cover.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from typing import Optional
 
 import numpy as np
 
+from cnn_ext import _simd
 from cnn_ext._threads import for_image_slices
 from cnn_ext._workspace import scratch
+from cnn_ext.geometry import ConvGeometry
 
 
-def forward(kernels, x: np.ndarray, W: np.ndarray, b: np.ndarray, pad: int) -> np.ndarray:
-    """``conv2d_forward`` of checked float32 arrays with stride 1."""
+def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
+            kernels=None) -> np.ndarray:
+    """``conv2d_forward`` of checked float32 arrays with stride 1 and one pad on every side."""
+    kernels = kernels or _simd.kernels
+    pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
     out_channels, _, filter_h, filter_w = W.shape
-    out = np.empty((n_images, out_channels, height + 2 * pad - filter_h + 1,
-                    width + 2 * pad - filter_w + 1), dtype=np.float32)
+    out = np.empty((n_images, out_channels, geometry.out_h, geometry.out_w), dtype=np.float32)
     floats, offsets = kernels.forward_scratch(channels, height, width, out_channels, filter_h,
                                               filter_w, pad, pad)
 
@@ -37,10 +42,12 @@ def forward(kernels, x: np.ndarray, W: np.ndarray, b: np.ndarray, pad: int) -> n
     return out
 
 
-def backward(kernels, x: np.ndarray, W: np.ndarray, dout: np.ndarray, pad: int,
-                     input_grad: bool) -> tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
-    """``conv2d_backward`` of checked float32 arrays with stride 1 and a pad below the filter
-    size (:func:`covers`)."""
+def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeometry,
+             input_grad: bool, kernels=None) -> tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+    """``conv2d_backward`` of checked float32 arrays with stride 1 and one pad on every side,
+    below the filter size."""
+    kernels = kernels or _simd.kernels
+    pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
     out_channels, _, filter_h, filter_w = W.shape
     # dx is the forward convolution of the padded dout with these filters: turned, channels swapped.
@@ -62,12 +69,3 @@ def backward(kernels, x: np.ndarray, W: np.ndarray, dout: np.ndarray, pad: int,
     partials = for_image_slices(n_images, dout.size * W[0].size, work)
     dW = sum(dweights for dweights, _ in partials).reshape(W.shape)
     return dx, dW, sum(dbias for _, dbias in partials)
-
-
-def covers(x: np.ndarray, window: tuple[int, int], pad: int, backward: bool = False) -> bool:
-    """Whether these kernels compute the forward pass of a stride-1 convolution of one group
-    without dilation, with ``pad`` on every side and a ``window`` (filter_h, filter_w)
-    (``backward``: its gradients, whose input gradient needs a pad below the filter size; dW
-    and db come from the same engine with or without dx, so that they do not depend on
-    ``input_grad``)."""
-    return x.dtype == np.float32 and (not backward or pad < min(window))

@@ -21,7 +21,7 @@ import numpy as np
 
 from cnn_ext._blas import single_threaded_blas
 from cnn_ext._conv import fold_kernel, unfold_kernel
-from cnn_ext._geometry import ConvGeometry
+from cnn_ext.geometry import ConvGeometry
 from cnn_ext._threads import for_image_slices, get_num_threads
 from cnn_ext._workspace import scratch
 

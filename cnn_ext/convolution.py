@@ -1,14 +1,15 @@
 """A whole convolution, forward and backward, each thread working through a slice of the batch.
 
-Two engines behind one contract, both splitting the batch over the kernel threads and
-allocating nothing of the batch's size besides the results. For float32 with stride 1,
-the direct kernels of the instruction set in use (``cnn_ext._direct_engine``, chosen by
-``cnn_ext._simd``) read the zero-padded images themselves and keep tiles of outputs in
-registers. A depthwise convolution (one group per input channel) goes to the depthwise kernels
-(``cnn_ext._depthwise_engine``), which slide each channel's filters over it. Everything else
-(float64, strides above 1, groups, dilation, pads that differ between sides or axes, and an
-input gradient with a pad of at least the filter size) goes through the unfold engine (``cnn_ext._unfold_engine``): blocks of unfolded columns in cache
-and matrix products.
+Three engines behind one contract, each splitting the batch over the kernel threads and
+allocating nothing of the batch's size besides the results; :func:`choose_engine` routes. For
+float32 with stride 1, the direct kernels of the instruction set in use
+(``cnn_ext._direct_engine``, chosen by ``cnn_ext._simd``) read the zero-padded images themselves
+and keep tiles of outputs in registers. A depthwise convolution (one group per input channel)
+goes to the depthwise kernels (``cnn_ext._depthwise_engine``), which slide each channel's filters
+over it. Everything else (float64, strides above 1, groups, dilation, pads that differ between
+sides or axes, and an input gradient with a pad of at least the filter size) goes through the
+unfold engine (``cnn_ext._unfold_engine``): blocks of unfolded columns in cache and matrix
+products.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from typing import Optional
 
 import numpy as np
 
-from cnn_ext import _depthwise_engine, _direct_engine, _simd, _unfold_engine
+from cnn_ext import _depthwise_engine, _direct_engine, _unfold_engine
 from cnn_ext._checks import check_float_array
-from cnn_ext._geometry import ConvGeometry, conv_geometry
+from cnn_ext.geometry import ConvGeometry, conv_geometry
 
-__all__ = ["conv2d_forward", "conv2d_backward"]
+__all__ = ["conv2d_forward", "conv2d_backward", "choose_engine"]
 
 
 def _check_conv_arguments(x, W, stride, pad, dilation, groups):
-    """Checked x, W and their :class:`~cnn_ext._geometry.ConvGeometry`."""
+    """Checked x, W and their :class:`~cnn_ext.geometry.ConvGeometry`."""
     x = check_float_array("x", x, 4, "(N, C, H, W)")
     W = check_float_array("W", W, 4, "(out_channels, in_channels // groups, filter_h, filter_w)")
     if W.dtype != x.dtype:
@@ -33,11 +34,31 @@ def _check_conv_arguments(x, W, stride, pad, dilation, groups):
     return x, W, conv_geometry(x.shape, W.shape, stride, pad, dilation, groups)
 
 
-def _direct(geometry: ConvGeometry, x: np.ndarray, backward: bool = False) -> bool:
-    """Whether the direct kernels compute this convolution (see ``_direct_engine.covers``)."""
-    (top, _), (left, _) = geometry.pad
-    return geometry.plain and top == left and geometry.stride == (1, 1) and _direct_engine.covers(
-        x, (geometry.filter_h, geometry.filter_w), top, backward)
+#: The engines by name, each with ``forward(x, W, b, geometry)`` and
+#: ``backward(x, W, dout, geometry, input_grad)`` of checked arrays.
+ENGINES = {"direct": _direct_engine, "depthwise": _depthwise_engine, "unfold": _unfold_engine}
+
+
+def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
+                  backward: bool = False) -> str:
+    """The engine that computes this convolution (``backward``: its gradients): the one place
+    that routes.
+
+    - ``"direct"``: float32, stride 1, one group, no dilation, one pad on every side; for the
+      gradients also a pad below the filter size, since the input gradient pads the output
+      gradient by ``filter - 1 - pad``. dW and db take the same route with or without dx, so
+      that they do not depend on ``input_grad``.
+    - ``"depthwise"``: one group per input channel (each channel slides its own filters).
+    - ``"unfold"``: everything else.
+    """
+    (top, bottom), (left, right) = geometry.pad
+    if (x.dtype == np.float32 and geometry.plain and geometry.stride == (1, 1)
+            and top == bottom == left == right
+            and (not backward or top < min(geometry.filter_h, geometry.filter_w))):
+        return "direct"
+    if geometry.groups == x.shape[1] and W.shape[1] == 1:
+        return "depthwise"
+    return "unfold"
 
 
 def conv2d_forward(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1) -> np.ndarray:
@@ -74,11 +95,7 @@ def conv2d_forward(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1) -> np.
     if b.dtype != x.dtype or b.shape != (out_channels,):
         raise ValueError(f"b must have shape ({out_channels},) and dtype {x.dtype}, "
                          f"got shape {b.shape} and dtype {b.dtype}")
-    if _direct(geometry, x):
-        return _direct_engine.forward(_simd.kernels, x, W, b, geometry.pad[0][0])
-    if _depthwise_engine.covers(x, W, geometry):
-        return _depthwise_engine.forward(x, W, b, geometry)
-    return _unfold_engine.forward(x, W, b, geometry)
+    return ENGINES[choose_engine(x, W, geometry)].forward(x, W, b, geometry)
 
 
 def conv2d_backward(x, W, dout, stride=1, pad=0, dilation=1, groups: int = 1,
@@ -113,8 +130,5 @@ def conv2d_backward(x, W, dout, stride=1, pad=0, dilation=1, groups: int = 1,
         raise ValueError(f"dout must have shape {expected} and dtype {x.dtype} for x of shape "
                          f"{x.shape} and W of shape {W.shape}, got shape {dout.shape} and "
                          f"dtype {dout.dtype}")
-    if _direct(geometry, x, backward=True):
-        return _direct_engine.backward(_simd.kernels, x, W, dout, geometry.pad[0][0], input_grad)
-    if _depthwise_engine.covers(x, W, geometry):
-        return _depthwise_engine.backward(x, W, dout, geometry, input_grad)
-    return _unfold_engine.backward(x, W, dout, geometry, input_grad)
+    engine = ENGINES[choose_engine(x, W, geometry, backward=True)]
+    return engine.backward(x, W, dout, geometry, input_grad)

@@ -18,9 +18,8 @@ from cnn_ext._checks import (
     check_shape4,
     describe,
 )
-from cnn_ext._checks import output_size as _output_size
 from cnn_ext._activations import relu_backward_kernel, relu_kernel
-from cnn_ext._geometry import PoolGeometry, pool_geometry
+from cnn_ext.geometry import conv_geometry, output_size, pool_geometry
 from cnn_ext._im2col import col2im_kernel, im2col_kernel
 from cnn_ext._pool import maxpool_backward_kernel, maxpool_forward_kernel
 from cnn_ext._threads import for_image_slices
@@ -29,30 +28,13 @@ __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward",
            "relu_backward", "output_size"]
 
 
-def output_size(size: int, window: int, stride: int = 1, pad: int = 0) -> int:
-    """Window positions along one axis: ``(size + 2 * pad - window) // stride + 1``.
-
-    The one output-size formula of the project (kernels, layers and models use it).
-    Raises ``ValueError`` when the window does not fit in the padded input.
-
-    Example:
-        >>> output_size(28, 5, stride=1, pad=2), output_size(28, 2, stride=2)
-        (28, 14)
-    """
-    return _output_size(check_int("size", size, 1), check_int("window", window, 1),
-                        check_int("stride", stride, 1), check_int("pad", pad, 0), "size", "window")
-
-
-def conv_geometry(input_shape, filter_h, filter_w, stride, pad):
-    """Checked ``(filter_h, filter_w, stride, pad, out_h, out_w)`` of a convolution window."""
-    filter_h = check_int("filter_h", filter_h, 1)
-    filter_w = check_int("filter_w", filter_w, 1)
-    stride = check_int("stride", stride, 1)
-    pad = check_int("pad", pad, 0)
-    _, _, height, width = input_shape
-    out_h = _output_size(height, filter_h, stride, pad, "height", "filter_h")
-    out_w = _output_size(width, filter_w, stride, pad, "width", "filter_w")
-    return filter_h, filter_w, stride, pad, out_h, out_w
+def _book_window(input_shape, filter_h, filter_w, stride, pad) -> tuple[int, ...]:
+    """Checked ``(filter_h, filter_w, stride, pad, out_h, out_w)`` of the book's window: one
+    stride for both axes and one pad for every side."""
+    filter_h, filter_w = check_int("filter_h", filter_h, 1), check_int("filter_w", filter_w, 1)
+    stride, pad = check_int("stride", stride, 1), check_int("pad", pad, 0)
+    geometry = conv_geometry(input_shape, (1, input_shape[1], filter_h, filter_w), stride, pad)
+    return filter_h, filter_w, stride, pad, geometry.out_h, geometry.out_w
 
 
 def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -76,9 +58,8 @@ def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np
         (4, 9)
     """
     x = check_float_array("x", x, 4, "(N, C, H, W)")
-    filter_h, filter_w, stride, pad, out_h, out_w = conv_geometry(
-        x.shape, filter_h, filter_w, stride, pad
-    )
+    filter_h, filter_w, stride, pad, out_h, out_w = _book_window(
+        x.shape, filter_h, filter_w, stride, pad)
     n_images, channels = x.shape[:2]
     col = np.empty((n_images * out_h * out_w, channels * filter_h * filter_w), dtype=x.dtype)
     rows_per_image = out_h * out_w
@@ -120,9 +101,8 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
     """
     col = check_float_array("col", col, 2, "(N * out_h * out_w, C * filter_h * filter_w)")
     input_shape = check_shape4("input_shape", input_shape)
-    filter_h, filter_w, stride, pad, out_h, out_w = conv_geometry(
-        input_shape, filter_h, filter_w, stride, pad
-    )
+    filter_h, filter_w, stride, pad, out_h, out_w = _book_window(
+        input_shape, filter_h, filter_w, stride, pad)
     n_images, channels = input_shape[:2]
     expected = (n_images * out_h * out_w, channels * filter_h * filter_w)
     if col.shape != expected:
@@ -139,11 +119,6 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
 
     for_image_slices(n_images, col.size, work)
     return x
-
-
-def _pool_geometry(input_shape, pool_h, pool_w, stride, pad, dilation, ceil_mode) -> PoolGeometry:
-    """The checked geometry of a max pooling window."""
-    return pool_geometry(input_shape, pool_h, pool_w, stride, pad, dilation, ceil_mode)
 
 
 def maxpool_forward(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, int], None] = None,
@@ -204,7 +179,7 @@ def maxpool(x, pool_h: int, pool_w: int, stride: Union[int, tuple[int, int], Non
 def _maxpool(x, pool_h, pool_w, stride, pad, dilation, ceil_mode, with_argmax: bool):
     """The shared body of :func:`maxpool_forward` and :func:`maxpool`."""
     x = check_float_array("x", x, 4, "(N, C, H, W)")
-    geometry = _pool_geometry(x.shape, pool_h, pool_w, stride, pad, dilation, ceil_mode)
+    geometry = pool_geometry(x.shape, pool_h, pool_w, stride, pad, dilation, ceil_mode)
     out_shape = x.shape[:2] + (geometry.out_h, geometry.out_w)
     out = np.empty(out_shape, dtype=x.dtype)
     argmax = np.empty(out_shape, dtype=np.intp) if with_argmax else None
@@ -249,7 +224,7 @@ def maxpool_backward(dout, argmax, input_shape, pool_h: int, pool_w: int,
     """
     dout = check_float_array("dout", dout, 4, "(N, C, out_h, out_w)")
     input_shape = check_shape4("input_shape", input_shape)
-    geometry = _pool_geometry(input_shape, pool_h, pool_w, stride, pad, dilation, ceil_mode)
+    geometry = pool_geometry(input_shape, pool_h, pool_w, stride, pad, dilation, ceil_mode)
     expected = input_shape[:2] + (geometry.out_h, geometry.out_w)
     if dout.shape != expected:
         raise ValueError(

@@ -12,8 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from cnn_ext._checks import pool_strides
-from cnn_ext.kernels import output_size
+from cnn_ext.geometry import output_size, pool_strides
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward"]
 

@@ -194,9 +194,12 @@ def test_the_base_class_refuses_backward_for_user_layers_too():
 def test_pooling_geometry_is_checked_at_construction_and_strides_resolved_once():
     with pytest.raises(ValueError, match=r"pad must be at most \(pool_h - 1\) \* dilation = 1 .*got pad=2"):
         Pooling(2, 2, pad=2)
-    assert Pooling(2, 2).stride == AvgPooling(2, 2).stride == (2, 2)
-    assert Pooling(3, 2).stride == (3, 2)
-    assert Pooling(3, 3, stride=(1, 2)).stride == (1, 2)
+    assert Pooling(2, 2).strides == AvgPooling(2, 2).strides == (2, 2)
+    assert Pooling(3, 2).strides == (3, 2)
+    assert Pooling(3, 3, stride=(1, 2)).strides == (1, 2)
+    # The short form, as Convolution keeps it: an int where the axes agree.
+    assert Pooling(2, 2).stride == AvgPooling(2, 2).stride == 2
+    assert Pooling(3, 2).stride == (3, 2) and Pooling(3, 3, stride=(2, 2)).stride == 2
     assert repr(Pooling(2, 2)) == "Pooling(2x2, stride=2, pad=0)"
     assert repr(Pooling(3, 2)) == "Pooling(3x2, stride=(3, 2), pad=0)"
     with pytest.raises(ValueError, match="stride must be an integer or a pair"):

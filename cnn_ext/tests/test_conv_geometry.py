@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cnn_ext
-from cnn_ext._geometry import conv_geometry
+from cnn_ext.geometry import conv_geometry
 from cnn_ext.tests.messages import check_message
 from cnn_ext.tests.naive import grouped_conv_loops
 

@@ -16,7 +16,7 @@ from numpy.testing import assert_allclose
 
 import cnn_ext
 from cnn_ext import _direct_engine, _unfold_engine
-from cnn_ext._geometry import conv_geometry
+from cnn_ext.geometry import conv_geometry
 from cnn_ext._simd import SIMD_PATHS, choose_path, kernels_for, simd_path, supported_paths
 from cnn_ext.tests.test_engine import reference_conv
 
@@ -74,7 +74,7 @@ def kernels(request):
 def test_forward_equals_the_float64_reference(case, kernels, rng):
     x, W, b, pad = problem(case, rng)
     expected, _ = reference_conv(x.astype(np.float64), W.astype(np.float64), b.astype(np.float64), 1, pad)
-    assert_close(_direct_engine.forward(kernels, x, W, b, pad), expected, "out")
+    assert_close(_direct_engine.forward(x, W, b, conv_geometry(x.shape, W.shape, 1, pad), kernels), expected, "out")
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -83,14 +83,14 @@ def test_gradients_equal_the_float64_reference_and_the_unfold_engine(case, kerne
     expected_out, gradients = reference_conv(x.astype(np.float64), W.astype(np.float64),
                                              b.astype(np.float64), 1, pad)
     dout = rng.standard_normal(expected_out.shape).astype(np.float32)
-    dx, dW, db = _direct_engine.backward(kernels, x, W, dout, pad, input_grad=True)
+    dx, dW, db = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), True, kernels)
     geometry = conv_geometry(x.shape, W.shape, 1, pad)
     unfolded = _unfold_engine.backward(x, W, dout, geometry, input_grad=True)
     for name, got, expected, second in zip(("dx", "dW", "db"), (dx, dW, db),
                                            gradients(dout.astype(np.float64)), unfolded):
         assert_close(got, expected, name)
         assert_close(got, second.astype(np.float64), f"{name} against the unfold engine")
-    no_dx, dW_only, db_only = _direct_engine.backward(kernels, x, W, dout, pad, input_grad=False)
+    no_dx, dW_only, db_only = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), False, kernels)
     assert no_dx is None
     np.testing.assert_array_equal(dW_only, dW)
     np.testing.assert_array_equal(db_only, db)
@@ -101,9 +101,9 @@ def test_the_gradients_are_adjoint_to_the_forward_pass(case, kernels, rng):
     """<conv(x), dout> = <x, dx> = <W, dW> for the bias-free convolution."""
     x, W, _, pad = problem(case, rng)
     zero = np.zeros(W.shape[0], np.float32)
-    out = _direct_engine.forward(kernels, x, W, zero, pad).astype(np.float64)
+    out = _direct_engine.forward(x, W, zero, conv_geometry(x.shape, W.shape, 1, pad), kernels).astype(np.float64)
     dout = rng.standard_normal(out.shape).astype(np.float32)
-    dx, dW, db = _direct_engine.backward(kernels, x, W, dout, pad, input_grad=True)
+    dx, dW, db = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), True, kernels)
     product = np.sum(out * dout)
     scale = np.sum(np.abs(out) * np.abs(dout))
     assert abs(np.sum(x.astype(np.float64) * dx) - product) <= 1e-5 * scale
@@ -125,10 +125,10 @@ def test_direct_kernels_property(n, channels, out_channels, height, width, filte
     kernels = kernels_for(path)
     expected, gradients = reference_conv(x.astype(np.float64), W.astype(np.float64),
                                          b.astype(np.float64), 1, pad)
-    assert_close(_direct_engine.forward(kernels, x, W, b, pad), expected, "out")
+    assert_close(_direct_engine.forward(x, W, b, conv_geometry(x.shape, W.shape, 1, pad), kernels), expected, "out")
     if pad < min(filter_h, filter_w):
         dout = rng.standard_normal(expected.shape).astype(np.float32)
-        got = _direct_engine.backward(kernels, x, W, dout, pad, input_grad=True)
+        got = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), True, kernels)
         # Each gradient is a sum of products, which may cancel to almost nothing: float32's error
         # is bounded by the same sum over the products' magnitudes, not by the result's size.
         _, magnitudes = reference_conv(np.abs(x).astype(np.float64), np.abs(W).astype(np.float64),
@@ -173,7 +173,7 @@ def test_results_do_not_depend_on_the_split_over_threads(threads, rng):
 def test_the_public_engine_uses_the_path_in_use(rng):
     x, W, b, pad = problem((2, 3, 9, 9, 4, 3, 3, 1), rng)
     np.testing.assert_array_equal(cnn_ext.conv2d_forward(x, W, b, 1, pad),
-                                  _direct_engine.forward(kernels_for(simd_path()), x, W, b, pad))
+                                  _direct_engine.forward(x, W, b, conv_geometry(x.shape, W.shape, 1, pad), kernels_for(simd_path())))
     assert kernels_for(simd_path()).INSTRUCTION_SET == simd_path()
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import cnn_ext
-from cnn_ext._geometry import pool_geometry, pooled_size
+from cnn_ext.geometry import output_size, pool_geometry
 from cnn_ext.tests.messages import check_message
 
 # (N, C, H, W, pool_h, pool_w, stride, pad, dilation, ceil_mode)
@@ -68,8 +68,8 @@ def test_ceil_mode_follows_pytorchs_rule(size, window, stride, pad, dilation):
     count = -(-(size + 2 * pad - reach) // stride) + 1
     if (count - 1) * stride >= size + pad:
         count -= 1
-    assert pooled_size(size, window, stride, pad, pad, dilation, True) == count
-    assert pooled_size(size, window, stride, pad, pad, dilation, False) == (size + 2 * pad - reach) // stride + 1
+    assert output_size(size, window, stride, pad, dilation, ceil_mode=True) == count
+    assert output_size(size, window, stride, pad, dilation) == (size + 2 * pad - reach) // stride + 1
 
 
 def test_a_window_without_a_pixel_is_refused():

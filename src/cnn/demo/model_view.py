@@ -13,6 +13,7 @@ from cnn.functions import softmax
 from cnn.layers import Affine, Convolution, Flatten, Layer, Pooling, Relu, WindowPooling
 from cnn.layers.global_pooling import GlobalAveragePooling, GlobalMaxPooling
 from cnn.models import Sequential
+from cnn_ext.geometry import reach
 
 __all__ = ["INPUT_SHAPE", "MIN_SIDE", "MAX_SIDE", "RequestError", "check_demo_model",
            "check_pixels", "describe_model", "explain"]
@@ -140,12 +141,10 @@ def receptive_fields(layers: list[Layer], size: tuple[int, int]) -> list[Optiona
         if isinstance(layer, (Convolution, WindowPooling)):
             kernel = layer.params[0].shape[2:] if isinstance(layer, Convolution) else \
                 (layer.pool_h, layer.pool_w)
-            strides = layer.strides if isinstance(layer, Convolution) else layer.stride
             for axis in (0, 1):
-                reach = (kernel[axis] - 1) * layer.dilations[axis] + 1
                 start[axis] -= layer.pads[axis][0] * step[axis]
-                extent[axis] += (reach - 1) * step[axis]
-                step[axis] *= strides[axis]
+                extent[axis] += (reach(kernel[axis], layer.dilations[axis]) - 1) * step[axis]
+                step[axis] *= layer.strides[axis]
         elif isinstance(layer, (GlobalAveragePooling, GlobalMaxPooling)):
             start, step, extent = [0, 0], [0, 0], list(size)
         elif not layer.per_position:

@@ -89,7 +89,7 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
                  group=layer.groups)
         elif isinstance(layer, (Pooling, AvgPooling)):
             (top, bottom), (left, right) = layer.pads
-            window = dict(kernel_shape=[layer.pool_h, layer.pool_w], strides=list(layer.stride),
+            window = dict(kernel_shape=[layer.pool_h, layer.pool_w], strides=list(layer.strides),
                           pads=[top, left, bottom, right], ceil_mode=int(layer.ceil_mode))
             if isinstance(layer, Pooling):
                 emit("MaxPool", [current], prefix, dilations=list(layer.dilations), **window)

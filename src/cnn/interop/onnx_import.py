@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from cnn.interop.layout import rank_after
-from cnn_ext._geometry import side_pads
+from cnn_ext.geometry import reach, side_pads
 from cnn.interop.requirements import require
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
@@ -455,13 +455,13 @@ def _convolution(node: _Node, constants: dict, spatial: Optional[tuple[int, int]
         raise node.refuse("group", groups, f"from 1 to {MAX_CHANNELS} groups are expected")
     strides = node.sizes("strides", [1, 1], 2, 1)
     dilations = node.sizes("dilations", [1, 1], 2, 1)
-    reach = [spread * (size - 1) + 1 for spread, size in zip(dilations, kernel)]
+    spans = [reach(size, spread) for size, spread in zip(kernel, dilations)]
     b = _weight(node, constants, 2, "bias", 1) if _optional_input(node, 2) else \
         np.zeros(W.shape[0], np.float32)
     if extra != ((0, 0), (0, 0)):
         spatial = None if spatial is None else tuple(
             size + sum(sides) for size, sides in zip(spatial, extra))
-    pads = side_pads(_window_pads(node, reach, strides, spatial))
+    pads = side_pads(_window_pads(node, spans, strides, spatial))
     pads = tuple((before + more_before, after + more_after) for (before, after), (more_before, more_after)
                  in zip(pads, extra))
     return _build(node, Convolution, W, b, stride=tuple(strides), pad=pads,
@@ -496,18 +496,18 @@ def _padded_convolution(node: _Node, following: list, constants: dict,
     return _convolution(following[0], constants, spatial, ((top, bottom), (left, right))), 2
 
 
-def _window_pads(node: _Node, reach: list[int], strides: list[int],
+def _window_pads(node: _Node, spans: list[int], strides: list[int],
                  spatial: Optional[tuple[int, int]] = None):
     """A window's ``((top, bottom), (left, right))`` from ``pads`` or ``auto_pad``
-    (``SAME_UPPER``/``SAME_LOWER``, ``VALID``), each side at most the window's ``reach``
+    (``SAME_UPPER``/``SAME_LOWER``, ``VALID``), each side at most the window's span
     (dilated size). SAME with a stride needs the input's ``spatial`` size."""
     auto_pad = node.get("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         if strides == [1, 1]:
-            totals = [size - 1 for size in reach]
+            totals = [size - 1 for size in spans]
         elif spatial is not None:  # out = ceil(in / stride), as ONNX defines SAME
             totals = [max(0, (-(-size // step) - 1) * step + window - size)
-                      for size, step, window in zip(spatial, strides, reach)]
+                      for size, step, window in zip(spatial, strides, spans)]
         else:
             raise node.refuse("auto_pad", auto_pad, "SAME padding with a stride depends on the "
                                                     "input size, which the graph input does not fix")
@@ -518,9 +518,9 @@ def _window_pads(node: _Node, reach: list[int], strides: list[int],
     if auto_pad != "NOTSET":
         raise node.refuse("auto_pad", auto_pad, "NOTSET, SAME_UPPER, SAME_LOWER or VALID is expected")
     top, left, bottom, right = node.sizes("pads", [0, 0, 0, 0], 4, 0)
-    if max(top, bottom) > reach[0] or max(left, right) > reach[1]:
+    if max(top, bottom) > spans[0] or max(left, right) > spans[1]:
         raise node.refuse("pads", [top, left, bottom, right],
-                          f"padding wider than the {reach[0]}x{reach[1]} window only adds borders")
+                          f"padding wider than the {spans[0]}x{spans[1]} window only adds borders")
     return (top, bottom), (left, right)
 
 
@@ -534,8 +534,8 @@ def _pooling(node: _Node, spatial: Optional[tuple[int, int]] = None) -> Layer:
     ceil_mode = node.integer("ceil_mode", 0)
     if ceil_mode not in (0, 1):
         raise node.refuse("ceil_mode", ceil_mode, "0 or 1 is expected")
-    reach = [spread * (size - 1) + 1 for spread, size in zip(dilations, kernel)]
-    pads = _window_pads(node, reach, strides, spatial)
+    spans = [reach(size, spread) for size, spread in zip(kernel, dilations)]
+    pads = _window_pads(node, spans, strides, spatial)
     if node.op == "MaxPool":
         return _build(node, Pooling, pool_h, pool_w, tuple(strides), pads, ceil_mode=bool(ceil_mode),
                       dilation=tuple(dilations))
@@ -620,8 +620,8 @@ def _check_growth(layers: list[Layer], input_shape: Optional[tuple[int, ...]]) -
 def _padding_growth(layer: Layer) -> int:
     """How many pixels a layer's padding can add to a side of an image, at most."""
     if isinstance(layer, Convolution):
-        reach = [spread * (size - 1) + 1 for spread, size in zip(layer.dilations, layer.params[0].shape[2:])]
-        return max(0, *(sum(sides) - size + 1 for sides, size in zip(layer.pads, reach)))
+        spans = [reach(size, spread) for size, spread in zip(layer.params[0].shape[2:], layer.dilations)]
+        return max(0, *(sum(sides) - span + 1 for sides, span in zip(layer.pads, spans)))
     if isinstance(layer, (Pooling, AvgPooling)):
         return max(0, *(sum(sides) - size + 1 for sides, size in
                         zip(layer.pads, (layer.pool_h, layer.pool_w))))

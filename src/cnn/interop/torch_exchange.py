@@ -8,6 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from cnn._checks import describe
+from cnn_ext.geometry import pair, pool_strides
 from cnn.interop.layout import input_rank, rank_after
 from cnn.interop.requirements import require
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
@@ -72,7 +73,7 @@ def to_torch(model: Sequential):
             if top != bottom or left != right or 2 * top > layer.pool_h or 2 * left > layer.pool_w:
                 raise ValueError(f"to_torch: {where} ({layer!r}): PyTorch pools with the "
                                  f"same padding on both sides of an axis, at most half the window")
-            window = dict(kernel_size=(layer.pool_h, layer.pool_w), stride=layer.stride,
+            window = dict(kernel_size=(layer.pool_h, layer.pool_w), stride=layer.strides,
                           padding=(top, left), ceil_mode=layer.ceil_mode)
             if isinstance(layer, Pooling):
                 module = nn.MaxPool2d(**window, dilation=layer.dilations)
@@ -212,10 +213,6 @@ def _torch_dtype(torch, array: np.ndarray):
     return torch.float64 if array.dtype == np.float64 else torch.float32
 
 
-def _pair(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
 def _refuse(name: str, child, setting: str, value: Any, reason: str) -> ValueError:
     return ValueError(f"from_torch: module {name!r} ({type(child).__name__}): {setting}={value!r} "
                       f"cannot be mapped: {reason}")
@@ -241,13 +238,13 @@ def _layer(nn, name: str, child, padded: Optional[tuple[int, int, int, int]] = N
         return Convolution(W, b, stride=tuple(child.stride), pad=pad,
                            dilation=tuple(child.dilation), groups=child.groups)
     if isinstance(child, (nn.MaxPool2d, nn.AvgPool2d)):
-        pool_h, pool_w = _pair(child.kernel_size)
-        stride = _pair(child.stride or child.kernel_size)
-        window = dict(pad=_pair(child.padding), ceil_mode=bool(child.ceil_mode))
+        pool_h, pool_w = pair("kernel_size", child.kernel_size, 1)
+        stride = pool_strides(pool_h, pool_w, child.stride or None)
+        window = dict(pad=pair("padding", child.padding, 0), ceil_mode=bool(child.ceil_mode))
         if isinstance(child, nn.MaxPool2d):
             if child.return_indices:
                 raise _refuse(name, child, "return_indices", True, "a layer returns one array")
-            return Pooling(pool_h, pool_w, stride, **window, dilation=_pair(child.dilation))
+            return Pooling(pool_h, pool_w, stride, **window, dilation=pair("dilation", child.dilation, 1))
         if child.divisor_override is not None:
             raise _refuse(name, child, "divisor_override", child.divisor_override,
                           "cnn divides by the window's count")
@@ -273,7 +270,7 @@ def _layer(nn, name: str, child, padded: Optional[tuple[int, int, int, int]] = N
             raise _refuse(name, child, "dim", child.dim, "cnn's softmax runs over dim 1")
         return Softmax() if isinstance(child, nn.Softmax) else LogSoftmax()
     if isinstance(child, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        if _pair(child.output_size) != (1, 1):
+        if child.output_size not in (1, (1, 1), [1, 1]):
             raise _refuse(name, child, "output_size", child.output_size,
                           "only a pooling to 1x1 (global pooling) maps")
         if isinstance(child, nn.AdaptiveMaxPool2d) and child.return_indices:

@@ -11,7 +11,7 @@ import cnn_ext
 from cnn._checks import check_input, check_int, check_weight_and_bias
 from cnn.init import initial_weights
 from cnn.layers.base import Layer
-from cnn_ext._geometry import compact, compact_pad, conv_geometry, pair, side_pads
+from cnn_ext.geometry import compact, compact_pad, conv_geometry, pair, reach, side_pads
 
 Pair = Union[int, tuple[int, int]]
 Pad = Union[int, tuple[int, int], tuple[tuple[int, int], tuple[int, int]], str]
@@ -75,11 +75,8 @@ class Convolution(Layer):
                              f"'same', got {pad!r}")
         if self.strides != (1, 1):
             raise ValueError(f"pad='same' needs stride 1, got stride={self.strides}")
-        sides = []
-        for size, spread in zip(window, self.dilations):
-            total = spread * (size - 1)
-            sides.append((total // 2, total - total // 2))
-        return tuple(sides)
+        totals = [reach(size, spread) - 1 for size, spread in zip(window, self.dilations)]
+        return tuple((total // 2, total - total // 2) for total in totals)
 
     @property
     def in_channels(self) -> int:

@@ -9,8 +9,8 @@ import numpy as np
 import cnn_ext
 from cnn._checks import check_input, check_int
 from cnn.layers.base import Layer
-from cnn_ext._checks import check_pool_pad
-from cnn_ext._geometry import PoolGeometry, compact, compact_pad, pair, pool_geometry, side_pads
+from cnn_ext.geometry import (PoolGeometry, check_pool_pad, compact, compact_pad, pair, pool_geometry,
+                              pool_strides, reach, side_pads)
 
 __all__ = ["WindowPooling", "Pooling", "AvgPooling"]
 
@@ -25,7 +25,9 @@ class WindowPooling(Layer):
         pool_h: window height.
         pool_w: window width.
         stride: step between windows, an int or a pair ``(stride_h, stride_w)``; ``None``
-            (default) means the window size. Kept as the pair ``stride``.
+            (default) means the window size. Kept in its shortest form as ``stride`` (an int,
+            or a pair where the axes differ) and in full as the pair ``strides``, as
+            :class:`~cnn.layers.Convolution` keeps it.
         pad: padding: an int for every side, a pair (rows, columns) for both sides of each axis,
             or ``((top, bottom), (left, right))``. Kept in its shortest form as ``pad``, and in
             full as ``pads``.
@@ -48,7 +50,8 @@ class WindowPooling(Layer):
         super().__init__()
         self.pool_h = check_int("pool_h", pool_h, 1)
         self.pool_w = check_int("pool_w", pool_w, 1)
-        self.stride = (self.pool_h, self.pool_w) if stride is None else pair("stride", stride, 1)
+        self.strides = pool_strides(self.pool_h, self.pool_w, stride)
+        self.stride = compact(self.strides)
         self.pads = side_pads(pad)
         self.pad = compact_pad(self.pads)
         self.dilations = pair("dilation", dilation, 1)
@@ -59,7 +62,7 @@ class WindowPooling(Layer):
 
     def geometry(self, height: int, width: int) -> PoolGeometry:
         """The checked geometry of this window on images of ``height`` x ``width``."""
-        return pool_geometry((1, 1, height, width), self.pool_h, self.pool_w, self.stride,
+        return pool_geometry((1, 1, height, width), self.pool_h, self.pool_w, self.strides,
                              self.pads, self.dilations, self.ceil_mode,
                              padding_wins=self.padding_counts)
 
@@ -77,12 +80,12 @@ class WindowPooling(Layer):
         self._check_dout(dout, self.x_shape[:2] + self.output_size(*self.x_shape[2:]))
 
     def config(self) -> dict:
-        return {"pool_h": self.pool_h, "pool_w": self.pool_w, "stride": list(self.stride),
+        return {"pool_h": self.pool_h, "pool_w": self.pool_w, "stride": list(self.strides),
                 "pad": self.pad, "ceil_mode": self.ceil_mode}
 
     def _settings(self) -> str:
         """The repr's settings beyond the window: the defaults are left out past ``pad``."""
-        text = f"stride={compact(self.stride)}, pad={self.pad}"
+        text = f"stride={self.stride}, pad={self.pad}"
         return text + (", ceil_mode=True" if self.ceil_mode else "")
 
     def __repr__(self) -> str:
@@ -119,7 +122,7 @@ class Pooling(WindowPooling):
         self.argmax = None
 
     def _window(self) -> tuple:
-        return (self.pool_h, self.pool_w, self.stride, self.pads, self.dilations, self.ceil_mode)
+        return (self.pool_h, self.pool_w, self.strides, self.pads, self.dilations, self.ceil_mode)
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, (4,), "(N, C, H, W)")
@@ -185,13 +188,12 @@ class AvgPooling(WindowPooling):
         geometry = self.geometry(height, width)
         pads, counts = [], []
         for size, window, step, (before, after), spread, out in (
-                (height, self.pool_h, self.stride[0], self.pads[0], self.dilations[0], geometry.out_h),
-                (width, self.pool_w, self.stride[1], self.pads[1], self.dilations[1], geometry.out_w)):
+                (height, self.pool_h, self.strides[0], self.pads[0], self.dilations[0], geometry.out_h),
+                (width, self.pool_w, self.strides[1], self.pads[1], self.dilations[1], geometry.out_w)):
             entries = (np.arange(out) * step - before)[:, None] + spread * np.arange(window)
             low, high = (-before, size + after) if self.count_include_pad else (0, size)
             counts.append(((entries >= low) & (entries < high)).sum(axis=1))
-            reach = spread * (window - 1) + 1
-            pads.append((before, max(after, (out - 1) * step + reach - size - before)))
+            pads.append((before, max(after, (out - 1) * step + reach(window, spread) - size - before)))
         ones = np.ones((1, 1, self.pool_h, self.pool_w), dtype)
         return ones, tuple(pads), np.outer(*counts).astype(dtype)
 
@@ -200,7 +202,7 @@ class AvgPooling(WindowPooling):
         n_images, channels, height, width = x.shape
         ones, pads, counts = self._plan(x.shape, x.dtype)
         planes = x.reshape(n_images * channels, 1, height, width)
-        sums = cnn_ext.conv2d_forward(planes, ones, np.zeros(1, x.dtype), self.stride, pads,
+        sums = cnn_ext.conv2d_forward(planes, ones, np.zeros(1, x.dtype), self.strides, pads,
                                       self.dilations)
         self.x_shape = x.shape if train else None
         return (sums / counts).reshape(n_images, channels, *counts.shape)
@@ -211,7 +213,7 @@ class AvgPooling(WindowPooling):
         ones, pads, counts = self._plan(self.x_shape, dout.dtype)
         shares = np.ascontiguousarray((dout / counts).reshape(n_images * channels, 1, *counts.shape))
         planes = np.zeros((n_images * channels, 1, height, width), dout.dtype)
-        dx, _, _ = cnn_ext.conv2d_backward(planes, ones, shares, self.stride, pads, self.dilations)
+        dx, _, _ = cnn_ext.conv2d_backward(planes, ones, shares, self.strides, pads, self.dilations)
         return dx.reshape(self.x_shape)
 
     def config(self) -> dict:

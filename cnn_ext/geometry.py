@@ -1,5 +1,15 @@
-"""The geometry of a convolution: window, strides, padding on each side, dilation and groups,
-resolved from what a caller may pass (an int, a pair, pairs of sides) and checked once."""
+"""The geometry of a window sliding over an image, for convolutions and poolings alike: the one
+place that resolves what a caller may pass (an int, a pair, pairs of sides, ``None`` for a
+pooling's stride), spans a dilated window (:func:`reach`) and counts its positions
+(:func:`output_size`, the project's one output-size formula). Kernels, layers, interop and the
+demo all ask it.
+
+>>> output_size(28, 5, pad=2), output_size(28, 2, stride=2), output_size(7, 3, dilation=2)
+(28, 14, 3)
+>>> geometry = conv_geometry((1, 3, 32, 32), (8, 3, 3, 3), stride=2, pad=1)
+>>> geometry.out_h, geometry.out_w
+(16, 16)
+"""
 
 from __future__ import annotations
 
@@ -7,10 +17,10 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from cnn_ext._checks import check_int, check_pool_pad, describe
+from cnn_ext._checks import check_int, describe
 
 __all__ = ["ConvGeometry", "conv_geometry", "PoolGeometry", "pool_geometry", "pair", "side_pads",
-           "compact", "compact_pad"]
+           "pool_strides", "compact", "compact_pad", "reach", "output_size", "check_pool_pad"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,56 @@ def pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
         return check_int(name, value[0], minimum), check_int(name, value[1], minimum)
     value = check_int(name, value, minimum)
     return value, value
+
+
+def pool_strides(pool_h: int, pool_w: int, stride: Any) -> tuple[int, int]:
+    """``(stride_h, stride_w)`` of a pooling window: ``None`` means the window's size, as in the
+    book and PyTorch; otherwise an int or a pair, as :func:`pair` reads it."""
+    return (pool_h, pool_w) if stride is None else pair("stride", stride, 1)
+
+
+def reach(window: int, dilation: int = 1) -> int:
+    """Pixels a window of ``window`` entries spans with ``dilation - 1`` skipped between entries:
+    ``dilation * (window - 1) + 1``."""
+    return dilation * (window - 1) + 1
+
+
+def output_size(size: int, window: int, stride: int = 1, pad: Any = 0, dilation: int = 1,
+                ceil_mode: bool = False) -> int:
+    """Window positions along one axis: ``(size + before + after - reach) // stride + 1``, with
+    ``pad`` an int for both sides or ``(before, after)`` and ``reach`` from :func:`reach`; the
+    book's ``(size + 2 * pad - window) // stride + 1``. With ``ceil_mode`` a last window that
+    hangs past the end counts too, unless it would start in the end padding.
+
+    The one output-size formula of the project. Raises ``ValueError`` when the window does not
+    fit in the padded input.
+
+    Example:
+        >>> output_size(28, 5, stride=1, pad=2), output_size(28, 2, stride=2)
+        (28, 14)
+    """
+    before, after = pair("pad", pad, 0)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"ceil_mode must be True or False, got {describe(ceil_mode)}")
+    return positions(check_int("size", size, 1), check_int("window", window, 1),
+                     check_int("stride", stride, 1), before, after,
+                     check_int("dilation", dilation, 1), ceil_mode, "size", "window")
+
+
+def positions(size: int, window: int, stride: int, before: int, after: int, dilation: int,
+              ceil_mode: bool, axis: str, name: str) -> int:
+    """:func:`output_size` of checked integers; the ``ValueError`` names the window ``name``
+    and the ``axis``."""
+    span = reach(window, dilation)
+    padded = size + before + after
+    if span > padded:
+        dilated = f" dilated by {dilation} to {span}" if dilation > 1 else ""
+        raise ValueError(f"{name}={window}{dilated} is larger than the padded input {axis} "
+                         f"{padded} ({axis} {size} + pad {before} + {after})")
+    count = (-(-(padded - span) // stride) if ceil_mode else (padded - span) // stride) + 1
+    if ceil_mode and (count - 1) * stride >= size + before:
+        count -= 1
+    return count
 
 
 def side_pads(pad: Any) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -100,16 +160,10 @@ def conv_geometry(input_shape, weight_shape, stride: Any = 1, pad: Any = 0, dila
         raise ValueError(f"W must have {channels // groups} input channels (x.shape[1] // groups "
                          f"= {channels} // {groups}) in W.shape[1], got W of shape "
                          f"{tuple(weight_shape)}")
-    sizes = []
-    for axis, size, window, step, (before, after), spread, name in (
-            ("height", height, filter_h, strides[0], pads[0], dilations[0], "filter_h"),
-            ("width", width, filter_w, strides[1], pads[1], dilations[1], "filter_w")):
-        reach = spread * (window - 1) + 1
-        if reach > size + before + after:
-            dilated = f" dilated by {spread} to {reach}" if spread > 1 else ""
-            raise ValueError(f"{name}={window}{dilated} is larger than the padded input {axis} "
-                             f"{size + before + after} ({axis} {size} + pad {before} + {after})")
-        sizes.append((size + before + after - reach) // step + 1)
+    sizes = [positions(size, window, step, before, after, spread, False, axis, name)
+             for axis, size, window, step, (before, after), spread, name in (
+                 ("height", height, filter_h, strides[0], pads[0], dilations[0], "filter_h"),
+                 ("width", width, filter_w, strides[1], pads[1], dilations[1], "filter_w"))]
     return ConvGeometry(filter_h, filter_w, strides, pads, dilations, groups, *sizes)
 
 
@@ -135,18 +189,6 @@ class PoolGeometry:
         return self.dilation == (1, 1) and top == bottom == left == right and not self.ceil_mode
 
 
-def pooled_size(size: int, window: int, stride: int, before: int, after: int, spread: int,
-                ceil_mode: bool) -> int:
-    """Window positions along one axis; with ``ceil_mode`` the last partial one counts too,
-    unless it would start in the end padding."""
-    reach = spread * (window - 1) + 1
-    span = size + before + after - reach
-    count = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (count - 1) * stride >= size + before:
-        count -= 1
-    return count
-
-
 def pool_geometry(input_shape, pool_h: Any, pool_w: Any, stride: Any = None, pad: Any = 0,
                   dilation: Any = 1, ceil_mode: bool = False, padding_wins: bool = False) -> PoolGeometry:
     """The checked geometry of a pooling of images ``input_shape`` (N, C, H, W).
@@ -155,7 +197,7 @@ def pool_geometry(input_shape, pool_h: Any, pool_w: Any, stride: Any = None, pad
     padded cell counts as a zero), every window must hold at least one pixel of the image, since
     max pooling never lets the padding win: ``ValueError`` otherwise, naming the pad."""
     pool_h, pool_w = check_int("pool_h", pool_h, 1), check_int("pool_w", pool_w, 1)
-    strides = (pool_h, pool_w) if stride is None else pair("stride", stride, 1)
+    strides = pool_strides(pool_h, pool_w, stride)
     pads, dilations = side_pads(pad), pair("dilation", dilation, 1)
     if not isinstance(ceil_mode, bool):
         raise TypeError(f"ceil_mode must be True or False, got {describe(ceil_mode)}")
@@ -166,11 +208,7 @@ def pool_geometry(input_shape, pool_h: Any, pool_w: Any, stride: Any = None, pad
     for axis, size, window, step, (before, after), spread, name in (
             ("height", height, pool_h, strides[0], pads[0], dilations[0], "pool_h"),
             ("width", width, pool_w, strides[1], pads[1], dilations[1], "pool_w")):
-        reach = spread * (window - 1) + 1
-        if reach > size + before + after:
-            raise ValueError(f"{name}={window} is larger than the padded input {axis} "
-                             f"{size + before + after} ({axis} {size} + pad {before} + {after})")
-        count = pooled_size(size, window, step, before, after, spread, ceil_mode)
+        count = positions(size, window, step, before, after, spread, ceil_mode, axis, name)
         if not padding_wins and not all(_holds_a_pixel(index * step - before, window, spread, size)
                                         for index in range(count)):
             raise ValueError(f"pad={compact_pad(pads)} leaves a {window}-wide window along the "
@@ -180,7 +218,24 @@ def pool_geometry(input_shape, pool_h: Any, pool_w: Any, stride: Any = None, pad
     return PoolGeometry(pool_h, pool_w, strides, pads, dilations, ceil_mode, *sizes)
 
 
+def check_pool_pad(pool_h: int, pool_w: int, pads, dilation: tuple[int, int] = (1, 1)) -> None:
+    """Max pooling's padding ``((top, bottom), (left, right))``: each window must hold at least
+    one pixel, since padding never wins, so no side may pad more than the window's reach less one,
+    ``(pool - 1) * dilation``."""
+    for name, window, spread, sides in (("pool_h", pool_h, dilation[0], pads[0]),
+                                        ("pool_w", pool_w, dilation[1], pads[1])):
+        limit = reach(window, spread) - 1
+        if max(sides) > limit:
+            raise ValueError(f"pad must be at most ({name} - 1) * dilation = {limit} on each side, "
+                             f"so that every window holds a pixel, got pad={_pad_text(pads)}")
+
+
+def _pad_text(pads) -> str:
+    (top, bottom), (left, right) = pads
+    return str(top) if top == bottom == left == right else str(pads)
+
+
 def _holds_a_pixel(start: int, window: int, spread: int, size: int) -> bool:
     """Whether the window of entries ``start + j * spread`` (j < window) meets [0, size)."""
     first = start if start >= 0 else start - (start // spread) * spread  # the first entry >= 0
-    return first < size and first <= start + spread * (window - 1)
+    return first < size and first < start + reach(window, spread)
