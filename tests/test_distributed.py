@@ -146,6 +146,28 @@ def test_ranks_that_built_different_models_all_fail_with_the_reason(tmp_path):
     assert time.perf_counter() - started < HANG_SECONDS
 
 
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_the_distributed_optimizer_updates_as_one_process_does(ranks):
+    finished = launch(ranks, str(HERE / "mpi" / "optimizer_update.py"))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "update largest relative difference" in finished.stdout
+
+
+def test_ranks_whose_optimizers_differ_in_a_setting_fail_naming_it(tmp_path):
+    def program(beta2):
+        return ["-c", "import numpy as np; from cnn.distributed import World; "
+                      "from cnn.layers import Affine; from cnn.models import Sequential; "
+                      "from cnn.optim import Adam; from cnn.trainer import Trainer; "
+                      "model = Sequential([Affine.create(3, 2, rng=0)]); "
+                      f"Trainer(model, Adam(lr=0.01, beta2={beta2}), batch_size=4, log=None, "
+                      "world=World()).fit(np.ones((8, 3), np.float32), np.zeros(8, int), epochs=1)"]
+    finished = launch([program(0.999), program(0.9)])
+    assert finished.returncode != 0
+    assert "the ranks built different training setups" in finished.stderr
+    assert "optimizer=" in finished.stderr and "'beta2': 0.999" in finished.stderr
+    assert "'beta2': 0.9," in finished.stderr
+
+
 def test_a_rank_that_dies_ends_the_others(tmp_path):
     dying = ["-c", "import os, time; from mpi4py import MPI; time.sleep(2); os._exit(3)"]
     training = ["-m", "cnn.train", *EPOCH_FLAGS, "--epochs", "50", "--out", str(tmp_path),

@@ -1,15 +1,21 @@
-"""Checking a Trainer checkpoint before anything of it is used: its arrays from their headers
-(before their data is read), then every field of its record of the run."""
+"""A Trainer checkpoint: writing one, and reading one back with everything checked before any
+of it is used: its arrays from their headers (before their data is read), then every field of
+its record of the run."""
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["check_checkpoint_arrays", "checked_record", "entries", "MAX_RECORD_BYTES"]
+from cnn.run_state import RunSettings, RunState
+from cnn.storage import atomic_write_npz, read_npz
+
+__all__ = ["save_checkpoint", "load_checkpoint", "check_checkpoint_arrays", "checked_record",
+           "entries", "MAX_RECORD_BYTES"]
 
 #: The longest record of a run a checkpoint may hold (a history grows by ~200 bytes an epoch).
 MAX_RECORD_BYTES = 64 << 20
@@ -18,6 +24,50 @@ MAX_RECORD_BYTES = 64 << 20
 def entries(arrays: Mapping[str, Any], prefix: str) -> dict:
     """The entries under ``prefix``, with the prefix taken off their names."""
     return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
+
+
+def save_checkpoint(path: Path, model, optimizer, state: RunState, settings: RunSettings,
+                    history: list, layers_with_rng: Sequence) -> None:
+    """Write the whole run atomically to ``path``: the model's and the optimizer's state, the
+    best epoch's weights, the epoch's sample order, and (as JSON in ``meta``) the run's
+    position, settings, history, learning rate and generator states."""
+    meta = {**state.counters(), **settings.record(), "rng": state.rng.bit_generator.state,
+            "history": history, "lr": optimizer.lr,
+            "layer_rngs": [layer.rng.bit_generator.state for layer in layers_with_rng],
+            "augment_rng": state.augment_rng.bit_generator.state}
+    arrays = {f"model.{key}": value for key, value in model.state_dict().items()}
+    arrays.update({f"optimizer.{key}": value for key, value in optimizer.state_dict().items()})
+    arrays["meta"] = np.array(json.dumps(meta))
+    if state.best is not None:
+        arrays.update({f"best.{key}": value for key, value in state.best.items()})
+    if state.order is not None:
+        arrays["order"] = state.order
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_npz(path, arrays)
+
+
+def load_checkpoint(path: Path, model, optimizer, settings: RunSettings,
+                    layers_with_rng: Sequence) -> tuple[RunState, list]:
+    """The run saved in ``path``, checked against this run's ``settings``, model and optimizer
+    before anything is used: ``(state, history)``. The model's and the optimizer's arrays, the
+    learning rate and the layers' generators are restored in place."""
+    source = f"checkpoint {str(path)!r}"
+    n_samples = settings.n_samples
+    arrays = read_npz(path, check=lambda specs: check_checkpoint_arrays(
+        specs, source, n_samples, model, optimizer))
+    meta = checked_record(arrays["meta"], source, settings, len(layers_with_rng))
+    model.load_state_dict(entries(arrays, "model."), source=source)
+    optimizer.load_state_dict(entries(arrays, "optimizer."), names=list(model.named_params()))
+    optimizer.lr = meta["lr"]
+    for layer, rng_state in zip(layers_with_rng, meta["layer_rngs"]):
+        layer.rng.bit_generator.state = rng_state
+    best = entries(arrays, "best.")
+    state = RunState(**{key: meta[key] for key in RunState.COUNTERS}, rng=meta["rng"],
+                     augment_rng=meta["augment_rng"], order=arrays.get("order"),
+                     best=best if settings.keep_best and best else None)
+    if state.order is not None and not np.array_equal(np.sort(state.order), np.arange(n_samples)):
+        raise ValueError(f"{source}: its 'order' is not an order of the {n_samples} samples")
+    return state, meta["history"]
 
 
 def check_checkpoint_arrays(specs: Mapping[str, Any], source: str, n_samples: int, model,
@@ -50,16 +100,12 @@ FIELDS = {"epoch": int, "step": int, "correct": int, "seen": int, "n_samples": i
           "history": list, "layer_rngs": list, "rng": dict}
 
 
-def checked_record(text: np.ndarray, source: str, expected: Mapping[str, Any], layer_rngs: int,
-                   generator: Callable[[], np.random.Generator],
-                   augment_generator: Callable[[], np.random.Generator]) -> dict:
+def checked_record(text: np.ndarray, source: str, settings: RunSettings, layer_rngs: int) -> dict:
     """The record of the run (the checkpoint's 'meta' JSON) with every field checked.
 
-    ``expected``: the settings that must be the same (n_samples, batch_size, seed, augment,
-    validation, keep_best, early_stopping);
-    ``layer_rngs``: how many layer generators the model has; ``generator`` and
-    ``augment_generator`` make the shuffling's and the augmentation's generators, which the
-    saved states are loaded into (``record["rng"]``, ``record["augment_rng"]``).
+    ``settings``: this run's, which the record's must equal field by field; ``layer_rngs``: how
+    many layer generators the model has. The saved generator states come back as generators
+    (``record["rng"]``, ``record["augment_rng"]``).
     """
     try:
         record = json.loads(str(text))
@@ -78,20 +124,22 @@ def checked_record(text: np.ndarray, source: str, expected: Mapping[str, Any], l
     record.setdefault("augment", None)  # checkpoints of cnn-ext 0.1 had no augmentation
     for key, default in (("validation", None), ("keep_best", False), ("early_stopping", None)):
         record.setdefault(key, default)  # nor a validation set
-    for key, value in expected.items():
-        if record[key] != value:
-            raise ValueError(f"{source} was written with {key}={record[key]}, this run has "
-                             f"{key}={value}; resume with the same settings")
+    differing = settings.differences(record)
+    if differing:
+        key, recorded, value = differing[0]
+        raise ValueError(f"{source} was written with {key}={recorded}, this run has "
+                         f"{key}={value}; resume with the same settings")
     if not all(_is_epoch(epoch) for epoch in record["history"]):
         raise ValueError(f"{source}: its 'meta' entry holds a damaged history")
-    n_samples, batch_size = expected["n_samples"], expected["batch_size"]
+    n_samples, batch_size = settings.n_samples, settings.batch_size
     if record["step"] >= math.ceil(n_samples / batch_size) or record["seen"] > n_samples \
             or record["correct"] > record["seen"] or len(record["history"]) != record["epoch"] \
             or record["lr"] <= 0 or len(record["layer_rngs"]) != layer_rngs:
         raise ValueError(f"{source}: its 'meta' entry does not describe a run of this model "
                          f"over {n_samples} samples in batches of {batch_size}")
     try:
-        rng, augment_rng = generator(), augment_generator()
+        fresh = RunState.fresh(n_samples, settings.seed)
+        rng, augment_rng = fresh.rng, fresh.augment_rng
         rng.bit_generator.state = record["rng"]
         if "augment_rng" in record:
             augment_rng.bit_generator.state = record["augment_rng"]

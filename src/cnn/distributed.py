@@ -14,6 +14,7 @@ mpi4py is imported only when a :class:`World` is made: ``pip install "cnn-ext[mp
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import traceback
@@ -24,10 +25,12 @@ import numpy as np
 
 import cnn_ext
 from cnn._checks import check_instance, check_int
+from cnn.metrics import correct_predictions
 from cnn.optim import Arrays, Optimizer
+from cnn.streams import Stream, stream
 
-__all__ = ["World", "DistributedOptimizer", "GradientAllreduce", "predict_batches",
-           "abort_on_error", "launched_by_mpiexec", "shard_bounds"]
+__all__ = ["World", "DistributedOptimizer", "DistributedSteps", "GradientAllreduce",
+           "predict_batches", "abort_on_error", "launched_by_mpiexec", "shard_bounds"]
 
 INSTALL_HINT = 'pip install "cnn-ext[mpi]" (mpi4py and the MPICH wheel)'
 LAUNCH_HINT = "launch it with mpiexec, for example: mpiexec -n 2 cnn-train --distributed"
@@ -119,9 +122,15 @@ class World:
         described = self.comm.allgather(description)
         differing = [rank for rank, other in enumerate(described) if other != described[0]]
         if differing:
-            raise ValueError(f"the ranks built different {what}: rank 0 has {_short(described[0])}, "
-                             f"rank {differing[0]} has {_short(described[differing[0]])}; every "
-                             f"rank must run the same command")
+            first, other = described[0], described[differing[0]]
+            if isinstance(first, Mapping) and isinstance(other, Mapping):  # name the field
+                key = next(key for key in {**first, **other} if first.get(key) != other.get(key))
+                first, other = f"{key}={_short(first.get(key))}", f"{key}={_short(other.get(key))}"
+            else:
+                first, other = _short(first), _short(other)
+            raise ValueError(f"the ranks built different {what}: rank 0 has {first}, "
+                             f"rank {differing[0]} has {other}; every rank must run the same "
+                             f"command")
 
     def broadcast(self, value: Any) -> Any:
         """Rank 0's ``value`` (any picklable object), on every rank."""
@@ -271,6 +280,89 @@ class DistributedOptimizer:
             {str(index): grad for index, grad in enumerate(grads)}
         averaged, _ = self.allreduce(named, weight)
         self.optimizer.update(params, averaged)
+
+
+class DistributedSteps:
+    """The Trainer's steps and evaluations split over the ranks of ``world`` (the methods of
+    :class:`cnn.steps.LocalSteps`): every rank computes its shard of each global batch, one
+    ``Allreduce`` sums the weighted gradients with the loss, the correct count and a stop
+    request, and every rank applies the same update. Rank 0 alone logs and writes files."""
+
+    #: mpiexec forwards SIGTERM as well as Ctrl-C to every rank: both end the job cleanly.
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, world: World, seed: int) -> None:
+        self.world = check_instance("world", world, World, "cnn.distributed.World (or None)")
+        self.seed = seed
+        self.allreduce = GradientAllreduce(world)
+        self.is_root = world.is_root
+
+    def check_setup(self, model, optimizer, settings, sample_shape: tuple, epochs: int) -> None:
+        """Refuse, on every rank, ranks that would not train the same model on the same data,
+        naming the first setting that differs."""
+        self.world.check_same("models", [(name, array.shape, str(array.dtype))
+                                         for name, array in model.named_arrays().items()])
+        self.world.check_same("training setups", {
+            **settings.record(), "sample shape": sample_shape, "epochs": epochs,
+            "optimizer": optimizer.settings()})
+
+    def share(self, state, history: list, model, optimizer, layers_with_rng: list) -> tuple:
+        """Rank 0's state (position, generators, history, weights, optimizer state) on every
+        rank; the other ranks' augmentation and dropout draw from streams of their own."""
+        world = self.world
+        shared = world.broadcast((state, history) if world.is_root else None)
+        world.broadcast_state(model, optimizer)
+        if world.is_root:
+            return state, history
+        state, history = shared
+        position = [world.rank, state.epoch, state.step]
+        state.augment_rng = stream(self.seed, Stream.AUGMENT, *position)
+        for index, layer in enumerate(layers_with_rng):
+            layer.rng = stream(self.seed, Stream.RANK_LAYER, index, *position)
+        return state, history
+
+    def shard(self, batch: np.ndarray) -> np.ndarray:
+        """This rank's part of a global batch's indices."""
+        return batch[self.world.shard(len(batch))]
+
+    def gradients(self, model, x_mine: np.ndarray, t_mine: np.ndarray, batch_size: int,
+                  interrupt) -> tuple:
+        """``(loss, correct, stop, grads)`` of the whole global batch of ``batch_size``: the
+        gradients averaged over the ranks, ``stop`` true when any rank's ``interrupt`` was
+        requested before the step (the ranks decide together, in the same Allreduce)."""
+        stop_requested = interrupt.requested
+        loss_sum = correct = 0
+        if len(x_mine):
+            loss, scores = model.train_step(x_mine, t_mine, checked=True)
+            loss_sum, correct = loss * len(x_mine), correct_predictions(scores, t_mine)
+        grads, (loss_sum, correct, stop) = self.allreduce(
+            model.named_grads(), len(x_mine) / batch_size, [loss_sum, correct, stop_requested])
+        return loss_sum / batch_size, int(round(correct)), bool(stop), grads
+
+    def evaluate(self, model, x: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+        """``(loss, accuracy)`` of checked samples, each rank predicting its share."""
+        mine = self.world.shard(len(x))
+        count = len(x[mine])
+        loss = accuracy = 0.0
+        if count:
+            loss, accuracy = model.evaluate(x[mine], t[mine], checked=True)
+        loss_sum, correct = self.world.sum([loss * count, accuracy * count])
+        return float(loss_sum / len(x)), float(round(correct) / len(x))
+
+    def end_of_steps(self, model, optimizer) -> None:
+        """Every rank gets rank 0's batch-norm statistics (and any rounding apart undone)
+        before the validation and test sets are evaluated."""
+        self.world.broadcast_state(model, optimizer)
+
+    def annotate(self, record: dict) -> None:
+        """The ranks and the mean time of a step's ``Allreduce`` over the epoch."""
+        record["ranks"] = self.world.size
+        record["allreduce_ms"] = 1000 * self.allreduce.seconds / max(self.allreduce.calls, 1)
+        self.allreduce.seconds, self.allreduce.calls = 0.0, 0
+
+    def agree(self, stop: bool) -> bool:
+        """Every rank stops, or none."""
+        return bool(self.world.sum([stop])[0])
 
 
 def predict_batches(model, x: np.ndarray, world: World, batch_size: int = 128,

@@ -139,6 +139,14 @@ class Optimizer:
         if "steps" not in specs:
             raise ValueError(f"{source}: the optimizer's state has no 'steps' entry")
 
+    def settings(self) -> dict:
+        """What decides this optimizer's updates, field by field: its class and every number it
+        was built with (``{"class": "Adam", "lr": 0.001, "beta1": 0.9, ...}``), the step count
+        and the per-parameter state left out. Runs compare these, never the repr."""
+        numbers = {key: value for key, value in vars(self).items()
+                   if key != "steps" and isinstance(value, (int, float)) and not isinstance(value, bool)}
+        return {"class": type(self).__name__, **numbers}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr})"
 

@@ -10,12 +10,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from cnn._checks import check_float, describe
+from cnn.streams import Stream, stream
 
-__all__ = ["check_validation", "split_indices", "best_epoch", "stops_early", "VALIDATION_STREAM"]
-
-#: The stream of random numbers, drawn from the Trainer's seed, that picks a validation split.
-VALIDATION_STREAM = 3
-
+__all__ = ["check_validation", "split_indices", "best_epoch", "stops_early"]
 
 def check_validation(validation: Any) -> Any:
     """``validation`` as a Trainer takes it: None, a fraction in (0, 1), or an ``(x, t)`` pair.
@@ -38,7 +35,7 @@ def split_indices(n_samples: int, fraction: float, seed: int) -> tuple[np.ndarra
     if not 1 <= held_out < n_samples:
         raise ValueError(f"validation={fraction} of {n_samples} training samples holds out "
                          f"{held_out}; it must leave at least one sample on each side")
-    order = np.random.default_rng([seed, VALIDATION_STREAM]).permutation(n_samples)
+    order = stream(seed, Stream.VALIDATION).permutation(n_samples)
     return np.sort(order[held_out:]), np.sort(order[:held_out])
 
 
