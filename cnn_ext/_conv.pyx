@@ -1,8 +1,9 @@
-"""Typed loops behind the convolution engine (``cnn_ext.conv2d_forward`` and ``conv2d_backward``).
+"""Typed loops behind the unfold engine (``cnn_ext._unfold_engine``) of ``conv2d_forward`` and
+``conv2d_backward``.
 
 These kernels trust their arguments: shapes, dtypes and contiguity are checked
-and every buffer is allocated by the Python code in ``cnn_ext.convolution``,
-which calls them on disjoint blocks of images from several threads.
+and every buffer is allocated by the Python code in ``cnn_ext.convolution`` and
+the engine, which calls them on disjoint blocks of images from several threads.
 
 They work in the channel-major unfolded layout: ``columns[n, k, p]`` holds,
 for image ``n`` and output pixel ``p = oh * out_w + ow``, the input value under

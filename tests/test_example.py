@@ -12,6 +12,7 @@ import pytest
 
 from cnn.validation import best_epoch
 from mnist_files import MNIST_DIR
+from extras import optional
 
 pytestmark = pytest.mark.slow
 
@@ -126,8 +127,7 @@ def test_data_comes_from_the_environment_outside_a_clone_and_data_dir_never_down
 
 
 def test_the_trained_lenet_exports_to_onnx_with_the_same_accuracy(tmp_path):
-    if os.environ.get("CNN_EXT_REQUIRE_EXTRAS") != "1":  # .ci/run requires it
-        pytest.importorskip("onnxruntime")
+    optional("onnxruntime", 'pip install "cnn-ext[onnx]"')
     trained = run_example("--train-size", "300", "--epochs", "1", "--out", str(tmp_path))
     assert trained.returncode == 0, trained.stderr
     export = subprocess.run([sys.executable, str(EXAMPLE.with_name("export_onnx.py")),

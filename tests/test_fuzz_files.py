@@ -390,7 +390,7 @@ def mutate_model(onnx, model, draw):
 def test_fuzz_onnx(tmp_path, onnx_model, data):
     onnx, model = onnx_model
     from cnn.interop import from_onnx
-    from cnn.interop.onnx_import import MAX_SAMPLE_ELEMENTS
+    from cnn.interop.onnx_import import MAX_IMPORT_SAMPLE_ELEMENTS
     if data.draw(st.integers(0, 3)) == 0:
         content = mutate(model.SerializeToString(), data.draw)
     else:
@@ -404,7 +404,7 @@ def test_fuzz_onnx(tmp_path, onnx_model, data):
     elif result.input_shape is not None:  # a model that loads runs, within the import's bounds
         sample = np.zeros((1,) + result.input_shape, np.float32)
         within_memory("ONNX predict", lambda: result.predict(sample), (ValueError,),
-                      bound=16 * 4 * MAX_SAMPLE_ELEMENTS)
+                      bound=16 * 4 * MAX_IMPORT_SAMPLE_ELEMENTS)
 
 
 # ---- drawn digits -------------------------------------------------------------------------
@@ -423,7 +423,7 @@ def png(width: int, height: int, rows: bytes, depth: int = 8, colour: int = 0) -
 @FUZZ
 @given(data=st.data())
 def test_fuzz_load_digit(tmp_path, data):
-    pytest.importorskip("PIL", reason="reading images needs Pillow (the plot extra)")
+    optional("PIL", 'reading images needs Pillow: pip install "cnn-ext[plot]"')
     digits = sorted((MNIST_DIR.parents[1] / "examples" / "digits").glob("*.png"))
     choice = data.draw(st.sampled_from(["bytes", "header"]))
     if choice == "bytes":

@@ -134,3 +134,31 @@ def test_a_state_of_other_params_is_refused():
     optimizer.update([np.ones(3)], [np.ones(3)])
     with pytest.raises(ValueError, match=r"'first_moment' holds \['0'\], which does not match the params given, \['0', '1'\]"):
         optimizer.update([np.ones(3), np.ones(2)], [np.ones(3), np.ones(2)])
+
+
+# The first two steps of each optimizer on one parameter, worked out by hand from the update
+# rules in the docstrings (lr 0.1, the defaults otherwise): p0 = [1, -2], then the gradients
+# g1 = [0.5, -1] and g2 = [0.25, 0.5]. A rule applied in another order (a Nesterov without its
+# look-ahead is plain momentum: p1 = [0.95, -1.9]) gives other numbers.
+FIRST_STEPS = {
+    # v1 = -0.1 g1 = [-0.05, 0.1]; p1 = p0 + 0.9 v1 - 0.1 g1 = [0.905, -1.81]
+    # v2 = 0.9 v1 - 0.1 g2 = [-0.07, 0.04]; p2 = p1 + 0.9 v2 - 0.1 g2 = [0.817, -1.824]
+    "nesterov": ([0.905, -1.81], [0.817, -1.824]),
+    # h1 = g1^2 = [0.25, 1]: p1 = p0 - 0.1 g1 / sqrt(h1) = [0.9, -1.9]
+    # h2 = [0.3125, 1.25]: p2 = p1 - 0.1 [0.25 / 0.559017, 0.5 / 1.118034] = p1 - 0.0447214
+    "adagrad": ([0.9, -1.9], [0.8552786, -1.9447214]),
+    # h1 = 0.01 g1^2 = [0.0025, 0.01]: p1 = p0 - 0.1 [0.5 / 0.05, -1 / 0.1] = [0, -1]
+    # h2 = 0.99 h1 + 0.01 g2^2 = [0.0031, 0.0124]: p2 = p1 - 0.1 [4.490133, 4.490133]
+    "rmsprop": ([0.0, -1.0], [-0.4490133, -1.4490133]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIRST_STEPS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_the_first_steps_are_those_worked_out_by_hand(name, dtype):
+    optimizer = OPTIMIZERS[name](lr=0.1)
+    param = np.array([1.0, -2.0], dtype)
+    for gradient, expected in zip(([0.5, -1.0], [0.25, 0.5]), FIRST_STEPS[name]):
+        optimizer.update({"p": param}, {"p": np.array(gradient, dtype)})
+        np.testing.assert_allclose(param, expected, rtol=0, atol=1e-5)
+        assert param.dtype == dtype

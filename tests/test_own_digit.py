@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cnn.datasets import load_digit, prepare_digit, prepare_ink
+from extras import optional
 
 DIGITS = Path(__file__).resolve().parents[1] / "examples" / "digits"
 
@@ -56,8 +57,25 @@ def test_uint8_images_and_bad_images():
         load_digit(DIGITS / "missing.png")
 
 
+def test_a_uint8_rgba_drawing_shows_the_white_ground_through_its_transparent_pixels():
+    """A card of white with a black stroke, on a transparent border: the stroke is the digit,
+    as on the white ground the border shows, not the card."""
+    rgba = np.zeros((100, 80, 4), np.uint8)          # transparent black all round
+    rgba[5:95, 5:75] = 255                            # an opaque white card
+    stroke = drawing() == 0
+    rgba[stroke, :3] = 0                              # the opaque black stroke on it
+    np.testing.assert_allclose(prepare_digit(rgba), prepare_digit(drawing()), atol=1e-6)
+
+
+def test_a_uint8_rgba_drawing_with_mixed_alpha_reads_as_its_float_twin():
+    rgba = np.dstack([(drawing() * 255).astype(np.uint8)] * 3 + [np.full((100, 80), 255, np.uint8)])
+    rgba[10:40, 50:58, 3] = 128                       # half of the stroke half transparent
+    rgba[:5, :, 3] = 0                                # a transparent band at the top
+    np.testing.assert_allclose(prepare_digit(rgba), prepare_digit(rgba / 255.0), atol=1e-6)
+
+
 def test_the_committed_digits_load():
-    pytest.importorskip("matplotlib", reason="reading PNG files needs the plot extra")
+    optional("matplotlib", 'reading PNG files needs the plot extra: pip install "cnn-ext[plot]"')
     for path in sorted(DIGITS.glob("*.png")):
         sample = load_digit(path)
         assert sample.shape == (1, 1, 28, 28) and sample.max() == 1.0, path.name

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from cnn import plots
+from extras import optional
 
-matplotlib = pytest.importorskip("matplotlib", reason="figures need the plot extra")
+matplotlib = optional("matplotlib", 'figures need the plot extra: pip install "cnn-ext[plot]"')
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from cnn.formats import upgraded_run_record
 from cnn.run_state import RunSettings, RunState
 from cnn.storage import atomic_write_npz, read_npz
 
@@ -94,7 +95,8 @@ def check_checkpoint_arrays(specs: Mapping[str, Any], source: str, n_samples: in
     optimizer.check_state(entries(specs, "optimizer."), model.named_params(), source)
 
 
-# The fields of a record and their kinds; "augment" and "augment_rng" came with cnn-ext 0.2.
+# The fields every record has, and their kinds (the settings later versions added are filled in
+# by cnn.models.formats).
 FIELDS = {"epoch": int, "step": int, "correct": int, "seen": int, "n_samples": int,
           "batch_size": int, "seed": int, "loss_sum": float, "seconds": float, "lr": float,
           "history": list, "layer_rngs": list, "rng": dict}
@@ -121,9 +123,7 @@ def checked_record(text: np.ndarray, source: str, settings: RunSettings, layer_r
                 (kind in (int, float) and not (math.isfinite(value) and value >= 0)):
             raise ValueError(f"{source}: its 'meta' entry has {key}={_short(value)}, not a "
                              f"non-negative {kind.__name__}")
-    record.setdefault("augment", None)  # checkpoints of cnn-ext 0.1 had no augmentation
-    for key, default in (("validation", None), ("keep_best", False), ("early_stopping", None)):
-        record.setdefault(key, default)  # nor a validation set
+    upgraded_run_record(record)
     differing = settings.differences(record)
     if differing:
         key, recorded, value = differing[0]

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Callable, Optional, Union
 import numpy as np
 
 import cnn_ext
-from cnn._checks import check_instance, check_int, check_samples, describe
+from cnn._checks import check_instance, check_int, describe
 from cnn.augment import Transform
 from cnn.checkpoint import load_checkpoint, save_checkpoint
-from cnn.losses import class_indices
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
@@ -31,7 +30,8 @@ from cnn.schedules import Schedule
 from cnn.steps import LocalSteps
 from cnn.storage import atomic_write_text
 from cnn.streams import Stream, stream
-from cnn.validation import best_epoch, check_validation, split_indices, stops_early
+from cnn.training_data import checked_data, split_validation
+from cnn.validation import best_epoch, check_validation, stops_early
 
 if TYPE_CHECKING:
     from cnn.distributed import World
@@ -154,8 +154,8 @@ class Trainer:
         if resume and self.checkpoint is None:
             raise ValueError("resume=True needs a checkpoint path; pass checkpoint=... to Trainer")
         with cnn_ext.engine_scope():  # once for the whole fit, not per step
-            x, t, x_test, t_test = self._check_data(x, t, x_test, t_test)
-            x, t, held_out = self._split_validation(x, t)
+            x, t, x_test, t_test = checked_data(self.model, x, t, x_test, t_test)
+            x, t, held_out = split_validation(self.model, self.validation, self.seed, x, t)
             evaluated = {"val": held_out, "test": None if x_test is None else (x_test, t_test)}
             settings = self.settings(x.shape[0])
             self.steps.check_setup(self.model, self.optimizer, settings, x.shape[1:], epochs)
@@ -192,47 +192,6 @@ class Trainer:
     def save_history(self, path: Union[str, os.PathLike]) -> None:
         """Write the history as JSON, atomically (the old file or the new one, never half)."""
         atomic_write_text(path, json.dumps(self.history, indent=2) + "\n")
-
-    def _check_data(self, x, t, x_test, t_test) -> tuple:
-        """Check the data once: ``(x, t, x_test, t_test)`` with the samples as the model's
-        batches (flat samples reshaped to its input_shape) and the labels as class indices
-        (array-likes accepted)."""
-        check_samples("x", x, self.model.dtype)
-        x, _ = self.model._as_batch(x, "x")
-        if x_test is not None:
-            x_test = self._check_like(x, x_test, "x_test")
-        if (x_test is None) != (t_test is None):
-            raise ValueError("x_test and t_test must be given together")
-        classes = self._classes(x)
-        t = class_indices(t, x.shape[0], classes)
-        if x_test is not None:
-            t_test = class_indices(t_test, x_test.shape[0], classes, "t_test")
-        return x, t, x_test, t_test
-
-    def _check_like(self, x: np.ndarray, other, name: str) -> np.ndarray:
-        """``other`` checked as samples of the model, shaped like the training samples ``x``."""
-        check_samples(name, other, self.model.dtype)
-        other, _ = self.model._as_batch(other, name)
-        if other.shape[1:] != x.shape[1:]:
-            raise ValueError(f"{name} must hold samples of the training samples' shape "
-                             f"{x.shape[1:]}, got shape {other.shape}")
-        return other
-
-    def _split_validation(self, x: np.ndarray, t: np.ndarray) -> tuple:
-        """``(x, t, held_out)``: the samples trained on and the validation pair (or None)."""
-        if self.validation is None:
-            return x, t, None
-        if isinstance(self.validation, tuple):
-            x_val, t_val = self.validation
-            x_val = self._check_like(x, x_val, "validation x")
-            return x, t, (x_val, class_indices(t_val, x_val.shape[0], self._classes(x),
-                                               "validation t"))
-        train, held_out = split_indices(x.shape[0], self.validation, self.seed)
-        return x[train], t[train], (x[held_out], t[held_out])
-
-    def _classes(self, x: np.ndarray) -> int:
-        """The number of classes: the width of the model's scores for one sample."""
-        return self.model.predict(x[:1]).shape[1]
 
     def _sample(self, n_samples: int) -> np.ndarray:
         """The fixed training samples the training accuracy is measured on."""

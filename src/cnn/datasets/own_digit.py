@@ -82,7 +82,7 @@ def prepare_digit(image: np.ndarray) -> np.ndarray:
     Steps: grey (transparent pixels count as the background), inverted when the ground is light
     (MNIST's ink is bright), the ground brought to 0, then :func:`prepare_ink`.
     """
-    grey = _grey(np.asarray(image, dtype=np.float64))
+    grey = _grey(np.asarray(image))
     ink = 1 - grey if np.median(grey) > 0.5 else grey
     try:
         return prepare_ink(np.clip(ink - np.median(ink), 0, None))
@@ -118,16 +118,19 @@ def prepare_ink(ink: np.ndarray) -> np.ndarray:
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        grey = image
-    elif image.ndim == 3 and image.shape[2] in (3, 4):
-        grey = image[..., :3] @ np.array([0.299, 0.587, 0.114])
-        if image.shape[2] == 4:  # transparent pixels show the (white) ground
-            grey = image[..., 3] * grey + (1 - image[..., 3])
-    else:
+    """Grey values in [0, 1] of an image (H, W), (H, W, 3) or (H, W, 4), alpha included: each
+    channel is scaled to [0, 1] first (integers, or floats above 1, count to 255), then the
+    colours are weighted to grey and laid over the white ground as their alpha says."""
+    if not (image.ndim == 2 or image.ndim == 3 and image.shape[2] in (3, 4)):
         raise ValueError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
-    if image.dtype.kind in "ui" or grey.max() > 1:
-        grey = grey / 255.0
+    scale = 255.0 if image.dtype.kind in "ui" or image.max() > 1 else 1.0
+    image = image.astype(np.float64) / scale
+    if image.ndim == 2:
+        return image
+    grey = image[..., :3] @ np.array([0.299, 0.587, 0.114])
+    if image.shape[2] == 4:  # transparent pixels show the (white) ground
+        alpha = image[..., 3]
+        grey = alpha * grey + (1 - alpha)
     return grey
 
 

@@ -9,7 +9,8 @@
 for the first two (with onnxruntime to run the files), PyTorch for the last two.
 """
 
-from cnn.interop.onnx_export import DEFAULT_OPSET, to_onnx
+from cnn.interop.layout import DEFAULT_OPSET
+from cnn.interop.onnx_export import to_onnx
 from cnn.interop.onnx_import import from_onnx
 from cnn.interop.torch_exchange import from_torch, to_torch
 

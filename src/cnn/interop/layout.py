@@ -1,8 +1,26 @@
-"""What the converters share: the rank of the data flowing between layers."""
+"""What the converters share: the ONNX opset written by default, the tables of layers that map
+to one ONNX operator each (read one way by the exporter, the other by the importer), and the
+rank of the data flowing between layers."""
 
 from __future__ import annotations
 
-from cnn.layers import Affine
+from cnn.layers import (Affine, GlobalAveragePooling, GlobalMaxPooling, LogSoftmax, Relu, Sigmoid,
+                        Softmax, Tanh)
+
+#: The opset written by default, and the one a file that imports none is read as: 17 (2022),
+#: read by every maintained ONNX runtime and holding every operator used here.
+DEFAULT_OPSET = 17
+#: Layers applied to each value, and the ONNX operator of each.
+ELEMENTWISE_OPS = {Relu: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh"}
+#: Layers applied over axis 1 (the channels), and their operators.
+OVER_CHANNELS_OPS = {Softmax: "Softmax", LogSoftmax: "LogSoftmax"}
+#: The global poolings, and their operators (a Flatten follows each in ONNX).
+GLOBAL_POOLING_OPS = {GlobalAveragePooling: "GlobalAveragePool", GlobalMaxPooling: "GlobalMaxPool"}
+
+
+def layer_of(table: dict) -> dict:
+    """A table read the other way: the layer class of each ONNX operator."""
+    return {op: layer for layer, op in table.items()}
 
 
 def input_rank(model) -> int:

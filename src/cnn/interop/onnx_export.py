@@ -8,22 +8,15 @@ from typing import Optional
 import numpy as np
 
 from cnn._checks import check_int, describe
-from cnn.interop.layout import input_rank, rank_after
+from cnn.interop.layout import (DEFAULT_OPSET, ELEMENTWISE_OPS, GLOBAL_POOLING_OPS,
+                                 OVER_CHANNELS_OPS, input_rank, rank_after)
 from cnn.interop.requirements import require
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
-                        GlobalAveragePooling, GlobalMaxPooling, LeakyRelu, LogSoftmax, Pooling, PRelu,
-                        Relu, Residual, Sigmoid, Softmax, Tanh)
+                        LeakyRelu, Pooling, PRelu, Residual)
 from cnn.models.sequential import Sequential
 
-__all__ = ["to_onnx", "DEFAULT_OPSET"]
+__all__ = ["to_onnx"]
 
-#: The opset written by default: 17 (2022), read by every maintained ONNX runtime and holding
-#: every operator used here.
-DEFAULT_OPSET = 17
-ACTIVATIONS = {Relu: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh"}
-#: Layers written as one ONNX operator over axis 1, and the global poolings (then a Flatten).
-OVER_CHANNELS = {Softmax: "Softmax", LogSoftmax: "LogSoftmax"}
-GLOBAL_POOLINGS = {GlobalAveragePooling: "GlobalAveragePool", GlobalMaxPooling: "GlobalMaxPool"}
 
 
 def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = None) -> None:
@@ -109,8 +102,8 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
                 emit("Flatten", [current], f"{prefix}.flatten", axis=1)
             W, b = layer.params
             emit("Gemm", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix)
-        elif type(layer) in ACTIVATIONS:
-            emit(ACTIVATIONS[type(layer)], [current], prefix)
+        elif type(layer) in ELEMENTWISE_OPS:
+            emit(ELEMENTWISE_OPS[type(layer)], [current], prefix)
         elif isinstance(layer, LeakyRelu):
             emit("LeakyRelu", [current], prefix, alpha=layer.alpha)
         elif isinstance(layer, PRelu):
@@ -118,10 +111,10 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
             # ONNX broadcasts the slope from the last axis: per channel of images is (C, 1, 1).
             slope = alpha.reshape((-1,) + (1,) * (rank - 2)) if alpha.shape[0] > 1 else alpha
             emit("PRelu", [current, constant(f"{prefix}.alpha", slope)], prefix)
-        elif type(layer) in OVER_CHANNELS:
-            emit(OVER_CHANNELS[type(layer)], [current], prefix, axis=1)
-        elif type(layer) in GLOBAL_POOLINGS:
-            emit(GLOBAL_POOLINGS[type(layer)], [current], f"{prefix}.pool")
+        elif type(layer) in OVER_CHANNELS_OPS:
+            emit(OVER_CHANNELS_OPS[type(layer)], [current], prefix, axis=1)
+        elif type(layer) in GLOBAL_POOLING_OPS:
+            emit(GLOBAL_POOLING_OPS[type(layer)], [current], f"{prefix}.pool")
             emit("Flatten", [current], prefix, axis=1)
         elif isinstance(layer, Dropout):
             emit("Identity", [current], prefix)

@@ -14,29 +14,29 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from cnn.interop.layout import rank_after
+from cnn.interop.layout import (DEFAULT_OPSET, ELEMENTWISE_OPS, GLOBAL_POOLING_OPS,
+                                 OVER_CHANNELS_OPS, layer_of, rank_after)
 from cnn_ext.geometry import reach, side_pads
 from cnn.interop.requirements import require
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
-                        GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
-                        PRelu, Relu, Residual, Sigmoid, Softmax, Tanh)
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Flatten, Layer,
+                        LeakyRelu, Pooling, PRelu, Residual)
 from cnn.models.sequential import Sequential
 
-__all__ = ["from_onnx", "MAX_WINDOW", "MAX_TENSOR_ELEMENTS", "MAX_SAMPLE_ELEMENTS", "MAX_CHANNELS",
+__all__ = ["from_onnx", "MAX_WINDOW", "MAX_TENSOR_ELEMENTS", "MAX_IMPORT_SAMPLE_ELEMENTS", "MAX_CHANNELS",
            "MAX_GROWTH"]
 
 #: The opset assumed for a model that names none (ONNX's own default domain).
-DEFAULT_OPSET = 17
-ELEMENTWISE = {"Relu": Relu, "Sigmoid": Sigmoid, "Tanh": Tanh}
-OVER_CHANNELS = {"Softmax": Softmax, "LogSoftmax": LogSoftmax}
-GLOBAL_POOLINGS = {"GlobalAveragePool": GlobalAveragePooling, "GlobalMaxPool": GlobalMaxPooling}
+ELEMENTWISE = layer_of(ELEMENTWISE_OPS)
+OVER_CHANNELS = layer_of(OVER_CHANNELS_OPS)
+GLOBAL_POOLINGS = layer_of(GLOBAL_POOLING_OPS)
 PASS_THROUGH = {"Dropout", "Identity"}
 #: The largest kernel size, stride or padding read from a file.
 MAX_WINDOW = 255
 #: The most elements of one tensor (weights, constants) read from a file: 256 MiB of float32.
 MAX_TENSOR_ELEMENTS = 1 << 26
-#: The most elements of one sample of the graph's input, or of what any layer makes of it.
-MAX_SAMPLE_ELEMENTS = 1 << 23
+#: The most elements of one sample of an imported graph's input, or of what any of its layers
+#: makes of it (32 MiB of float32): an ONNX file declares no architecture to check first.
+MAX_IMPORT_SAMPLE_ELEMENTS = 1 << 23
 #: The most channels a convolution makes, and features an affine layer makes.
 MAX_CHANNELS = 1 << 16
 #: The most pixels the padding of all the layers together may add to an image along each axis.
@@ -120,7 +120,7 @@ def from_onnx(path: str | os.PathLike) -> Sequential:
     tensors up to :data:`MAX_TENSOR_ELEMENTS` elements, channels and features up to
     :data:`MAX_CHANNELS`, the padding of all layers together up to :data:`MAX_GROWTH` pixels, and
     one sample of the input, or of any layer's output for a fixed input shape, up to
-    :data:`MAX_SAMPLE_ELEMENTS`.
+    :data:`MAX_IMPORT_SAMPLE_ELEMENTS`.
 
     Raises:
         ValueError: starting with ``from_onnx:`` and naming the node and the attribute (or
@@ -598,7 +598,7 @@ def _batch_norm(node: _Node, constants: dict) -> BatchNormalization:
 def _check_growth(layers: list[Layer], input_shape: Optional[tuple[int, ...]]) -> None:
     """Refuse a chain that could make a small input huge: channels and features above
     :data:`MAX_CHANNELS`, padding that adds more than :data:`MAX_GROWTH` pixels in all, and, for
-    a fixed input shape, any layer's output above :data:`MAX_SAMPLE_ELEMENTS` per sample."""
+    a fixed input shape, any layer's output above :data:`MAX_IMPORT_SAMPLE_ELEMENTS` per sample."""
     growth, shape = 0, input_shape
     for index, layer in enumerate(layers):
         what = f"layers[{index}] ({layer!r})"
@@ -612,9 +612,9 @@ def _check_growth(layers: list[Layer], input_shape: Optional[tuple[int, ...]]) -
                                 f"more than {MAX_GROWTH}")
         if shape is not None:
             shape = _output_shape(layer, shape, what)
-            if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+            if math.prod(shape) > MAX_IMPORT_SAMPLE_ELEMENTS:
                 raise refusal(what, f"it makes {_short(shape)} of each sample, more than "
-                                    f"{MAX_SAMPLE_ELEMENTS} elements")
+                                    f"{MAX_IMPORT_SAMPLE_ELEMENTS} elements")
 
 
 def _padding_growth(layer: Layer) -> int:
@@ -648,9 +648,9 @@ def _input_shape(value) -> Optional[tuple[int, ...]]:
     sizes = tuple(dim.dim_value for dim in dims)
     if not sizes or not all(size > 0 for size in sizes):
         return None
-    if math.prod(sizes) > MAX_SAMPLE_ELEMENTS:
+    if math.prod(sizes) > MAX_IMPORT_SAMPLE_ELEMENTS:
         raise refusal(f"the graph input {value.name!r}", f"one sample of shape {_short(sizes)} "
-                                                         f"holds more than {MAX_SAMPLE_ELEMENTS} elements")
+                                                         f"holds more than {MAX_IMPORT_SAMPLE_ELEMENTS} elements")
     return sizes
 
 

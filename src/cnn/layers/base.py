@@ -44,10 +44,9 @@ class Layer:
     of its pixels depends only on the input's pixel at the same place, so a receptive field
     passes through unchanged; :meth:`output_shape` then returns the sample's shape).
 
-    The base class holds the rest of the contract for every subclass: a ``backward``
-    (or ``backward_params``) is refused with the same ``RuntimeError`` unless the last
-    ``forward`` ran with ``train=True``, since an inference pass keeps nothing for it.
-    A subclass's ``__init__`` must call ``super().__init__()`` before it fills the lists.
+    The base class refuses ``backward`` (or ``backward_params``) with one ``RuntimeError`` unless
+    the last ``forward`` ran with ``train=True``. A subclass's ``__init__`` must call
+    ``super().__init__()`` before it fills the lists.
     """
 
     param_names: tuple[str, ...] = ()
@@ -117,11 +116,8 @@ class Layer:
         self.__dict__["_own_buffers"] = arrays
 
     def _arrays(self, kind: str) -> list:
-        own = self._own(kind)
-        children = list(self.named_children())
-        if not children:
-            return own
-        return list(own) + [array for _, child in children for array in getattr(child, kind)]
+        children = [getattr(child, kind) for _, child in self.named_children()]
+        return self._own(kind) if not children else [*self._own(kind), *sum(children, [])]
 
     def _own(self, kind: str) -> list:
         arrays = self.__dict__.get(f"_own_{kind}")

@@ -3,7 +3,7 @@ a shortcut, as in ResNet; a layer like any other, so that a ResNet stays a Seque
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 

@@ -19,15 +19,16 @@ from cnn.models.sequential import Sequential
 from cnn.models.simple_convnet import SimpleConvNet
 from cnn.storage import MAX_NPZ_BYTES, read_npz
 
-__all__ = ["load_model", "MAX_LAYERS", "MAX_SAMPLE_ELEMENTS"]
+__all__ = ["load_model", "MAX_LAYERS", "MAX_LOAD_SAMPLE_ELEMENTS"]
 
 #: The model classes a file may name; any other (a subclass of your own) comes back a Sequential.
 MODEL_CLASSES = {cls.__name__: cls for cls in (Sequential, LeNet, SimpleConvNet, DeepConvNet,
                                                ResNet)}
 #: The most layers a saved model may declare.
 MAX_LAYERS = 10_000
-#: The most values one sample may hold at any layer of a loaded model (256 MiB as float32).
-MAX_SAMPLE_ELEMENTS = 1 << 26
+#: The most values one sample may hold at any layer of a model loaded by load_model (256 MiB as
+#: float32): the architecture it declares is checked against this before any layer is built.
+MAX_LOAD_SAMPLE_ELEMENTS = 1 << 26
 
 
 def load_model(path: str | os.PathLike, max_bytes: int = MAX_NPZ_BYTES) -> Sequential:
@@ -135,7 +136,7 @@ def _parse(text: Any, source: str) -> dict:
 
 def _check_sample_sizes(layers: Sequence[Layer], input_shape: Sequence[int], source: str) -> None:
     """Refuse, before a sample goes through the layers to check that they fit, an architecture
-    whose samples would hold more than :data:`MAX_SAMPLE_ELEMENTS` values: a hostile padding or
+    whose samples would hold more than :data:`MAX_LOAD_SAMPLE_ELEMENTS` values: a hostile padding or
     input shape would otherwise allocate terabytes. The shapes follow the library's layers;
     a layer of another kind is taken to keep the shape."""
     _walk_sizes(layers, tuple(input_shape), "its input_shape", source)
@@ -158,10 +159,10 @@ def _walk_sizes(layers: Sequence[Layer], shape: tuple[int, ...], where: str, sou
 
 
 def _bounded(shape: tuple[int, ...], where: str, source: str) -> None:
-    if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+    if math.prod(shape) > MAX_LOAD_SAMPLE_ELEMENTS:
         raise ValueError(f"{source}: at {where} one sample would hold {math.prod(shape)} "
                          f"values (shape {shape}), more than a model loaded from a file may "
-                         f"({MAX_SAMPLE_ELEMENTS})")
+                         f"({MAX_LOAD_SAMPLE_ELEMENTS})")
 
 
 def _build(entry: dict, where: str, kind: type, source: str, arrays: dict | None = None):

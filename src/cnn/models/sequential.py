@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 import cnn_ext
 from cnn._checks import check_int, check_samples, describe
-from cnn.checkpoint import entries
 from cnn.functions import softmax
-from cnn.layers.base import Layer, arrays_under
-from cnn.layers.registry import build_part, describe_part
+from cnn.layers.base import Layer
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.metrics import accuracy
 from cnn.models._inputs import as_batch
-from cnn.models._architecture import (ARCHITECTURE_KEY, architecture_array, describe_saved,
-                                     foreign_file_hint)
-from cnn.storage import atomic_write_npz, read_npz
+from cnn.models.model_files import STATE_FORMAT_VERSION, ModelFiles
+from cnn.models.summary import one_line, summary_table
 
 __all__ = ["Sequential", "STATE_FORMAT_VERSION"]
 
-#: Version of the state_dict layout: 2 names every array (``layers.{i}.{name}``); 1 (cnn-ext
-#: 0.1.0) numbered them (``param_0``, ``buffer_0``) beside a JSON of the layers' reprs.
-STATE_FORMAT_VERSION = 2
 
-
-class Sequential(Layer):
+class Sequential(ModelFiles, Layer):
     """Layers applied in order, then a loss; a layer itself, so that a model can be a block of a
     :class:`~cnn.layers.Residual` or of another model.
 
@@ -272,162 +264,7 @@ class Sequential(Layer):
         if self.input_shape is None:
             raise ValueError("summary needs the model's input_shape; pass input_shape=(C, H, W) "
                              "to Sequential")
-        rows = [("Layer", "Output shape", "Params")]
-        before = self.input_shape
-        for layer, shape in zip(self.layers, self.layer_shapes()):
-            rows.append((_one_line(layer), str((None,) + shape), f"{layer.num_params():,}"))
-            rows += [(f"  {name} {_one_line(inner)}", str((None,) + inner_shape),
-                      f"{inner.num_params():,}")
-                     for name, inner, inner_shape in layer.inner_shapes(before)]
-            before = shape
-        widths = [max(len(row[column]) for row in rows) for column in range(3)]
-        lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}" for row in rows]
-        rule = "-" * len(lines[0])
-        print_fn("\n".join([lines[0], rule, *lines[1:], rule, f"Total params: {self.num_params():,}"]))
-
-    def named_arrays(self) -> dict[str, np.ndarray]:
-        """Every parameter and buffer by name, ``layers.{i}.{name}``: the parameters, then the
-        buffers."""
-        return {**self.named_params(), **self.named_buffers()}
-
-    def config(self) -> dict:
-        """The layers' and the loss's classes and settings, and ``input_shape``: what
-        :func:`cnn.load_model` rebuilds the model from, nested in a Residual or at the top."""
-        return {"layers": [describe_part(f"layers[{index}]", layer)
-                           for index, layer in enumerate(self.layers)],
-                "loss": describe_part("the loss", self.loss),
-                "input_shape": None if self.input_shape is None else list(self.input_shape)}
-
-    @classmethod
-    def from_config(cls, config: dict, arrays: dict) -> "Sequential":
-        """The model :meth:`config` describes, each layer around its saved arrays."""
-        if set(config) != {"layers", "loss", "input_shape"} or not isinstance(config["layers"], list):
-            raise ValueError(f"a Sequential's config holds a list 'layers', 'loss' and "
-                             f"'input_shape', got {sorted(config)}")
-        layers = [build_part(f"layers[{index}]", entry, arrays_under(arrays, f"layers.{index}"))
-                  for index, entry in enumerate(config["layers"])]
-        return cls.from_layers(layers, build_part("the loss", config["loss"], None, Loss),
-                               config["input_shape"])
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """The format version and every parameter and buffer by name (``layers.0.W``...).
-
-        Only arrays are saved: settings that hold no weights (a dropout ratio, a
-        batch-norm momentum) are the code's, so changing them never blocks a load.
-        """
-        return {"format_version": np.array(STATE_FORMAT_VERSION), **self.named_arrays()}
-
-    def load_state_dict(self, arrays: Mapping[str, np.ndarray], source: str = "the state") -> None:
-        """Copy saved parameters and buffers into this model's arrays, in place.
-
-        The names, shapes and dtypes must match the model's (:meth:`check_state`); the first
-        that does not is named in a ``ValueError`` and nothing is copied. State saved by
-        cnn-ext 0.1.0 (``param_0``, ``buffer_0``...) is read by position.
-        """
-        sources = self.check_state(arrays, source)
-        for key, target in self.named_arrays().items():
-            target[...] = arrays[sources[key]]
-
-    def check_state(self, specs: Mapping[str, Any], source: str = "the state") -> dict[str, str]:
-        """Refuse a saved state that does not fit this model, before anything is copied.
-
-        ``specs`` maps each saved name to an array, or to what a file's header says of it
-        (an :class:`~cnn.storage.ArraySpec`, so that a file is checked before its data is
-        read). Returns, for each of the model's names (:meth:`named_arrays`), the saved name
-        that holds it. Raises ``ValueError`` naming the first name, shape or dtype that differs.
-        """
-        if "format_version" in specs:
-            version = _scalar(specs["format_version"])
-            if version != STATE_FORMAT_VERSION:
-                raise ValueError(f"{source} has state format {version}; this version of cnn-ext "
-                                 f"reads format {STATE_FORMAT_VERSION} and the numbered format of "
-                                 f"0.1.0")
-            sources = {key: key for key in specs if key not in ("format_version", ARCHITECTURE_KEY)}
-        else:
-            sources = self._numbered_names(specs, source)
-        targets = self.named_arrays()
-        for key, target in targets.items():
-            if key not in sources:
-                raise ValueError(f"{source} does not fit this model: it has no {key!r} (the model's "
-                                 f"{target.shape} {target.dtype}); saved keys start with "
-                                 f"{_first_keys(specs)}")
-            saved = specs[sources[key]]
-            if tuple(saved.shape) != target.shape or saved.dtype != target.dtype:
-                raise ValueError(f"{source} does not fit this model: {sources[key]!r} has shape "
-                                 f"{tuple(saved.shape)} and dtype {saved.dtype}, the model needs "
-                                 f"{target.shape} {target.dtype}")
-        extra = [key for key in sources if key not in targets]
-        if extra:
-            raise ValueError(f"{source} does not fit this model: it has {extra[0]!r}, which the "
-                             f"model lacks ({len(extra)} such entries)")
-        return {key: sources[key] for key in targets}
-
-    def _numbered_names(self, specs: Mapping[str, Any], source: str) -> dict[str, str]:
-        """The model name of each array of a cnn-ext 0.1.0 file (``param_i``, ``buffer_i``,
-        numbered in the order of the layers, beside an ``architecture`` JSON)."""
-        if "param_0" not in specs and "architecture" not in specs:
-            raise ValueError(f"{source} is not a saved cnn model (no 'format_version' entry)")
-        sources = {}
-        for prefix, names in (("param", list(self.named_params())),
-                              ("buffer", list(self.named_buffers()))):
-            saved = sum(1 for key in specs if key.startswith(f"{prefix}_"))
-            if saved != len(names):
-                raise ValueError(f"{source} (a cnn-ext 0.1.0 file) holds {saved} {prefix}s, this "
-                                 f"model has {len(names)}; it was saved from another architecture")
-            sources.update({name: f"{prefix}_{index}" for index, name in enumerate(names)})
-        extra = [key for key in specs if key != "architecture" and key not in sources.values()]
-        if extra:
-            raise ValueError(f"{source} (a cnn-ext 0.1.0 file) holds {extra[0]!r}, which such "
-                             f"files never do")
-        return sources
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the model to ``path`` (an ``.npz`` file), atomically: its :meth:`state_dict`
-        and, as JSON, its architecture (each layer's class and ``config()``, the loss,
-        ``input_shape``), from which :func:`cnn.load_model` rebuilds it without code.
-
-        Raises ``TypeError`` naming a layer whose ``config()`` is not JSON."""
-        atomic_write_npz(path, {**self.state_dict(), ARCHITECTURE_KEY: architecture_array(self)})
-
-    def load(self, path: str | os.PathLike) -> None:
-        """Read weights written by :meth:`save` into this model; refuses a mismatched file.
-
-        The file's array headers are checked against the model (:meth:`check_state`) before
-        any data is read, so a damaged or hostile file costs no more memory than the model.
-        The architecture saved beside the weights is not needed here (this model is the
-        architecture); files of older versions, which have none, load too. Given an ONNX file
-        or a Trainer checkpoint, the ``ValueError`` names the call that reads it.
-        """
-        foreign_file_hint(path, "model.load")
-        source = f"file {os.fspath(path)!r}"
-
-        def check(specs):
-            if describe_saved(specs) == "checkpoint":
-                raise ValueError(f"{source} is a Trainer checkpoint; read its weights with "
-                                 f"model.load_checkpoint({os.fspath(path)!r})")
-            self.check_state(specs, source)
-
-        self.load_state_dict(read_npz(path, check=check), source=source)
-
-    def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Read the weights of a :class:`~cnn.trainer.Trainer` checkpoint (``checkpoint.npz``,
-        the model as it was after the last finished epoch or step) into this model.
-
-        Only the model's arrays are copied; the optimizer's state and the run's position stay
-        in the file for ``fit(..., resume=True)``. Checked like :meth:`load`.
-        """
-        foreign_file_hint(path, "model.load_checkpoint")
-        source = f"checkpoint {os.fspath(path)!r}"
-
-        def check(specs):
-            if describe_saved(specs) != "checkpoint":
-                raise ValueError(f"{source} is not a Trainer checkpoint (no 'meta' and 'model.' "
-                                 f"entries); a file written by model.save is read with "
-                                 f"model.load or cnn.load_model")
-            self.check_state(entries(specs, "model."), source)
-
-        arrays = read_npz(path, check=check)
-        self.load_state_dict(entries(arrays, "model."), source=source)
+        print_fn(summary_table(self))
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
@@ -456,25 +293,6 @@ def _check_one_dtype(layers: Sequence[Layer]) -> None:
     for index, layer, dtype in typed[1:]:
         first_index, first, first_dtype = typed[0]
         if dtype != first_dtype:
-            raise TypeError(f"layers[{first_index}] ({_one_line(first)}) has {first_dtype} weights "
-                            f"and layers[{index}] ({_one_line(layer)}) {dtype}; build every layer "
+            raise TypeError(f"layers[{first_index}] ({one_line(first)}) has {first_dtype} weights "
+                            f"and layers[{index}] ({one_line(layer)}) {dtype}; build every layer "
                             f"with one dtype (dtype=np.{first_dtype} in their create())")
-
-
-def _one_line(layer: Layer) -> str:
-    """The layer's repr, or its class and layer count where the repr spans lines (a model)."""
-    text = repr(layer)
-    return text if "\n" not in text else f"{layer.name}({len(layer.sublayers())} layers)"
-
-
-def _scalar(saved: Any) -> Any:
-    """The number in a saved 0-d array (or in the ``value`` of a header), None if there is none."""
-    value = getattr(saved, "value", saved)
-    if isinstance(value, np.ndarray):
-        value = value.item() if value.shape == () and value.dtype.kind in "biuf" else None
-    return value
-
-
-def _first_keys(arrays: Mapping, count: int = 3) -> str:
-    keys = list(arrays)
-    return ", ".join(repr(key) for key in keys[:count]) + (", ..." if len(keys) > count else "")

@@ -1,0 +1,49 @@
+"""The rules for files written by earlier versions of cnn-ext, in one place, each applied where
+such a file is read.
+
+- Model state of cnn-ext 0.1.0 numbered its arrays (``param_0``, ``buffer_0``) in the order of
+  the layers, beside an ``architecture`` JSON of their reprs: :func:`numbered_state_names`.
+- Trainer checkpoints of cnn-ext 0.1 had no augmentation, and those before 0.3 no validation
+  settings: :func:`upgraded_run_record` gives their records the defaults those runs had.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+__all__ = ["numbered_state_names", "upgraded_run_record"]
+
+#: What a checkpoint's record of the run holds for settings that older versions did not have.
+RUN_RECORD_DEFAULTS = {"augment": None, "validation": None, "keep_best": False,
+                       "early_stopping": None}
+
+
+def numbered_state_names(specs: Mapping[str, Any], param_names: Sequence[str],
+                         buffer_names: Sequence[str], source: str) -> dict[str, str]:
+    """The saved name of each of a model's arrays in a cnn-ext 0.1.0 file (``param_i``,
+    ``buffer_i``, numbered in the order of ``param_names`` and ``buffer_names``).
+
+    Raises ``ValueError`` naming ``source`` for a file that is no such state, or holds another
+    number of arrays than the model."""
+    if "param_0" not in specs and "architecture" not in specs:
+        raise ValueError(f"{source} is not a saved cnn model (no 'format_version' entry)")
+    sources = {}
+    for prefix, names in (("param", param_names), ("buffer", buffer_names)):
+        saved = sum(1 for key in specs if key.startswith(f"{prefix}_"))
+        if saved != len(names):
+            raise ValueError(f"{source} (a cnn-ext 0.1.0 file) holds {saved} {prefix}s, this "
+                             f"model has {len(names)}; it was saved from another architecture")
+        sources.update({name: f"{prefix}_{index}" for index, name in enumerate(names)})
+    extra = [key for key in specs if key != "architecture" and key not in sources.values()]
+    if extra:
+        raise ValueError(f"{source} (a cnn-ext 0.1.0 file) holds {extra[0]!r}, which such "
+                         f"files never do")
+    return sources
+
+
+def upgraded_run_record(record: dict) -> dict:
+    """A checkpoint's record of the run with the settings older versions lacked filled in, as
+    the runs that wrote them had them (no augmentation, no validation set)."""
+    for key, default in RUN_RECORD_DEFAULTS.items():
+        record.setdefault(key, default)
+    return record
