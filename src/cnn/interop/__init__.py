@@ -9,6 +9,7 @@
 for the first two (with onnxruntime to run the files), PyTorch for the last two.
 """
 
+from cnn.interop import converters  # registers every layer family's converters
 from cnn.interop.layout import DEFAULT_OPSET
 from cnn.interop.onnx_export import to_onnx
 from cnn.interop.onnx_import import from_onnx

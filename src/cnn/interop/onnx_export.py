@@ -8,11 +8,10 @@ from typing import Optional
 import numpy as np
 
 from cnn._checks import check_int, describe
-from cnn.interop.layout import (DEFAULT_OPSET, ELEMENTWISE_OPS, GLOBAL_POOLING_OPS,
-                                 OVER_CHANNELS_OPS, input_rank, rank_after)
+from cnn.interop.layout import DEFAULT_OPSET, input_rank, rank_after
+from cnn.interop.registry import onnx_exporter
 from cnn.interop.requirements import require
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
-                        LeakyRelu, Pooling, PRelu, Residual)
+from cnn.layers import Affine, Convolution
 from cnn.models.sequential import Sequential
 
 __all__ = ["to_onnx"]
@@ -46,103 +45,62 @@ def to_onnx(model: Sequential, path: str | os.PathLike, opset: Optional[int] = N
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
     opset = DEFAULT_OPSET if opset is None else check_int("opset", opset, 13)
-    nodes, initializers = [], []
-    current = "x"
-
-    def constant(name: str, array: np.ndarray) -> str:
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, np.float32), name))
-        return name
-
-    def emit(op_type: str, inputs: list[str], name: str, **attributes) -> None:
-        nonlocal current
-        nodes.append(helper.make_node(op_type, inputs, [name], name=name, **attributes))
-        current = name
-
-    rank = input_rank(model)
-
-    def write(layer, prefix: str, where: str) -> None:
-        """The nodes of one layer, from ``current`` on; a Residual's branches, then an Add."""
-        nonlocal current, rank
-        if isinstance(layer, Residual):
-            start = current
-            for index, inner in enumerate(layer.body):
-                write(inner, f"{prefix}.body.{index}", f"{where} body[{index}]")
-            body = current
-            current = start
-            for index, inner in enumerate(layer.shortcut or []):
-                write(inner, f"{prefix}.shortcut.{index}", f"{where} shortcut[{index}]")
-            emit("Add", [body, current], prefix)
-            return
-        if isinstance(layer, Convolution):
-            W, b = layer.params
-            (top, bottom), (left, right) = layer.pads
-            emit("Conv", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix,
-                 kernel_shape=list(W.shape[2:]), strides=list(layer.strides),
-                 pads=[top, left, bottom, right], dilations=list(layer.dilations),
-                 group=layer.groups)
-        elif isinstance(layer, (Pooling, AvgPooling)):
-            (top, bottom), (left, right) = layer.pads
-            window = dict(kernel_shape=[layer.pool_h, layer.pool_w], strides=list(layer.strides),
-                          pads=[top, left, bottom, right], ceil_mode=int(layer.ceil_mode))
-            if isinstance(layer, Pooling):
-                emit("MaxPool", [current], prefix, dilations=list(layer.dilations), **window)
-            elif layer.dilations != (1, 1):
-                if opset < 19:
-                    raise ValueError(f"to_onnx: {where} ({layer!r}): a dilated AveragePool "
-                                     f"needs opset 19 or later, got opset={opset}")
-                emit("AveragePool", [current], prefix, **window, dilations=list(layer.dilations),
-                     count_include_pad=int(layer.count_include_pad))
-            else:
-                emit("AveragePool", [current], prefix, **window,
-                     count_include_pad=int(layer.count_include_pad))
-        elif isinstance(layer, Flatten):
-            emit("Flatten", [current], prefix, axis=1)
-        elif isinstance(layer, Affine):
-            if rank > 2:  # Affine flattens an image batch itself; Gemm needs the flat rows
-                emit("Flatten", [current], f"{prefix}.flatten", axis=1)
-            W, b = layer.params
-            emit("Gemm", [current, constant(f"{prefix}.W", W), constant(f"{prefix}.b", b)], prefix)
-        elif type(layer) in ELEMENTWISE_OPS:
-            emit(ELEMENTWISE_OPS[type(layer)], [current], prefix)
-        elif isinstance(layer, LeakyRelu):
-            emit("LeakyRelu", [current], prefix, alpha=layer.alpha)
-        elif isinstance(layer, PRelu):
-            alpha = layer.params[0]
-            # ONNX broadcasts the slope from the last axis: per channel of images is (C, 1, 1).
-            slope = alpha.reshape((-1,) + (1,) * (rank - 2)) if alpha.shape[0] > 1 else alpha
-            emit("PRelu", [current, constant(f"{prefix}.alpha", slope)], prefix)
-        elif type(layer) in OVER_CHANNELS_OPS:
-            emit(OVER_CHANNELS_OPS[type(layer)], [current], prefix, axis=1)
-        elif type(layer) in GLOBAL_POOLING_OPS:
-            emit(GLOBAL_POOLING_OPS[type(layer)], [current], f"{prefix}.pool")
-            emit("Flatten", [current], prefix, axis=1)
-        elif isinstance(layer, Dropout):
-            emit("Identity", [current], prefix)
-        elif isinstance(layer, BatchNormalization):
-            gamma, beta = layer.params
-            running_mean, running_var = layer.buffers
-            emit("BatchNormalization",
-                 [current, constant(f"{prefix}.gamma", gamma), constant(f"{prefix}.beta", beta),
-                  constant(f"{prefix}.running_mean", running_mean),
-                  constant(f"{prefix}.running_var", running_var)],
-                 prefix, epsilon=layer.eps, momentum=layer.momentum)
-        else:
-            raise ValueError(f"to_onnx: {where} ({layer!r}) has no ONNX equivalent here; "
-                             f"the layers of cnn.layers can be exported")
-        rank = rank_after(layer, rank)
-
+    writer = OnnxWriter(helper, numpy_helper, opset, input_rank(model))
     for index, layer in enumerate(model.layers):
-        write(layer, f"layers.{index}", f"layers[{index}]")
-    nodes[-1].output[0] = "scores"
+        writer.write(layer, f"layers.{index}", f"layers[{index}]")
+    writer.nodes[-1].output[0] = "scores"
     graph = helper.make_graph(
-        nodes, "cnn-ext",
+        writer.nodes, "cnn-ext",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"] + _sample_shape(model))],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", None])],
-        initializer=initializers)
+        initializer=writer.initializers)
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                                    producer_name="cnn-ext")
     onnx.checker.check_model(onnx_model, full_check=True)
     onnx.save(onnx_model, os.fspath(path))
+
+
+class OnnxWriter:
+    """The graph being written: its nodes and initializers, the value the chain is at
+    (``current``) and its rank, and the layer being written (``prefix`` names its nodes,
+    ``where`` it in messages). Each layer's converter (:mod:`cnn.interop.registry`) writes
+    through it."""
+
+    def __init__(self, helper, numpy_helper, opset: int, rank: int) -> None:
+        self.helper, self.numpy_helper, self.opset, self.rank = helper, numpy_helper, opset, rank
+        self.nodes: list = []
+        self.initializers: list = []
+        self.current = "x"
+        self.prefix = self.where = ""
+        self.layer = None
+
+    def constant(self, name: str, array: np.ndarray) -> str:
+        """Add ``array`` as a float32 initializer called ``name``; returns the name."""
+        self.initializers.append(self.numpy_helper.from_array(
+            np.ascontiguousarray(array, np.float32), name))
+        return name
+
+    def emit(self, op_type: str, inputs: list[str], name: Optional[str] = None, **attributes) -> None:
+        """Add a node (named ``name``, by default the layer's ``prefix``), which the chain then
+        continues from."""
+        name = self.prefix if name is None else name
+        self.nodes.append(self.helper.make_node(op_type, inputs, [name], name=name, **attributes))
+        self.current = name
+
+    def refuse(self, reason: str) -> ValueError:
+        return ValueError(f"to_onnx: {self.where} ({self.layer!r}): {reason}")
+
+    def write(self, layer, prefix: str, where: str) -> None:
+        """The nodes of ``layer``, from ``current`` on, by its registered converter."""
+        convert = onnx_exporter(layer)
+        if convert is None:
+            raise ValueError(f"to_onnx: {where} ({layer!r}) has no ONNX equivalent here; "
+                             f"the layers of cnn.layers can be exported")
+        outer = self.prefix, self.where, self.layer
+        self.prefix, self.where, self.layer = prefix, where, layer
+        convert(layer, self)
+        self.prefix, self.where, self.layer = outer
+        self.rank = rank_after(layer, self.rank)
 
 
 def _sample_shape(model: Sequential) -> list:

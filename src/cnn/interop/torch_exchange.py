@@ -8,12 +8,10 @@ from typing import Any, Optional
 import numpy as np
 
 from cnn._checks import describe
-from cnn_ext.geometry import pair, pool_strides
 from cnn.interop.layout import input_rank, rank_after
+from cnn.interop.registry import torch_exporter, torch_importer
 from cnn.interop.requirements import require
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
-                        GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
-                        PRelu, Relu, Residual, Sigmoid, Softmax, Tanh)
+from cnn.layers import Flatten, GlobalAveragePooling, GlobalMaxPooling, Layer, Residual
 from cnn.models.sequential import Sequential
 
 __all__ = ["to_torch", "from_torch", "residual_block_class"]
@@ -37,91 +35,48 @@ def to_torch(model: Sequential):
         ImportError: without torch.
     """
     torch = require("torch")
-    nn = torch.nn
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a cnn.models.Sequential, got {describe(model)}")
+    writer = TorchWriter(torch, input_rank(model))
+    return torch.nn.Sequential(*writer.convert_all(model.layers, "layers"))
 
-    def tensor(array: np.ndarray):
-        return torch.from_numpy(np.array(array))  # a copy: the two models do not share memory
 
-    rank = input_rank(model)
+class TorchWriter:
+    """What a layer's PyTorch converter (:mod:`cnn.interop.registry`) writes with: ``nn``, the
+    rank of the data the layer takes, and copies of arrays as tensors."""
 
-    def convert(layer, where: str) -> list:
+    def __init__(self, torch, rank: int) -> None:
+        self.torch, self.nn, self.rank = torch, torch.nn, rank
+        self.where, self.layer = "", None
+
+    def tensor(self, array: np.ndarray):
+        """A tensor copy of ``array``: the two models do not share memory."""
+        return self.torch.from_numpy(np.array(array))
+
+    def dtype(self, array: np.ndarray):
+        """The torch dtype of ``array``'s (float32 or float64)."""
+        return self.torch.float64 if array.dtype == np.float64 else self.torch.float32
+
+    def refuse(self, reason: str) -> ValueError:
+        return ValueError(f"to_torch: {self.where} ({self.layer!r}): {reason}")
+
+    def convert(self, layer, where: str) -> list:
         """The modules of one layer (a Flatten or a ZeroPad2d before some)."""
-        nonlocal rank
-        modules = []
-        if isinstance(layer, Residual):
-            body = nn.Sequential(*[module for position, inner in enumerate(layer.body)
-                                   for module in convert(inner, f"{where} body[{position}]")])
-            shortcut = None if layer.shortcut is None else nn.Sequential(*[
-                module for position, inner in enumerate(layer.shortcut)
-                for module in convert(inner, f"{where} shortcut[{position}]")])
-            module = residual_block_class(nn)(body, shortcut)
-        elif isinstance(layer, Convolution):
-            W, b = layer.params
-            (top, bottom), (left, right) = layer.pads
-            padding = (top, left)
-            if top != bottom or left != right:
-                modules.append(nn.ZeroPad2d((left, right, top, bottom)))
-                padding = 0
-            module = nn.Conv2d(layer.in_channels, W.shape[0], tuple(W.shape[2:]), stride=layer.strides,
-                               padding=padding, dilation=layer.dilations, groups=layer.groups,
-                               dtype=_torch_dtype(torch, W))
-            module.weight.data, module.bias.data = tensor(W), tensor(b)
-        elif isinstance(layer, (Pooling, AvgPooling)):
-            (top, bottom), (left, right) = layer.pads
-            if top != bottom or left != right or 2 * top > layer.pool_h or 2 * left > layer.pool_w:
-                raise ValueError(f"to_torch: {where} ({layer!r}): PyTorch pools with the "
-                                 f"same padding on both sides of an axis, at most half the window")
-            window = dict(kernel_size=(layer.pool_h, layer.pool_w), stride=layer.strides,
-                          padding=(top, left), ceil_mode=layer.ceil_mode)
-            if isinstance(layer, Pooling):
-                module = nn.MaxPool2d(**window, dilation=layer.dilations)
-            elif layer.dilations != (1, 1):
-                raise ValueError(f"to_torch: {where} ({layer!r}): PyTorch's AvgPool2d "
-                                 f"has no dilation")
-            else:
-                module = nn.AvgPool2d(**window, count_include_pad=layer.count_include_pad)
-        elif isinstance(layer, Flatten):
-            module = nn.Flatten()
-        elif isinstance(layer, Affine):
-            if rank > 2:
-                modules.append(nn.Flatten())
-            W, b = layer.params
-            module = nn.Linear(W.shape[0], W.shape[1], dtype=_torch_dtype(torch, W))
-            module.weight.data, module.bias.data = tensor(W.T), tensor(b)
-        elif isinstance(layer, (Relu, Sigmoid, Tanh)):
-            module = {Relu: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh}[type(layer)]()
-        elif isinstance(layer, LeakyRelu):
-            module = nn.LeakyReLU(layer.alpha)
-        elif isinstance(layer, PRelu):
-            alpha = layer.params[0]
-            module = nn.PReLU(alpha.shape[0], dtype=_torch_dtype(torch, alpha))
-            module.weight.data = tensor(alpha)
-        elif isinstance(layer, (Softmax, LogSoftmax)):
-            module = (nn.Softmax if isinstance(layer, Softmax) else nn.LogSoftmax)(dim=1)
-        elif isinstance(layer, (GlobalAveragePooling, GlobalMaxPooling)):
-            pool = nn.AdaptiveAvgPool2d if isinstance(layer, GlobalAveragePooling) else nn.AdaptiveMaxPool2d
-            modules.append(pool(1))
-            module = nn.Flatten()
-        elif isinstance(layer, Dropout):
-            module = nn.Dropout(layer.ratio)
-        elif isinstance(layer, BatchNormalization):
-            gamma, beta = layer.params
-            kind = nn.BatchNorm2d if rank == 4 else nn.BatchNorm1d
-            module = kind(gamma.shape[0], eps=layer.eps, momentum=1 - layer.momentum,
-                          dtype=_torch_dtype(torch, gamma))
-            module.weight.data, module.bias.data = tensor(gamma), tensor(beta)
-            module.running_mean.data, module.running_var.data = (tensor(buffer) for buffer in layer.buffers)
-        else:
+        convert = torch_exporter(layer)
+        if convert is None:
             raise ValueError(f"to_torch: {where} ({layer!r}) has no PyTorch equivalent here; "
                              f"the layers of cnn.layers can be converted")
-        modules.append(module)
-        rank = rank_after(layer, rank)
+        outer = self.where, self.layer
+        self.where, self.layer = where, layer
+        modules = convert(layer, self)
+        self.where, self.layer = outer
+        self.rank = rank_after(layer, self.rank)
         return modules
 
-    return nn.Sequential(*[module for index, layer in enumerate(model.layers)
-                           for module in convert(layer, f"layers[{index}]")])
+    def convert_all(self, layers, where: str) -> list:
+        """The modules of ``layers`` in turn, each named ``where[i]`` in messages."""
+        return [module for index, layer in enumerate(layers)
+                for module in self.convert(layer, f"{where}[{index}]")]
 
 
 def from_torch(module, input_shape: Optional[tuple[int, ...]] = None) -> Sequential:
@@ -155,11 +110,11 @@ def _layers_of(nn, module, prefix: str = "") -> list[Layer]:
     layers, padded = [], None
     for name, child in _leaves(nn, module, prefix):
         if padded is not None and not isinstance(child, nn.Conv2d):
-            raise _refuse(*padded, "padding", padded[1].padding, "cnn pads only as part of a "
+            raise refuse_module(*padded, "padding", padded[1].padding, "cnn pads only as part of a "
                                                                  "convolution, and no Conv2d follows")
         if isinstance(child, (nn.ZeroPad2d, nn.ConstantPad2d)):
             if isinstance(child, nn.ConstantPad2d) and child.value != 0:
-                raise _refuse(name, child, "value", child.value, "cnn pads with zeros")
+                raise refuse_module(name, child, "value", child.value, "cnn pads with zeros")
             padded = (name, child)
             continue
         if isinstance(child, residual_block_class(nn)):
@@ -174,7 +129,7 @@ def _layers_of(nn, module, prefix: str = "") -> list[Layer]:
         if layer is not None:
             layers.append(layer)
     if padded is not None:
-        raise _refuse(*padded, "padding", padded[1].padding, "no Conv2d follows it")
+        raise refuse_module(*padded, "padding", padded[1].padding, "no Conv2d follows it")
     return layers
 
 
@@ -205,93 +160,20 @@ def _leaves(nn, module, prefix: str = ""):
             yield f"{prefix}{name}", child
 
 
-def _array(parameter) -> np.ndarray:
+def array_of(parameter) -> np.ndarray:
+    """A NumPy copy of a torch parameter or buffer."""
     return parameter.detach().cpu().numpy().copy()
 
 
-def _torch_dtype(torch, array: np.ndarray):
-    return torch.float64 if array.dtype == np.float64 else torch.float32
-
-
-def _refuse(name: str, child, setting: str, value: Any, reason: str) -> ValueError:
+def refuse_module(name: str, child, setting: str, value: Any, reason: str) -> ValueError:
     return ValueError(f"from_torch: module {name!r} ({type(child).__name__}): {setting}={value!r} "
                       f"cannot be mapped: {reason}")
 
 
 def _layer(nn, name: str, child, padded: Optional[tuple[int, int, int, int]] = None) -> Optional[Layer]:
-    """The cnn layer of one module; ``padded``: the (left, right, top, bottom) of a ZeroPad2d
-    just before a Conv2d."""
-    if isinstance(child, nn.Conv2d):
-        if child.padding_mode != "zeros":
-            raise _refuse(name, child, "padding_mode", child.padding_mode, "cnn pads with zeros")
-        W = _array(child.weight)
-        b = _array(child.bias) if child.bias is not None else np.zeros(W.shape[0], W.dtype)
-        pad = child.padding if isinstance(child.padding, str) else tuple(child.padding)
-        if padded is not None:
-            if isinstance(pad, str) or pad != (0, 0):
-                raise _refuse(name, child, "padding", child.padding,
-                              "a ZeroPad2d before it pads already")
-            left, right, top, bottom = padded
-            pad = ((top, bottom), (left, right))
-        elif pad == "valid":
-            pad = 0
-        return Convolution(W, b, stride=tuple(child.stride), pad=pad,
-                           dilation=tuple(child.dilation), groups=child.groups)
-    if isinstance(child, (nn.MaxPool2d, nn.AvgPool2d)):
-        pool_h, pool_w = pair("kernel_size", child.kernel_size, 1)
-        stride = pool_strides(pool_h, pool_w, child.stride or None)
-        window = dict(pad=pair("padding", child.padding, 0), ceil_mode=bool(child.ceil_mode))
-        if isinstance(child, nn.MaxPool2d):
-            if child.return_indices:
-                raise _refuse(name, child, "return_indices", True, "a layer returns one array")
-            return Pooling(pool_h, pool_w, stride, **window, dilation=pair("dilation", child.dilation, 1))
-        if child.divisor_override is not None:
-            raise _refuse(name, child, "divisor_override", child.divisor_override,
-                          "cnn divides by the window's count")
-        return AvgPooling(pool_h, pool_w, stride, **window,
-                          count_include_pad=bool(child.count_include_pad))
-    if isinstance(child, nn.Flatten):
-        if (child.start_dim, child.end_dim) != (1, -1):
-            raise _refuse(name, child, "start_dim, end_dim", (child.start_dim, child.end_dim),
-                          "cnn flattens every axis after the batch axis")
-        return Flatten()
-    if isinstance(child, nn.Linear):
-        W = _array(child.weight).T.copy()
-        b = _array(child.bias) if child.bias is not None else np.zeros(W.shape[1], W.dtype)
-        return Affine(W, b)
-    if isinstance(child, (nn.ReLU, nn.Sigmoid, nn.Tanh)):
-        return {nn.ReLU: Relu, nn.Sigmoid: Sigmoid, nn.Tanh: Tanh}[type(child)]()
-    if isinstance(child, nn.LeakyReLU):
-        return LeakyRelu(child.negative_slope)
-    if isinstance(child, nn.PReLU):
-        return PRelu(_array(child.weight).copy())
-    if isinstance(child, (nn.Softmax, nn.LogSoftmax)):
-        if child.dim != 1:
-            raise _refuse(name, child, "dim", child.dim, "cnn's softmax runs over dim 1")
-        return Softmax() if isinstance(child, nn.Softmax) else LogSoftmax()
-    if isinstance(child, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        if child.output_size not in (1, (1, 1), [1, 1]):
-            raise _refuse(name, child, "output_size", child.output_size,
-                          "only a pooling to 1x1 (global pooling) maps")
-        if isinstance(child, nn.AdaptiveMaxPool2d) and child.return_indices:
-            raise _refuse(name, child, "return_indices", True, "a layer returns one array")
-        return GlobalAveragePooling() if isinstance(child, nn.AdaptiveAvgPool2d) else GlobalMaxPooling()
-    if isinstance(child, nn.Dropout):
-        return Dropout(child.p)
-    if isinstance(child, nn.Identity):
-        return None
-    if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        if child.running_mean is None:
-            raise _refuse(name, child, "track_running_stats", False,
-                          "cnn's batch normalization keeps running statistics")
-        if child.momentum is None:
-            raise _refuse(name, child, "momentum", None,
-                          "a cumulative average has no cnn equivalent")
-        mean, var = _array(child.running_mean), _array(child.running_var)
-        gamma = _array(child.weight) if child.weight is not None else np.ones_like(mean)
-        beta = _array(child.bias) if child.bias is not None else np.zeros_like(mean)
-        layer = BatchNormalization(gamma, beta, momentum=1 - child.momentum, eps=child.eps)
-        layer.buffers[0][...] = mean
-        layer.buffers[1][...] = var
-        return layer
-    raise ValueError(f"from_torch: module {name!r} ({type(child).__name__}) has no cnn layer")
+    """The cnn layer of one module, by its registered converter; ``padded``: the (left, right,
+    top, bottom) of a ZeroPad2d just before a Conv2d."""
+    convert = torch_importer(nn, child)
+    if convert is None:
+        raise ValueError(f"from_torch: module {name!r} ({type(child).__name__}) has no cnn layer")
+    return convert(nn, name, child, padded)
