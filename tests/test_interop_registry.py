@@ -7,12 +7,13 @@ import pytest
 import cnn.interop  # noqa: F401  (registers the converters)
 from cnn.interop import registry
 from cnn.interop.converters import activations, conv
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, ConvTranspose,
+                        Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, LeakyRelu, LogSoftmax, Pooling,
                         PRelu, Relu, Residual, Sigmoid, Softmax, Tanh)
 
 LIBRARY_LAYERS = [
-    Convolution.create(1, 2, 3, rng=0), Pooling(2, 2), AvgPooling(2, 2), GlobalAveragePooling(),
+    Convolution.create(1, 2, 3, rng=0), ConvTranspose.create(2, 1, 3, rng=0), Pooling(2, 2), AvgPooling(2, 2), GlobalAveragePooling(),
     GlobalMaxPooling(), Flatten(), Affine.create(2, 2, rng=0), Relu(), LeakyRelu(), PRelu.create(2),
     Sigmoid(), Tanh(), Softmax(), LogSoftmax(), Dropout(0.5), BatchNormalization(np.ones(2), np.zeros(2)),
     Residual([Relu()])]

@@ -10,7 +10,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import cnn
 from cnn.gradcheck import check_gradients
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, ConvTranspose,
+                        Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax,
                         Pooling, PRelu, Relu, Residual, Sigmoid, Softmax, Tanh)
 from cnn.models import LeNet, Sequential
@@ -24,6 +25,8 @@ def image_layers(dtype):
     return [
         (Convolution.create(3, 4, (3, 2), stride=(2, 1), pad=((1, 0), (2, 1)), rng=0, dtype=dtype), (3, 9, 7)),
         (Convolution.create(4, 4, 3, dilation=2, groups=2, pad=1, rng=1, dtype=dtype), (4, 8, 9)),
+        (ConvTranspose.create(4, 6, (3, 2), stride=(2, 3), pad=((1, 0), (0, 1)), output_padding=1,
+                              groups=2, rng=7, dtype=dtype), (4, 5, 3)),
         (Pooling(3, 2, stride=(2, 1), pad=1), (2, 7, 5)),
         (AvgPooling(2, 3, pad=((0, 1), (1, 1)), ceil_mode=True), (3, 7, 6)),
         (GlobalAveragePooling(), (5, 3, 4)),

@@ -9,6 +9,7 @@ from cnn.layers.affine import Affine, Flatten
 from cnn.layers.base import Layer
 from cnn.layers.batchnorm import BatchNormalization
 from cnn.layers.conv import Convolution
+from cnn.layers.conv_transpose import ConvTranspose
 from cnn.layers.dropout import Dropout
 from cnn.layers.global_pooling import GlobalAveragePooling, GlobalMaxPooling
 from cnn.layers.pooling import AvgPooling, Pooling, WindowPooling
@@ -18,7 +19,7 @@ from cnn.losses import SoftmaxWithLoss
 
 for _library_class in (Convolution, Pooling, AvgPooling, GlobalAveragePooling, GlobalMaxPooling,
                        Flatten, Affine, Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Softmax, LogSoftmax,
-                       Dropout, BatchNormalization, Residual, SoftmaxWithLoss):
+                       Dropout, BatchNormalization, Residual, SoftmaxWithLoss, ConvTranspose):
     register(_library_class)
 del _library_class
 
@@ -26,5 +27,5 @@ __all__ = [
     "Layer", "Convolution", "Pooling", "AvgPooling", "WindowPooling", "GlobalAveragePooling",
     "GlobalMaxPooling", "Flatten", "Affine", "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh",
     "Softmax", "LogSoftmax", "Dropout", "BatchNormalization", "Residual", "SoftmaxWithLoss",
-    "register",
+    "register", "ConvTranspose",
 ]
