@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import cnn
-from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten,
+from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, ConvTranspose,
+                        Dropout, Flatten,
                         GlobalAveragePooling, GlobalMaxPooling, Layer, LeakyRelu, LogSoftmax, Pooling,
                         PRelu, Relu, Residual, Sigmoid, Softmax, Tanh, register)
 from cnn.layers.registry import lookup, registered
@@ -40,8 +41,10 @@ def every_layer_kind(dtype):
     second = Sequential([
         Convolution.create(2, 6, 3, stride=(2, 1), pad=((0, 1), (2, 0)), dilation=(1, 2),
                            rng=rng, dtype=dtype),
-        PRelu.create(6, dtype=dtype), Convolution.create(6, 12, 3, pad="same", groups=6, rng=rng,
-                                                         dtype=dtype),
+        PRelu.create(6, dtype=dtype),
+        ConvTranspose.create(6, 6, 3, stride=2, pad=1, output_padding=1, groups=3, rng=rng,
+                             dtype=dtype),
+        Convolution.create(6, 12, 3, pad="same", groups=6, rng=rng, dtype=dtype),
         LeakyRelu(0.05), GlobalMaxPooling(), Affine.create(12, 7, rng=rng, dtype=dtype),
         PRelu.create(1, init=0.1, dtype=dtype), Softmax(),
     ], input_shape=(2, 9, 9))
