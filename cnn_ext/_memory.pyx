@@ -172,9 +172,13 @@ cdef void cache_free(void *ctx, void *pointer, size_t size) noexcept nogil:
         next_victim = (next_victim + 1) % SLOTS
         evict(free_slot)
     slot = 0
-    while cached_bytes + size > cache_limit:
+    while cached_bytes + size > cache_limit and slot < SLOTS:
         evict(slot)
         slot += 1
+    if cached_bytes + size > cache_limit:  # larger than the whole cache: nothing can hold it
+        PyThread_release_lock(cache_lock)
+        free(pointer)
+        return
     slot_pointer[free_slot] = pointer
     slot_size[free_slot] = size
     cached_bytes += size
@@ -219,6 +223,19 @@ def _set_caching(bint on):
 def cached_memory() -> int:
     """Bytes held in the cache right now."""
     return cached_bytes
+
+
+def _set_limits(size_t cache_bytes, size_t block_bytes) -> tuple:
+    """Test shim: set the most the cache holds and the largest block it keeps (the cache is
+    emptied first); returns the previous ``(cache_bytes, block_bytes)``."""
+    global cache_limit, block_limit
+    previous = (cache_limit, block_limit)
+    release_cached_memory()
+    with nogil:
+        PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+        cache_limit, block_limit = cache_bytes, block_bytes
+        PyThread_release_lock(cache_lock)
+    return previous
 
 _caching = NestedSetting(lambda: _set_caching(True), lambda: _set_caching(False))
 

@@ -146,6 +146,25 @@ def test_the_cache_never_holds_more_than_its_limits(empty_cache):
     assert held_after_large == held
 
 
+def test_a_cache_smaller_than_a_block_frees_the_block_instead_of_walking_past_its_slots(empty_cache):
+    """The eviction loop is bounded by the slots, not by the relation of the two limits: with a
+    cache of 256 KiB that keeps blocks of up to 4 MiB, a 1 MiB block fits nowhere and is freed."""
+    from cnn_ext._memory import _set_limits, cached_memory
+    previous = _set_limits(1 << 18, 1 << 22)
+    try:
+        with cached_allocations():
+            for _ in range(3):
+                block = np.ones(BIG // 8)
+                del block
+                assert cached_memory() == 0
+            small = np.ones((1 << 17) // 8)
+            del small
+            assert cached_memory() == 1 << 17
+    finally:
+        _set_limits(*previous)
+    assert cached_memory() == 0
+
+
 def test_arrays_from_the_cache_resize_and_die_in_other_threads(empty_cache):
     with cached_allocations():
         arrays = [np.arange(BIG // 8, dtype=np.float64) for _ in range(8)]

@@ -374,7 +374,7 @@ def predict_batches(model, x: np.ndarray, world: World, batch_size: int = 128,
     if len(mine):
         local = model.predict_batches(mine, batch_size)
     else:
-        classes = model.predict_batches(x[:1], batch_size).shape[1]
+        classes = model.num_classes(model.as_batch(x[:1])[0].shape[1:])
         local = np.empty((0, classes), model.dtype)
     return world.gather_rows(local, root)
 

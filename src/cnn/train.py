@@ -8,8 +8,8 @@
     python examples/train_lenet.py ...          # the same, reading the repository's data/mnist
     mpiexec -n 2 cnn-train --distributed ...    # the same, data-parallel on two ranks (MPI)
 
-Each model has its own defaults, chosen by measurement (see MODEL_DEFAULTS and the guide
-"From LeNet to the book's deep network"); any flag overrides them.
+Each model has its own defaults, chosen by measurement (see cnn.models.ready.READY_MODELS and
+the guide "From LeNet to the book's deep network"); any flag overrides them.
 
 Without --data-dir, MNIST is read from $CNN_EXT_DATA, else from the user cache, and whatever
 is missing is downloaded there (with a progress bar, each file checked against its SHA-256).
@@ -43,7 +43,7 @@ from cnn.functions import softmax
 from cnn.datasets import load_mnist
 from cnn.metrics import accuracy
 from cnn.augment import RandomShift
-from cnn.models import DeepConvNet, LeNet, ResNet, SimpleConvNet
+from cnn.models.ready import READY_MODELS
 from cnn.optim import OPTIMIZERS, make_optimizer
 from cnn.schedules import cosine
 from cnn.storage import atomic_write_text, read_json
@@ -54,39 +54,35 @@ __all__ = ["main", "parse_args", "run"]
 
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.01, "rmsprop": 0.001,
               "adam": 0.002}
-#: The models the job trains, by their --model names.
-MODELS = {"lenet": LeNet, "simpleconvnet": SimpleConvNet, "deepconvnet": DeepConvNet,
-          "resnet": ResNet}
-#: Each model's defaults: epochs, batch size, Adam's initial learning rate (decayed along a
-#: cosine), and whether training batches are augmented (random shifts of up to 2 pixels).
-MODEL_DEFAULTS = {
-    "lenet": {"epochs": 12, "batch_size": 32, "adam_lr": 0.002, "augment": False},
-    "simpleconvnet": {"epochs": 10, "batch_size": 100, "adam_lr": 0.001, "augment": False},
-    "deepconvnet": {"epochs": 20, "batch_size": 100, "adam_lr": 0.001, "augment": True},
-    "resnet": {"epochs": 6, "batch_size": 100, "adam_lr": 0.002, "augment": False},
-}
 AUGMENTATION = RandomShift(2)
+
+
+def _per_model(setting: str) -> str:
+    """Each ready model's default ``setting``, for the help: ``lenet 12, simpleconvnet 10, ...``."""
+    def shown(value):
+        return ("on" if value else "off") if isinstance(value, bool) else f"{value:g}"
+    return ", ".join(f"{name} {shown(getattr(ready, setting))}" for name, ready in READY_MODELS.items())
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The job's flags from ``argv`` (default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(description="Train a CNN on MNIST with cnn-ext.")
-    parser.add_argument("--model", choices=sorted(MODELS), default="lenet",
+    parser.add_argument("--model", choices=sorted(READY_MODELS), default="lenet",
                         help="the network (default lenet, the study notebook's)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="number of epochs (default: lenet 12, simpleconvnet 10, deepconvnet 20, "
-                             "resnet 6)")
+                        help=f"number of epochs (default: {_per_model('epochs')})")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="samples per step (default: lenet 32, the others 100)")
+                        help=f"samples per step (default: {_per_model('batch_size')})")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                        help="shift each training image by up to 2 pixels at random (default: "
-                             "on for deepconvnet, off for the others)")
+                        help=f"shift each training image by up to 2 pixels at random (default: "
+                             f"{_per_model('augment')})")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
                         help="optimizer (default adam)")
     parser.add_argument("--lr", type=float, default=None,
-                        help="initial learning rate, decayed along a cosine to 0 "
-                             "(default: adam 0.002 for lenet and resnet, 0.001 for the others, sgd 0.1, "
-                             "momentum/nesterov 0.05, adagrad 0.01, rmsprop 0.001)")
+                        help=f"initial learning rate, decayed along a cosine to 0 (default: "
+                             f"adam {_per_model('adam_lr')}; "
+                             + ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items()
+                                         if name != "adam") + ")")
     parser.add_argument("--train-size", type=int, default=None,
                         help="train on the first N training images (default: all 60000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
@@ -112,10 +108,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="train data-parallel on the ranks of an MPI job: launch with "
                              "mpiexec -n N cnn-train --distributed ... (needs the mpi extra)")
     args = parser.parse_args(argv)
-    defaults = MODEL_DEFAULTS[args.model]
+    ready = READY_MODELS[args.model]
     for name in ("epochs", "batch_size", "augment"):
         if getattr(args, name) is None:
-            setattr(args, name, defaults[name])
+            setattr(args, name, getattr(ready, name))
     if args.out is None:
         args.out = Path("runs") / args.model
     return args
@@ -217,7 +213,7 @@ def run(args, world=None) -> Optional[float]:
     root = world is None or world.is_root
     say = print if root else (lambda *words, **options: None)
     x_train, t_train, x_test, t_test = load_data(args, world)
-    model = MODELS[args.model](seed=args.seed, dtype=args.dtype)
+    model = READY_MODELS[args.model].model_class(seed=args.seed, dtype=args.dtype)
     settings = settings_of(args, lr)
     finished = False
     if root:
@@ -284,7 +280,7 @@ def score_test_set(model, x_test, t_test, world=None) -> tuple[Optional[float], 
 
 def default_lr(args) -> float:
     """The optimizer's default learning rate; Adam's is the model's own."""
-    return MODEL_DEFAULTS[args.model]["adam_lr"] if args.optimizer == "adam" else \
+    return READY_MODELS[args.model].adam_lr if args.optimizer == "adam" else \
         DEFAULT_LR[args.optimizer]
 
 

@@ -18,7 +18,7 @@ def checked_data(model, x, t, x_test, t_test) -> tuple:
     """``(x, t, x_test, t_test)`` with the samples as ``model``'s batches (flat samples reshaped
     to its input_shape) and the labels as class indices (array-likes accepted)."""
     check_samples("x", x, model.dtype)
-    x, _ = model._as_batch(x, "x")
+    x, _ = model.as_batch(x, "x")
     if x_test is not None:
         x_test = _checked_like(model, x, x_test, "x_test")
     if (x_test is None) != (t_test is None):
@@ -47,7 +47,7 @@ def split_validation(model, validation: Any, seed: int, x: np.ndarray, t: np.nda
 def _checked_like(model, x: np.ndarray, other, name: str) -> np.ndarray:
     """``other`` checked as samples of ``model``, shaped like the training samples ``x``."""
     check_samples(name, other, model.dtype)
-    other, _ = model._as_batch(other, name)
+    other, _ = model.as_batch(other, name)
     if other.shape[1:] != x.shape[1:]:
         raise ValueError(f"{name} must hold samples of the training samples' shape "
                          f"{x.shape[1:]}, got shape {other.shape}")
@@ -56,4 +56,4 @@ def _checked_like(model, x: np.ndarray, other, name: str) -> np.ndarray:
 
 def _classes(model, x: np.ndarray) -> int:
     """The number of classes: the width of the model's scores for one sample."""
-    return model.predict(x[:1]).shape[1]
+    return model.num_classes(x.shape[1:])

@@ -22,21 +22,18 @@ from typing import Optional, Sequence
 from cnn.demo.model_view import check_demo_model
 from cnn.demo.server import DemoServer
 from cnn.models import load_model
+from cnn.models.ready import READY_MODELS
 
-__all__ = ["main", "parse_args", "load_demo_model", "SHIPPED_MODELS"]
+__all__ = ["main", "parse_args", "load_demo_model"]
 
-#: The ready models the page can show without ``--weights``: their files in cnn/demo/weights.
-SHIPPED_MODELS = {"lenet": "lenet.npz"}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The flags of ``cnn-demo`` from ``argv`` (default ``sys.argv[1:]``)."""
-    from cnn.train import MODELS
-
     parser = argparse.ArgumentParser(
         prog="cnn-demo", description="Serve a page where you draw a digit and watch every layer "
                                      "of a CNN answer.")
-    parser.add_argument("--model", choices=sorted(MODELS), default=None,
+    parser.add_argument("--model", choices=sorted(READY_MODELS), default=None,
                         help="the network (default lenet, whose trained weights ship with cnn-ext; "
                              "the others need --weights)")
     parser.add_argument("--weights", type=Path, default=None,
@@ -49,7 +46,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0 to 65535, got {args.port}")
-    if args.weights is None and (args.model or "lenet") not in SHIPPED_MODELS:
+    if args.weights is None and READY_MODELS[args.model or "lenet"].weights is None:
         parser.error(f"--model {args.model}: no trained weights ship for it; train it "
                      f"(cnn-train --model {args.model}) and pass --weights "
                      f"runs/{args.model}/weights.npz")
@@ -61,12 +58,12 @@ def load_demo_model(model_name: Optional[str] = None, weights: Optional[os.PathL
     saved in ``weights``; ``origin`` says where they came from (for ``GET /api/model``)."""
     if weights is None:
         folder = resources.files("cnn.demo").joinpath("weights")
-        name = model_name or "lenet"
-        with resources.as_file(folder.joinpath(SHIPPED_MODELS[name])) as path:
+        shipped = READY_MODELS[model_name or "lenet"].weights
+        with resources.as_file(folder.joinpath(shipped)) as path:
             model = load_model(path)
-        origin = json.loads(folder.joinpath(SHIPPED_MODELS[name].replace(".npz", ".json"))
+        origin = json.loads(folder.joinpath(shipped.replace(".npz", ".json"))
                             .read_text(encoding="utf-8"))
-        origin["file"] = f"shipped with cnn-ext: cnn/demo/weights/{SHIPPED_MODELS[name]}"
+        origin["file"] = f"shipped with cnn-ext: cnn/demo/weights/{shipped}"
     else:
         source = f"--weights {os.fspath(weights)!r}"
         try:
@@ -75,7 +72,7 @@ def load_demo_model(model_name: Optional[str] = None, weights: Optional[os.PathL
             raise FileNotFoundError(f"{source}: no such file") from None
         except ValueError as error:
             raise ValueError(f"{source}: {error}") from None
-        if model_name is not None and type(model).__name__.lower() != model_name:
+        if model_name is not None and type(model) is not READY_MODELS[model_name].model_class:
             raise ValueError(f"{source} holds a {type(model).__name__}, not the --model "
                              f"{model_name} asked for")
         origin = {"file": os.path.abspath(weights)}

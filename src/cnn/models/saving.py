@@ -12,18 +12,12 @@ from cnn.layers.registry import build_part
 from cnn.losses import Loss
 from cnn.models._architecture import (ARCHITECTURE_FORMAT, ARCHITECTURE_KEY, ARCHITECTURE_VERSION,
                                      MAX_ARCHITECTURE_CHARS, describe_saved, foreign_file_hint)
-from cnn.models.deep_convnet import DeepConvNet
-from cnn.models.lenet import LeNet
-from cnn.models.resnet import ResNet
+from cnn.models.ready import ready_class
 from cnn.models.sequential import Sequential
-from cnn.models.simple_convnet import SimpleConvNet
 from cnn.storage import MAX_NPZ_BYTES, read_npz
 
 __all__ = ["load_model", "MAX_LAYERS", "MAX_LOAD_SAMPLE_ELEMENTS"]
 
-#: The model classes a file may name; any other (a subclass of your own) comes back a Sequential.
-MODEL_CLASSES = {cls.__name__: cls for cls in (Sequential, LeNet, SimpleConvNet, DeepConvNet,
-                                               ResNet)}
 #: The most layers a saved model may declare.
 MAX_LAYERS = 10_000
 #: The most values one sample may hold at any layer of a model loaded by load_model (256 MiB as
@@ -72,7 +66,7 @@ def load_model(path: str | os.PathLike, max_bytes: int = MAX_NPZ_BYTES) -> Seque
     loss = _build(architecture["loss"], "the loss", Loss, source)
     if architecture["input_shape"] is not None:
         _check_sample_sizes(layers, architecture["input_shape"], source)
-    model_class = MODEL_CLASSES.get(architecture["model"], Sequential)
+    model_class = ready_class(architecture["model"])
     try:
         model = model_class.from_layers(layers, loss, input_shape=architecture["input_shape"])
     except (TypeError, ValueError) as error:

@@ -53,22 +53,7 @@ class Sequential(ModelFiles, Layer):
     def __init__(self, layers: Sequence[Layer], loss: Optional[Loss] = None,
                  input_shape: Optional[tuple[int, ...]] = None) -> None:
         super().__init__()
-        layers = list(layers)
-        for index, layer in enumerate(layers):
-            if isinstance(layer, Loss):
-                raise TypeError(f"layers[{index}] is a loss ({layer!r}); a model takes its loss "
-                                f"apart: Sequential(layers, loss={layer!r})")
-            if not isinstance(layer, Layer):
-                raise TypeError(f"layers[{index}] must be a cnn.layers.Layer, got {describe(layer)}")
-        if not layers:
-            raise ValueError("layers must hold at least one layer, got an empty sequence")
-        if loss is not None and not isinstance(loss, Loss):
-            hint = " (it is a layer: put it among the layers)" if isinstance(loss, Layer) else ""
-            raise TypeError(f"loss must be a cnn.losses.Loss such as SoftmaxWithLoss(), got "
-                            f"{describe(loss)}{hint}")
-        for index, layer in enumerate(layers):
-            _check_layer_arrays(index, layer)
-        _check_one_dtype(layers)
+        layers = _checked_layers(layers, loss)
         self.layers = layers
         self.loss = SoftmaxWithLoss() if loss is None else loss
         self.input_shape = None if input_shape is None else tuple(input_shape)
@@ -114,12 +99,20 @@ class Sequential(ModelFiles, Layer):
         """The shape of one sample after the last layer."""
         return self.layer_shapes(sample_shape)[-1]
 
+    def num_classes(self, sample_shape: Optional[tuple[int, ...]] = None) -> int:
+        """The width of the scores of one sample of ``sample_shape`` (default: ``input_shape``),
+        from the layers' shapes; ``ValueError`` for a model whose output is not a vector."""
+        shape = self.layer_shapes(sample_shape)[-1]
+        if len(shape) != 1:
+            raise ValueError(f"the model gives samples of shape {shape}, not a vector of scores")
+        return shape[0]
+
     def inner_shapes(self, sample_shape: tuple[int, ...]) -> list[tuple[str, Layer, tuple[int, ...]]]:
         """``(layers.{i}, layer, output shape)`` of each layer, for a sample of ``sample_shape``."""
         return [(f"layers.{index}", layer, shape) for index, (layer, shape) in
                 enumerate(zip(self.layers, self.layer_shapes(sample_shape)))]
 
-    def _as_batch(self, x: Any, name: str = "x", allow_single: bool = False) -> tuple[Any, bool]:
+    def as_batch(self, x: Any, name: str = "x", allow_single: bool = False) -> tuple[Any, bool]:
         """``x`` as a batch ``(N, *input_shape)`` (flat samples reshaped) and whether it was one
         sample without the batch axis; left as it is when the model has no input_shape."""
         if self.input_shape is None or not isinstance(x, np.ndarray):
@@ -146,7 +139,7 @@ class Sequential(ModelFiles, Layer):
         (N, C*H*W), as ``load_mnist()`` gives them, or be one sample (C, H, W) without the batch
         axis, whose scores (classes,) come back.
         """
-        x, single = self._as_batch(x, "x", allow_single=True)
+        x, single = self.as_batch(x, "x", allow_single=True)
         with cnn_ext.engine_scope():
             scores = self._forward_layers(x, train)
         return scores[0] if single else scores
@@ -155,7 +148,7 @@ class Sequential(ModelFiles, Layer):
         """What each layer gives for the batch ``x`` in inference mode: one array per layer, in
         order, each its own copy (a ``Relu(inplace=True)`` would otherwise overwrite the output
         of the layer before it). Flat samples are reshaped as by :meth:`predict`."""
-        x, _ = self._as_batch(x, "x")
+        x, _ = self.as_batch(x, "x")
         outputs = []
         with cnn_ext.engine_scope():
             for layer in self.layers:
@@ -180,7 +173,7 @@ class Sequential(ModelFiles, Layer):
         if isinstance(t, (bool, np.bool_)):
             raise TypeError(f"t must be the labels, got {t!r}; give the mode by keyword: "
                             f"forward(x, train={t!r})")
-        x, _ = self._as_batch(x)
+        x, _ = self.as_batch(x)
         with cnn_ext.engine_scope():
             scores = self._forward_layers(x, train)
         return scores if t is None else self.loss.forward(scores, t)
@@ -206,7 +199,7 @@ class Sequential(ModelFiles, Layer):
         ``checked=True`` says that ``t`` holds class indices checked already (the Trainer
         checks a data set's labels once per ``fit``), so the loss does not check them again.
         """
-        x, _ = self._as_batch(x)
+        x, _ = self.as_batch(x)
         with cnn_ext.engine_scope():
             scores = self._forward_layers(x, train=True)
             loss = (self.loss.forward_checked if checked else self.loss.forward)(scores, t)
@@ -236,7 +229,7 @@ class Sequential(ModelFiles, Layer):
         batch_size = check_int("batch_size", batch_size, 1)
         if not checked:
             check_samples("x", x, self.dtype)
-        x, _ = self._as_batch(x)
+        x, _ = self.as_batch(x)
         with cnn_ext.engine_scope():  # once for all batches
             return np.concatenate([self._forward_layers(x[start:start + batch_size], train=False)
                                    for start in range(0, x.shape[0], batch_size)])
@@ -269,6 +262,28 @@ class Sequential(ModelFiles, Layer):
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"{type(self).__name__}(\n  {inner},\n  loss={self.loss!r})"
+
+
+def _checked_layers(layers: Sequence[Layer], loss: Optional[Loss]) -> list[Layer]:
+    """``layers`` as a list, refused (naming the first at fault) unless each is a layer whose
+    arrays can be named, saved and trained, all of one dtype, and ``loss`` a loss or None."""
+    layers = list(layers)
+    for index, layer in enumerate(layers):
+        if isinstance(layer, Loss):
+            raise TypeError(f"layers[{index}] is a loss ({layer!r}); a model takes its loss "
+                            f"apart: Sequential(layers, loss={layer!r})")
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layers[{index}] must be a cnn.layers.Layer, got {describe(layer)}")
+    if not layers:
+        raise ValueError("layers must hold at least one layer, got an empty sequence")
+    if loss is not None and not isinstance(loss, Loss):
+        hint = " (it is a layer: put it among the layers)" if isinstance(loss, Layer) else ""
+        raise TypeError(f"loss must be a cnn.losses.Loss such as SoftmaxWithLoss(), got "
+                        f"{describe(loss)}{hint}")
+    for index, layer in enumerate(layers):
+        _check_layer_arrays(index, layer)
+    _check_one_dtype(layers)
+    return layers
 
 
 def _check_layer_arrays(index: int, layer: Layer) -> None:
