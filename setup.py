@@ -28,15 +28,18 @@ define_macros = [("CNN_EXT_DEBUG", "1" if DEBUG_BUILD else "0"),
                  # The caching allocator (NEP 49) needs NumPy's memory-handler API of 1.22.
                  ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")]
 
+#: The direct kernels' folder: their C headers, and the .pxi their modules include.
+DIRECT = "cnn_ext/engines/direct"
+
 extensions = [
     Extension(
         f"cnn_ext.{name}",
-        [f"cnn_ext/{name}.pyx"],
+        [f"cnn_ext/{name.replace('.', '/')}.pyx"],
         define_macros=define_macros,
-        include_dirs=[numpy.get_include(), "cnn_ext"],
+        include_dirs=[numpy.get_include(), DIRECT],
     )
-    for name in ("_im2col", "_conv", "_depthwise", "_pool", "_activations", "_memory", "_build_info",
-                 "_cpu")
+    for name in ("loops.im2col", "loops.pool", "loops.activations", "engines.unfold_loops",
+                 "engines.depthwise_loops", "engines.direct.cpu", "runtime.memory", "_build_info")
 ]
 
 
@@ -45,8 +48,9 @@ def instruction_sets():
 
     Each module is its own translation unit with its own flags, and only it: the rest of the
     package stays at the platform's baseline, so a CPU without AVX2 never meets an AVX2
-    instruction (cnn_ext._simd imports a module only where the CPU supports it). The target
-    platform, not the build machine, decides (cibuildwheel cross-compiles macOS arm64 on x86).
+    instruction (cnn_ext.engines.direct.dispatch imports a module only where the CPU supports
+    it). The target platform, not the build machine, decides (cibuildwheel cross-compiles macOS
+    arm64 on x86).
     """
     sets = [("baseline", [], [])]
     platform = sysconfig.get_platform()
@@ -60,10 +64,10 @@ def instruction_sets():
 
 extensions += [
     Extension(
-        f"cnn_ext._direct_{name}",
-        [f"cnn_ext/_direct_{name}.pyx"],
+        f"cnn_ext.engines.direct.kernels_{name}",
+        [f"{DIRECT}/kernels_{name}.pyx"],
         define_macros=define_macros + macros,
-        include_dirs=["cnn_ext"],
+        include_dirs=[DIRECT],
         extra_compile_args=flags,
     )
     for name, macros, flags in instruction_sets()

@@ -190,7 +190,7 @@ def main() -> None:
     except subprocess.CalledProcessError:
         theirs = None
         print("PyTorch is not installed: its columns are left out")
-    from cnn_ext._simd import supported_paths
+    from cnn_ext.engines.direct.dispatch import supported_paths
     paths = supported_paths() if args.all_paths else [None]
     peak = machine_peak(None, args.threads)
     print(f"peak: {peak['description']}")

@@ -124,7 +124,7 @@ def main() -> None:
     rows = kernels.run(dtypes, 3 if args.quick else args.repeats, args.threads)
     print("\nKernels (median ms; ratios are cnn_ext time / baseline time, lower is better)")
     print(kernel_table(rows))
-    from cnn_ext._simd import supported_paths
+    from cnn_ext.engines.direct.dispatch import supported_paths
     paths = list(reversed(supported_paths()))
     repeats = 3 if args.quick else args.repeats
     theirs = layers.in_own_process("torch", repeats, args.threads) if torch_available else None

@@ -69,7 +69,7 @@ def machine_peak(simd: str | None, threads: int) -> dict:
     before Zen 5 (family 25 and lower), whose AVX-512 runs on 256-bit units; 256 with AVX2;
     128 otherwise. ``simd`` is not used: the peak is the machine's, whichever path runs.
     """
-    from cnn_ext._cpu import cpu_features
+    from cnn_ext.engines.direct.cpu import cpu_features
     features = cpu_features()
     mhz, family, vendor = None, None, ""
     cpuinfo = Path("/proc/cpuinfo")

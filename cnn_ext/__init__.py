@@ -21,8 +21,8 @@ except ModuleNotFoundError as missing:  # a source folder without its compiled m
         f"Either run from another directory, so that the installed package is found, or build "
         f"the modules in place with: pip install -e ."
     ) from missing
-from cnn_ext._simd import simd_path
-from cnn_ext._threads import get_num_threads, set_num_threads
+from cnn_ext.engines.direct.dispatch import simd_path
+from cnn_ext.runtime.threads import get_num_threads, set_num_threads
 from cnn_ext.convolution import conv2d_backward, conv2d_forward
 from cnn_ext.kernels import (col2im, im2col, maxpool, maxpool_backward, maxpool_forward,
                              output_size, relu, relu_backward)

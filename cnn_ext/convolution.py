@@ -3,12 +3,12 @@
 Three engines behind one contract, each splitting the batch over the kernel threads and
 allocating nothing of the batch's size besides the results; :func:`choose_engine` routes. For
 float32 with stride 1, the direct kernels of the instruction set in use
-(``cnn_ext._direct_engine``, chosen by ``cnn_ext._simd``) read the zero-padded images themselves
+(``cnn_ext.engines.direct.engine``, chosen by ``cnn_ext.engines.direct.dispatch``) read the zero-padded images themselves
 and keep tiles of outputs in registers. A depthwise convolution (one group per input channel)
-goes to the depthwise kernels (``cnn_ext._depthwise_engine``), which slide each channel's filters
+goes to the depthwise kernels (``cnn_ext.engines.depthwise``), which slide each channel's filters
 over it. Everything else (float64, strides above 1, groups, dilation, pads that differ between
 sides or axes, and an input gradient with a pad of at least the filter size) goes through the
-unfold engine (``cnn_ext._unfold_engine``): blocks of unfolded columns in cache and matrix
+unfold engine (``cnn_ext.engines.unfold``): blocks of unfolded columns in cache and matrix
 products.
 """
 
@@ -18,7 +18,8 @@ from typing import Optional
 
 import numpy as np
 
-from cnn_ext import _depthwise_engine, _direct_engine, _unfold_engine
+from cnn_ext.engines import depthwise, unfold
+from cnn_ext.engines.direct import engine as direct
 from cnn_ext._checks import check_float_array
 from cnn_ext.geometry import ConvGeometry, conv_geometry
 
@@ -36,7 +37,7 @@ def _check_conv_arguments(x, W, stride, pad, dilation, groups):
 
 #: The engines by name, each with ``forward(x, W, b, geometry)`` and
 #: ``backward(x, W, dout, geometry, input_grad)`` of checked arrays.
-ENGINES = {"direct": _direct_engine, "depthwise": _depthwise_engine, "unfold": _unfold_engine}
+ENGINES = {"direct": direct, "depthwise": depthwise, "unfold": unfold}
 
 
 def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,

@@ -18,11 +18,11 @@ from cnn_ext._checks import (
     check_shape4,
     describe,
 )
-from cnn_ext._activations import relu_backward_kernel, relu_kernel
+from cnn_ext.loops.activations import relu_backward_kernel, relu_kernel
 from cnn_ext.geometry import conv_geometry, output_size, pool_geometry
-from cnn_ext._im2col import col2im_kernel, im2col_kernel
-from cnn_ext._pool import maxpool_backward_kernel, maxpool_forward_kernel
-from cnn_ext._threads import for_image_slices
+from cnn_ext.loops.im2col import col2im_kernel, im2col_kernel
+from cnn_ext.loops.pool import maxpool_backward_kernel, maxpool_forward_kernel
+from cnn_ext.runtime.threads import for_image_slices
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
            "relu_backward", "output_size"]

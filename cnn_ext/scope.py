@@ -5,8 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from cnn_ext._blas import single_threaded_blas
-from cnn_ext._memory import cached_allocations, cached_memory, release_cached_memory
+from cnn_ext.runtime.blas import single_threaded_blas
+from cnn_ext.runtime.memory import cached_allocations, cached_memory, release_cached_memory
 
 __all__ = ["engine_scope", "cached_memory", "release_cached_memory"]
 

@@ -12,7 +12,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import cnn.losses
-import cnn_ext._blas
+import cnn_ext.runtime.blas
 from cnn.gradcheck import check_gradients
 from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dropout, Flatten, Layer,
                         Pooling, Relu, Sigmoid, Tanh)
@@ -211,7 +211,7 @@ def test_labels_are_checked_once_per_fit_and_the_engine_scope_entered_once(monke
     original_check = cnn.losses.class_indices
     monkeypatch.setattr(cnn.losses, "class_indices",
                         lambda *args, **kwargs: checks.append(1) or original_check(*args, **kwargs))
-    setting = cnn_ext._blas._single_threaded
+    setting = cnn_ext.runtime.blas._single_threaded
     original_on = setting._switch_on
     monkeypatch.setattr(setting, "_switch_on", lambda: scopes.append(1) or original_on())
     x, t = data()

@@ -28,7 +28,7 @@ echo "== sdist"
 "$work/tools/bin/python" -m build --sdist --outdir "$work/sdist" "$project"
 sdist=$(ls "$work"/sdist/*.tar.gz)
 tar -tzf "$sdist" > "$work/sdist-contents.txt"
-grep -q 'cnn_ext/_im2col.pyx' "$work/sdist-contents.txt" || { echo "sdist lacks the .pyx sources"; exit 1; }
+grep -q 'cnn_ext/loops/im2col.pyx' "$work/sdist-contents.txt" || { echo "sdist lacks the .pyx sources"; exit 1; }
 grep -q 'cnn_ext/tests/test_kernels.py' "$work/sdist-contents.txt" || { echo "sdist lacks the kernel tests"; exit 1; }
 grep -q '/LICENSE$' "$work/sdist-contents.txt" || { echo "sdist lacks the LICENSE"; exit 1; }
 if grep -E '\.(c|so)$|^[^/]+/(build|data|tests)/' "$work/sdist-contents.txt"; then
@@ -50,12 +50,14 @@ echo "== contents"
 "$work/tools/bin/python" - "$wheel" "$project/cnn_ext" <<'PY'
 import pathlib, sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
-expected = sorted(path.stem for path in pathlib.Path(sys.argv[2]).glob("*.pyx"))  # one module per .pyx
+source = pathlib.Path(sys.argv[2])
+expected = sorted(path.relative_to(source).with_suffix("").as_posix()
+                  for path in source.rglob("*.pyx"))  # one module per .pyx
 for name in names:
     print("  " + name)
 compiled = [n for n in names if n.startswith("cnn_ext/") and n.endswith(".so")]
 forbidden = [n for n in names if n.endswith((".pyx", ".pxd", ".c")) or n.split("/")[0] in ("tests", "data", "examples")]
-stems = sorted(n.split("/")[1].split(".")[0] for n in compiled)
+stems = sorted(n[len("cnn_ext/"):].split(".")[0] for n in compiled)
 archive = zipfile.ZipFile(sys.argv[1])
 entry_points = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
 command = entry_points and "cnn-train = cnn.train:main" in archive.read(entry_points[0]).decode()
@@ -110,7 +112,7 @@ done
 default_path=$(cd "$empty" && "$venv/bin/python" -c "import cnn_ext; print(cnn_ext.simd_path())")
 echo "python -m cnn_ext.tests with each instruction-set path this CPU supports forced, but the"
 echo "default ($default_path), which the runs above used:"
-for path in $(cd "$empty" && "$venv/bin/python" -c "from cnn_ext._simd import supported_paths; print(*supported_paths())"); do
+for path in $(cd "$empty" && "$venv/bin/python" -c "from cnn_ext.engines.direct.dispatch import supported_paths; print(*supported_paths())"); do
     if [ "$path" != "$default_path" ]; then
         (cd "$empty" && CNN_EXT_SIMD=$path "$venv/bin/python" -m cnn_ext.tests -q "$@" | sed -n '1p;$p')
     fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The direct-convolution kernels (cnn_ext/simd/direct_conv.h) against plain loops, as a C
+# The direct-convolution kernels (cnn_ext/engines/direct/direct_conv.h) against plain loops, as a C
 # program (tools/direct_conv_check.c), for each x86-64 path this CPU runs and for arm64 under
 # qemu, where no arm64 machine or Python is at hand:
 #     apt-get install gcc-aarch64-linux-gnu qemu-user && tools/cross_check.sh
@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d "${TMPDIR:-/tmp}/cnn-ext-cross.XXXXXX")
 trap 'rm -rf "$out"' EXIT
-flags=(-O3 -Wall -Wno-unused-function -Wno-psabi -Icnn_ext/simd tools/direct_conv_check.c -lm)
+flags=(-O3 -Wall -Wno-unused-function -Wno-psabi -Icnn_ext/engines/direct tools/direct_conv_check.c -lm)
 
 gcc "${flags[@]}" -o "$out/baseline" && "$out/baseline"
 if grep -q avx2 /proc/cpuinfo && grep -q fma /proc/cpuinfo; then

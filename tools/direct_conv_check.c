@@ -1,4 +1,4 @@
-/* The direct-convolution kernels of cnn_ext/simd/direct_conv.h against plain loops, as a C
+/* The direct-convolution kernels of cnn_ext/engines/direct/direct_conv.h against plain loops, as a C
  * program: tools/cross_check.sh builds it for another architecture (arm64) and runs it under
  * qemu, where no Python of that architecture is at hand. Exit status 0: every case agreed. */
 #include <math.h>

@@ -46,7 +46,7 @@ def run(arguments: list[str] | None = None) -> int:
 
 def kernels_line() -> str:
     """Which convolution kernels these tests run, for the report."""
-    from cnn_ext._simd import SIMD_ENV_VAR, simd_path, supported_paths
+    from cnn_ext.engines.direct.dispatch import SIMD_ENV_VAR, simd_path, supported_paths
     forced = os.environ.get(SIMD_ENV_VAR)
     setting = f"{SIMD_ENV_VAR}={forced!r}" if forced else f"{SIMD_ENV_VAR} unset"
     return (f"cnn_ext convolution kernels: {simd_path()} (this CPU supports "

@@ -13,7 +13,10 @@ import pytest
 
 import cnn
 import cnn_ext
-from cnn_ext import _activations, _build_info, _conv, _im2col, _memory, _pool
+from cnn_ext import _build_info
+from cnn_ext.engines import unfold_loops as _conv
+from cnn_ext.loops import activations as _activations, im2col as _im2col, pool as _pool
+from cnn_ext.runtime import memory as _memory
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"  # in a clone only
 

@@ -39,7 +39,7 @@ def engine(request, monkeypatch):
     previous = cnn_ext.get_num_threads()
     cnn_ext.set_num_threads(threads)
     if block_bytes is not None:
-        monkeypatch.setattr(cnn_ext._unfold_engine, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(cnn_ext.engines.unfold, "BLOCK_BYTES", block_bytes)
     yield
     cnn_ext.set_num_threads(previous)
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from cnn_ext._cores import available_cores, cgroup_cpu_limit
+from cnn_ext.runtime.cores import available_cores, cgroup_cpu_limit
 
 
 def affinity():
@@ -64,7 +64,7 @@ def test_no_cgroup_information_means_the_affinity(tmp_path):
 def test_the_default_thread_count_is_the_available_cores(tmp_path):
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("CNN_EXT_NUM_THREADS", "OMP_NUM_THREADS")}
-    script = "import cnn_ext, cnn_ext._cores as c; print(cnn_ext.get_num_threads(), c.available_cores())"
+    script = "import cnn_ext, cnn_ext.runtime.cores as c; print(cnn_ext.get_num_threads(), c.available_cores())"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=environment, check=True, cwd=tmp_path)
     threads, cores = result.stdout.split()

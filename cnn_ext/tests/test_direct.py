@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 import cnn_ext
-from cnn_ext import _direct_engine, _unfold_engine
+from cnn_ext.engines import unfold as _unfold_engine
+from cnn_ext.engines.direct import engine as _direct_engine
 from cnn_ext.geometry import conv_geometry
-from cnn_ext._simd import SIMD_PATHS, choose_path, kernels_for, simd_path, supported_paths
+from cnn_ext.engines.direct.dispatch import SIMD_PATHS, choose_path, kernels_for, simd_path, supported_paths
 from cnn_ext.tests.test_engine import reference_conv
 
 PATHS = supported_paths()

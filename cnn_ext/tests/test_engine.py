@@ -9,9 +9,9 @@ from hypothesis.extra import numpy as hypothesis_numpy
 from numpy.testing import assert_allclose, assert_array_equal
 
 import cnn_ext
-import cnn_ext._unfold_engine
+import cnn_ext.engines.unfold
 from cnn_ext import reference
-from cnn_ext._conv import fold_kernel, unfold_kernel
+from cnn_ext.engines.unfold_loops import fold_kernel, unfold_kernel
 from cnn_ext.tests.naive import cross_correlation_loops, out_size
 from cnn_ext.tests.test_kernels import CONV_CASES, POOL_CASES, conv_id, pool_id
 
@@ -48,7 +48,7 @@ def conv_problem(case, dtype, rng):
 def block_bytes(request, monkeypatch):
     """Run with the default block size, and with blocks of a single image (many blocks a thread)."""
     if request.param is not None:
-        monkeypatch.setattr(cnn_ext._unfold_engine, "BLOCK_BYTES", request.param)
+        monkeypatch.setattr(cnn_ext.engines.unfold, "BLOCK_BYTES", request.param)
 
 
 @pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
@@ -170,14 +170,14 @@ def conv_engine_problems(draw):
 @given(conv_engine_problems(), st.sampled_from([1, 300, 1 << 20]))
 def test_conv2d_engine_property(problem, block_bytes):
     x, W, b, stride, pad, rng = problem
-    previous = cnn_ext._unfold_engine.BLOCK_BYTES
-    cnn_ext._unfold_engine.BLOCK_BYTES = block_bytes
+    previous = cnn_ext.engines.unfold.BLOCK_BYTES
+    cnn_ext.engines.unfold.BLOCK_BYTES = block_bytes
     try:
         out = cnn_ext.conv2d_forward(x, W, b, stride, pad)
         dout = rng.standard_normal(out.shape).astype(x.dtype)
         got = cnn_ext.conv2d_backward(x, W, dout, stride, pad)
     finally:
-        cnn_ext._unfold_engine.BLOCK_BYTES = previous
+        cnn_ext.engines.unfold.BLOCK_BYTES = previous
     expected_out, gradients = reference_conv(x, W, b, stride, pad)
     tolerance = TOLERANCE[x.dtype.type]
     assert_allclose(out, expected_out, **tolerance)

@@ -9,9 +9,9 @@ from numpy.testing import assert_array_equal
 from threadpoolctl import threadpool_info
 
 import cnn_ext
-import cnn_ext._unfold_engine
-from cnn_ext._memory import CACHE_BYTES, LARGEST_CACHED_BLOCK, cached_allocations
-from cnn_ext._workspace import _local, scratch_bytes
+import cnn_ext.engines.unfold
+from cnn_ext.runtime.memory import CACHE_BYTES, LARGEST_CACHED_BLOCK, cached_allocations
+from cnn_ext.runtime.workspace import _local, scratch_bytes
 
 BIG = 1 << 20  # bytes: well above the smallest cached block
 
@@ -149,7 +149,7 @@ def test_the_cache_never_holds_more_than_its_limits(empty_cache):
 def test_a_cache_smaller_than_a_block_frees_the_block_instead_of_walking_past_its_slots(empty_cache):
     """The eviction loop is bounded by the slots, not by the relation of the two limits: with a
     cache of 256 KiB that keeps blocks of up to 4 MiB, a 1 MiB block fits nowhere and is freed."""
-    from cnn_ext._memory import _set_limits, cached_memory
+    from cnn_ext.runtime.memory import _set_limits, cached_memory
     previous = _set_limits(1 << 18, 1 << 22)
     try:
         with cached_allocations():
@@ -207,7 +207,7 @@ def test_unfold_engine_scratch_is_bounded_by_the_block_not_the_batch(rng):
         cnn_ext.set_num_threads(previous)
     per_image_columns = (6 * 25 + 1) * 14 * 14 * 8
     assert sizes[1] == sizes[2]
-    assert sizes[2] <= cnn_ext._unfold_engine.BLOCK_BYTES + 2 * per_image_columns
+    assert sizes[2] <= cnn_ext.engines.unfold.BLOCK_BYTES + 2 * per_image_columns
 
 
 def test_direct_engine_scratch_is_bounded_by_the_block_not_the_batch(rng):

@@ -20,7 +20,7 @@ a free lock.
 
 from contextlib import contextmanager
 
-from cnn_ext._nesting import NestedSetting
+from cnn_ext.runtime.nesting import NestedSetting
 
 from cpython.pycapsule cimport PyCapsule_New
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,

@@ -1,7 +1,7 @@
 """Typed loops of the depthwise convolution (``groups`` equal to the input channels): each
 channel convolved with its own ``multiplier`` filters, one image plane at a time.
 
-These kernels trust their arguments: the engine in ``cnn_ext._depthwise_engine`` checks and
+These kernels trust their arguments: the engine in ``cnn_ext.engines.depthwise`` checks and
 allocates everything and calls them on disjoint slices of the batch from several threads.
 Filter ``f = c * multiplier + j`` reads channel ``c``; entry ``(kh, kw)`` of output
 ``(oh, ow)`` reads the padded plane at ``(oh * stride_h + kh * dilation_h,

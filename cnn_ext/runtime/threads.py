@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional, TypeVar
 
 from cnn_ext._checks import check_int
-from cnn_ext._cores import available_cores
+from cnn_ext.runtime.cores import available_cores
 
 # Below this many output elements per thread, starting threads costs more than it saves.
 MIN_ELEMENTS_PER_THREAD = 1 << 15

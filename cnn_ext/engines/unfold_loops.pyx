@@ -1,4 +1,4 @@
-"""Typed loops behind the unfold engine (``cnn_ext._unfold_engine``) of ``conv2d_forward`` and
+"""Typed loops behind the unfold engine (``cnn_ext.engines.unfold``) of ``conv2d_forward`` and
 ``conv2d_backward``.
 
 These kernels trust their arguments: shapes, dtypes and contiguity are checked

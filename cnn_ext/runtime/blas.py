@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 from threadpoolctl import ThreadpoolController
 
-from cnn_ext._nesting import NestedSetting
+from cnn_ext.runtime.nesting import NestedSetting
 
 _controller: Optional[ThreadpoolController] = None
 _limiter = None

@@ -1,13 +1,13 @@
-# The Cython side of the direct convolution kernels (cnn_ext/simd/direct_conv.h), included by
+# The Cython side of the direct convolution kernels (cnn_ext/engines/direct/direct_conv.h), included by
 # one module per instruction set: _direct_baseline.pyx, _direct_avx2.pyx, _direct_avx512.pyx.
-# Each is compiled with that instruction set's flags (setup.py) and imported by cnn_ext._simd
+# Each is compiled with that instruction set's flags (setup.py) and imported by cnn_ext.engines.direct.dispatch
 # only where the CPU supports it. The functions trust their arguments: cnn_ext.convolution
 # checks shapes and dtypes and allocates every buffer; they release the GIL, and one call
 # works through a whole slice of the batch.
 
 from libc.stddef cimport ptrdiff_t
 
-cdef extern from "simd/direct_conv.h" nogil:
+cdef extern from "direct_conv.h" nogil:
     ctypedef struct conv_geometry:
         ptrdiff_t channels, height, width, out_channels, filter_h, filter_w, pad_h, pad_w
     const char *CNN_SIMD_NAME

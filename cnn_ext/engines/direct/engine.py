@@ -1,12 +1,12 @@
 """The direct engine: float32 convolutions with stride 1 by the kernels of one instruction set.
 
-One call into compiled code per thread and pass (``cnn_ext/_direct.pxi`` over
-``cnn_ext/simd/direct_conv.h``): it pads the thread's images itself, computes
+One call into compiled code per thread and pass (``cnn_ext/engines/direct/kernels.pxi`` over
+``cnn_ext/engines/direct/direct_conv.h``): it pads the thread's images itself, computes
 register tiles of outputs over the whole reduction, and writes the results
 (see the header for the layout). The input gradient is the same forward kernel on
 the padded output gradient, with the filters turned 180 degrees and their channel
 axes swapped; the weight and bias gradients are summed per thread, then over threads.
-``kernels`` is one of the modules of ``cnn_ext._simd`` (default: the one in use); the arguments
+``kernels`` is one of the modules of ``cnn_ext.engines.direct.dispatch`` (default: the one in use); the arguments
 come checked, and :func:`cnn_ext.convolution.choose_engine` sends only what these kernels cover.
 """
 
@@ -16,16 +16,16 @@ from typing import Optional
 
 import numpy as np
 
-from cnn_ext import _simd
-from cnn_ext._threads import for_image_slices
-from cnn_ext._workspace import scratch
+from cnn_ext.engines.direct import dispatch
+from cnn_ext.runtime.threads import for_image_slices
+from cnn_ext.runtime.workspace import scratch
 from cnn_ext.geometry import ConvGeometry
 
 
 def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
             kernels=None) -> np.ndarray:
     """``conv2d_forward`` of checked float32 arrays with stride 1 and one pad on every side."""
-    kernels = kernels or _simd.kernels
+    kernels = kernels or dispatch.kernels
     pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
     out_channels, _, filter_h, filter_w = W.shape
@@ -46,7 +46,7 @@ def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeome
              input_grad: bool, kernels=None) -> tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
     """``conv2d_backward`` of checked float32 arrays with stride 1 and one pad on every side,
     below the filter size."""
-    kernels = kernels or _simd.kernels
+    kernels = kernels or dispatch.kernels
     pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
     out_channels, _, filter_h, filter_w = W.shape

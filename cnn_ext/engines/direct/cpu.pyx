@@ -1,6 +1,6 @@
-"""The vector instruction sets this CPU and its operating system support (cnn_ext/simd/cpu_features.h)."""
+"""The vector instruction sets this CPU and its operating system support (cnn_ext/engines/direct/cpu_features.h)."""
 
-cdef extern from "simd/cpu_features.h":
+cdef extern from "cpu_features.h":
     int cnn_cpu_features()
 
 

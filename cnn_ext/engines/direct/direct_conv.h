@@ -1,9 +1,9 @@
 /* Direct convolution of float32 images with stride 1, for one instruction set.
  *
- * One Cython module per instruction set includes this file (through cnn_ext/_direct.pxi),
+ * One Cython module per instruction set includes this file (through cnn_ext/engines/direct/kernels.pxi),
  * each compiled with its own flags and with CNN_SIMD_AVX512, CNN_SIMD_AVX2 or neither (the
  * portable baseline) defined, so no other code of the package is built with those flags and
- * a CPU without them never runs one of their instructions: cnn_ext/_simd.py imports a module
+ * a CPU without them never runs one of their instructions: cnn_ext/engines/direct/dispatch.py imports a module
  * only where the CPU and the operating system support its instruction set. Every function is
  * static, so each module holds its own copy.
  *
@@ -187,10 +187,29 @@ static void tap_offsets(const conv_geometry *g, ptrdiff_t *offsets) {
 
 /* ---- forward ---------------------------------------------------------------------------- */
 
+/* Tile sizes are loops of the preprocessor: UP_TO(N, F, M) is F(M, 1) ... F(M, N) and
+ * ROWS_UP_TO(N, F) is F(1) ... F(N), for N up to 6 (each family its own paste, so that the two
+ * nest). They define, and the tables list, only the tiles a register tile can reach. */
+#define PASTE_COLUMNS(a, b) PASTE_COLUMNS_(a, b)
+#define PASTE_COLUMNS_(a, b) a##b
+#define UP_TO_1(F, M) F(M, 1)
+#define UP_TO_2(F, M) UP_TO_1(F, M) F(M, 2)
+#define UP_TO_3(F, M) UP_TO_2(F, M) F(M, 3)
+#define UP_TO_4(F, M) UP_TO_3(F, M) F(M, 4)
+#define UP_TO_5(F, M) UP_TO_4(F, M) F(M, 5)
+#define UP_TO_6(F, M) UP_TO_5(F, M) F(M, 6)
+#define UP_TO(N, F, M) PASTE_COLUMNS(UP_TO_, N)(F, M)
+#define PASTE_ROWS(a, b) PASTE_ROWS_(a, b)
+#define PASTE_ROWS_(a, b) a##b
+#define ROWS_UP_TO_1(F) F(1)
+#define ROWS_UP_TO_2(F) ROWS_UP_TO_1(F) F(2)
+#define ROWS_UP_TO_3(F) ROWS_UP_TO_2(F) F(3)
+#define ROWS_UP_TO_4(F) ROWS_UP_TO_3(F) F(4)
+#define ROWS_UP_TO(N, F) PASTE_ROWS(ROWS_UP_TO_, N)(F)
+
 /* Tiles come in every size up to the register tile, so that the last output channels and the
  * last positions of a row cost no more than they hold: MR channels by NV vectors of positions
- * (the weights are packed FWD_MR to a tap whatever MR is). Sizes above FWD_MR x FWD_NV are
- * compiled too but never called. */
+ * (the weights are packed FWD_MR to a tap whatever MR is). */
 #define DEFINE_FORWARD_TILE(MR, NV)                                                            \
     static void forward_tile_##MR##_##NV(const float *x, const ptrdiff_t *offsets,             \
                                          ptrdiff_t taps, const float *weights,                 \
@@ -213,24 +232,17 @@ static void tap_offsets(const conv_geometry *g, ptrdiff_t *offsets) {
         for (int m = 0; m < MR; m++)                                                           \
             for (int r = 0; r < NV; r++) vec_store(out + m * out_stride + r * VLEN, acc[m][r]); \
     }
-
-#define DEFINE_FORWARD_TILES(MR)                                                               \
-    DEFINE_FORWARD_TILE(MR, 1) DEFINE_FORWARD_TILE(MR, 2) DEFINE_FORWARD_TILE(MR, 3)            \
-    DEFINE_FORWARD_TILE(MR, 4) DEFINE_FORWARD_TILE(MR, 5) DEFINE_FORWARD_TILE(MR, 6)
-DEFINE_FORWARD_TILES(1)
-DEFINE_FORWARD_TILES(2)
-DEFINE_FORWARD_TILES(3)
-DEFINE_FORWARD_TILES(4)
+#define DEFINE_FORWARD_TILES(MR) UP_TO(FWD_NV, DEFINE_FORWARD_TILE, MR)
+ROWS_UP_TO(FWD_MR, DEFINE_FORWARD_TILES)
 
 typedef void (*forward_tile)(const float *, const ptrdiff_t *, ptrdiff_t, const float *,
                              const float *, float *, ptrdiff_t);
 
-#define FORWARD_TILE_ROW(MR)                                                                   \
-    {NULL, forward_tile_##MR##_1, forward_tile_##MR##_2, forward_tile_##MR##_3,                \
-     forward_tile_##MR##_4, forward_tile_##MR##_5, forward_tile_##MR##_6}
+#define FORWARD_ENTRY(MR, NV) forward_tile_##MR##_##NV,
+#define FORWARD_TILE_ROW(MR) {NULL, UP_TO(FWD_NV, FORWARD_ENTRY, MR)},
 /* FORWARD_TILES[MR][NV] */
-static const forward_tile FORWARD_TILES[5][7] = {
-    {NULL}, FORWARD_TILE_ROW(1), FORWARD_TILE_ROW(2), FORWARD_TILE_ROW(3), FORWARD_TILE_ROW(4)};
+static const forward_tile FORWARD_TILES[FWD_MR + 1][FWD_NV + 1] = {
+    {NULL}, ROWS_UP_TO(FWD_MR, FORWARD_TILE_ROW)};
 
 /* Floats of scratch direct_forward needs, and how many offsets. */
 static ptrdiff_t forward_scratch_floats(const conv_geometry *g) {
@@ -354,26 +366,17 @@ static void widen_gradient(const float *dout, const conv_geometry *g, float *wid
                 dweights[(oc0 + m) * g->taps + t0 + t] += vec_sum(acc[m][t]);                  \
     }
 
-#define DEFINE_WEIGHT_GRADIENT_TILES(MR)                                                       \
-    DEFINE_WEIGHT_GRADIENT_TILE(MR, 1) DEFINE_WEIGHT_GRADIENT_TILE(MR, 2)                      \
-    DEFINE_WEIGHT_GRADIENT_TILE(MR, 3) DEFINE_WEIGHT_GRADIENT_TILE(MR, 4)                      \
-    DEFINE_WEIGHT_GRADIENT_TILE(MR, 5) DEFINE_WEIGHT_GRADIENT_TILE(MR, 6)
-DEFINE_WEIGHT_GRADIENT_TILES(1)
-DEFINE_WEIGHT_GRADIENT_TILES(2)
-DEFINE_WEIGHT_GRADIENT_TILES(3)
-DEFINE_WEIGHT_GRADIENT_TILES(4)
+#define DEFINE_WEIGHT_GRADIENT_TILES(MR) UP_TO(DW_NT, DEFINE_WEIGHT_GRADIENT_TILE, MR)
+ROWS_UP_TO(DW_MR, DEFINE_WEIGHT_GRADIENT_TILES)
 
 typedef void (*weight_gradient_tile)(const float *, const float *, ptrdiff_t, const conv_geometry *,
                                      const ptrdiff_t *, ptrdiff_t, ptrdiff_t, float *);
 
-#define WEIGHT_GRADIENT_TILE_ROW(MR)                                                           \
-    {NULL, weight_gradient_tile_##MR##_1, weight_gradient_tile_##MR##_2,                       \
-     weight_gradient_tile_##MR##_3, weight_gradient_tile_##MR##_4,                             \
-     weight_gradient_tile_##MR##_5, weight_gradient_tile_##MR##_6}
+#define WEIGHT_GRADIENT_ENTRY(MR, NT) weight_gradient_tile_##MR##_##NT,
+#define WEIGHT_GRADIENT_TILE_ROW(MR) {NULL, UP_TO(DW_NT, WEIGHT_GRADIENT_ENTRY, MR)},
 /* WEIGHT_GRADIENT_TILES[MR][NT] */
-static const weight_gradient_tile WEIGHT_GRADIENT_TILES[5][7] = {
-    {NULL}, WEIGHT_GRADIENT_TILE_ROW(1), WEIGHT_GRADIENT_TILE_ROW(2), WEIGHT_GRADIENT_TILE_ROW(3),
-    WEIGHT_GRADIENT_TILE_ROW(4)};
+static const weight_gradient_tile WEIGHT_GRADIENT_TILES[DW_MR + 1][DW_NT + 1] = {
+    {NULL}, ROWS_UP_TO(DW_MR, WEIGHT_GRADIENT_TILE_ROW)};
 
 /* dweights (OC, C * filter_h * filter_w) and dbias (OC,) += the gradients over these images.
  * Blocks of images are padded and widened into scratch (a block stays in the L2 cache);

@@ -2,7 +2,7 @@
 
 Each thread walks its slice of the batch a block of images at a time: the block
 is unfolded into a scratch buffer that stays in cache (``columns`` (B, K, P),
-K = C * filter_h * filter_w, P = out_h * out_w; ``cnn_ext/_conv.pyx``),
+K = C * filter_h * filter_w, P = out_h * out_w; ``cnn_ext/engines/unfold_loops.pyx``),
 multiplied by the weights with the BLAS single-threaded, and the products land
 straight in the output. The backward pass unfolds each block again instead of
 keeping the forward's columns. It serves every case of ``cnn_ext.convolution``
@@ -19,11 +19,11 @@ from typing import Optional
 
 import numpy as np
 
-from cnn_ext._blas import single_threaded_blas
-from cnn_ext._conv import fold_kernel, unfold_kernel
+from cnn_ext.runtime.blas import single_threaded_blas
+from cnn_ext.engines.unfold_loops import fold_kernel, unfold_kernel
 from cnn_ext.geometry import ConvGeometry
-from cnn_ext._threads import for_image_slices, get_num_threads
-from cnn_ext._workspace import scratch
+from cnn_ext.runtime.threads import for_image_slices, get_num_threads
+from cnn_ext.runtime.workspace import scratch
 
 # Bytes of unfolded columns per block. Measured on LeNet (2 MiB of L2 per core): 1 to 2 MiB
 # is fastest; 256 KiB costs 35% more (Python work per block), 8 MiB 25% more (cache misses).

@@ -2,7 +2,7 @@
 
 The wheel holds the kernels compiled for the platform's baseline and, on x86-64, for AVX2
 with FMA and for AVX-512F, each module built with its own flags. At import the best one this
-CPU and its operating system support is chosen (CPUID and XGETBV, in cnn_ext._cpu); the
+CPU and its operating system support is chosen (CPUID and XGETBV, in cnn_ext.engines.direct.cpu); the
 environment variable ``CNN_EXT_SIMD`` (``baseline``, ``avx2`` or ``avx512``) forces a lower
 one. Asking for one the CPU lacks, or that this build does not hold (the AVX modules on
 arm64), warns and falls back to the best available, never to an illegal instruction.
@@ -16,7 +16,7 @@ import warnings
 from types import ModuleType
 from typing import Optional
 
-from cnn_ext._cpu import cpu_features
+from cnn_ext.engines.direct.cpu import cpu_features
 
 __all__ = ["SIMD_PATHS", "SIMD_ENV_VAR", "simd_path", "supported_paths", "kernels_for", "choose_path"]
 
@@ -28,7 +28,7 @@ SIMD_ENV_VAR = "CNN_EXT_SIMD"
 
 def kernels_for(path: str) -> ModuleType:
     """The kernel module of one path (it must be one of :func:`supported_paths`)."""
-    return importlib.import_module(f"cnn_ext._direct_{path}")
+    return importlib.import_module(f"cnn_ext.engines.direct.kernels_{path}")
 
 
 def supported_paths() -> list[str]:

@@ -1,5 +1,5 @@
 """The depthwise engine: a convolution whose groups are its input channels, each channel's
-filters slid over it directly (``cnn_ext/_depthwise.pyx``), with no unfolded columns. Unfolding
+filters slid over it directly (``cnn_ext/engines/depthwise_loops.pyx``), with no unfolded columns. Unfolding
 costs nine copies of the input for a 3x3 filter and the products are one row deep, so the
 unfold engine spends most of its time moving data; here each image plane and its output stay
 in cache. Each thread works through a slice of the batch; the arguments come checked."""
@@ -10,10 +10,10 @@ from typing import Optional
 
 import numpy as np
 
-from cnn_ext._depthwise import depthwise_backward_kernel, depthwise_forward_kernel
+from cnn_ext.engines.depthwise_loops import depthwise_backward_kernel, depthwise_forward_kernel
 from cnn_ext.geometry import ConvGeometry
-from cnn_ext._threads import for_image_slices
-from cnn_ext._workspace import scratch
+from cnn_ext.runtime.threads import for_image_slices
+from cnn_ext.runtime.workspace import scratch
 
 
 def _window(x: np.ndarray, geometry: ConvGeometry) -> tuple:

@@ -1,6 +1,0 @@
-"""Direct convolution kernels compiled for portable C for the platform's baseline instruction set (SSE2 on x86-64, NEON on arm64).
-
-See cnn_ext/simd/direct_conv.h for the kernels and cnn_ext/_direct.pxi for their contract.
-"""
-
-include "_direct.pxi"
