@@ -5,13 +5,16 @@ such a file is read.
   the layers, beside an ``architecture`` JSON of their reprs: :func:`numbered_state_names`.
 - Trainer checkpoints of cnn-ext 0.1 had no augmentation, and those before 0.3 no validation
   settings: :func:`upgraded_run_record` gives their records the defaults those runs had.
+- The main job's ``run.json`` of earlier versions lacked the model (always LeNet), the
+  augmentation and the validation settings; a run with no ``run.json`` at all predates it:
+  :func:`upgraded_job_record` fills them in as those runs had them.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-__all__ = ["numbered_state_names", "upgraded_run_record"]
+__all__ = ["numbered_state_names", "upgraded_run_record", "upgraded_job_record"]
 
 #: What a checkpoint's record of the run holds for settings that older versions did not have.
 RUN_RECORD_DEFAULTS = {"augment": None, "validation": None, "keep_best": False,
@@ -47,3 +50,14 @@ def upgraded_run_record(record: dict) -> dict:
     for key, default in RUN_RECORD_DEFAULTS.items():
         record.setdefault(key, default)
     return record
+
+
+#: What the main job's run.json holds for flags that older versions did not record.
+JOB_RECORD_DEFAULTS = {"model": "lenet", "augment": False, "validation": None, "keep_best": False,
+                       "early_stopping": None}
+
+
+def upgraded_job_record(record: dict) -> dict:
+    """The main job's ``run.json`` with the flags older versions did not record filled in, as
+    their runs had them."""
+    return {**JOB_RECORD_DEFAULTS, **record}

@@ -10,11 +10,25 @@ import numpy as np
 
 from cnn.streams import Stream, stream
 
-__all__ = ["RunSettings", "RunState"]
+__all__ = ["SettingsRecord", "RunSettings", "RunState"]
+
+
+class SettingsRecord:
+    """What frozen records of settings share: their fields as JSON values, and the fields an
+    earlier record gives otherwise, compared one by one (never by repr)."""
+
+    def record(self) -> dict:
+        """The settings as JSON values, by field name."""
+        return asdict(self)
+
+    def differences(self, record: Mapping) -> list[tuple[str, object, object]]:
+        """``(field, recorded, this run's)`` for each field ``record`` gives otherwise."""
+        return [(item.name, record.get(item.name), getattr(self, item.name))
+                for item in fields(self) if record.get(item.name) != getattr(self, item.name)]
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class RunSettings(SettingsRecord):
     """The settings a run's weights depend on besides the model, the optimizer and the data
     values: written to every checkpoint, and compared field by field when a run resumes (a
     checkpoint of other settings is refused, naming the field) and when ranks start together.
@@ -29,15 +43,6 @@ class RunSettings:
     validation: Union[None, float, str]
     keep_best: bool
     early_stopping: Optional[int]
-
-    def record(self) -> dict:
-        """The settings as JSON values, by field name."""
-        return asdict(self)
-
-    def differences(self, record: Mapping) -> list[tuple[str, object, object]]:
-        """``(field, recorded, this run's)`` for each field ``record`` gives otherwise."""
-        return [(item.name, record.get(item.name), getattr(self, item.name))
-                for item in fields(self) if record.get(item.name) != getattr(self, item.name)]
 
 
 @dataclass

@@ -33,6 +33,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -41,10 +42,12 @@ import numpy as np
 from cnn import plots
 from cnn.functions import softmax
 from cnn.datasets import load_mnist
+from cnn.formats import upgraded_job_record
 from cnn.metrics import accuracy
 from cnn.augment import RandomShift
 from cnn.models.ready import READY_MODELS
 from cnn.optim import OPTIMIZERS, make_optimizer
+from cnn.run_state import SettingsRecord
 from cnn.schedules import cosine
 from cnn.storage import atomic_write_text, read_json
 from cnn.trainer import Trainer, TrainingInterrupted
@@ -158,16 +161,32 @@ def write_figures(model, history, x_test, t_test, scores, out: Path, initial_fil
     print(f"figures written: {out / 'curves.png'}, filters.png, confusion.png, misclassified.png")
 
 
-def settings_of(args, lr: float) -> dict:
-    """The flags that decide a run's result, as recorded in run.json."""
-    return {"model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
-            "optimizer": args.optimizer, "lr": lr, "augment": args.augment,
-            "train_size": args.train_size, "seed": args.seed, "dtype": args.dtype,
-            "validation": args.validation, "keep_best": args.keep_best,
-            "early_stopping": args.early_stopping}
+@dataclass(frozen=True)
+class JobSettings(SettingsRecord):
+    """The flags that decide a run's result: ``run.json``'s schema, compared field by field with
+    an earlier run's in the same ``--out``."""
+
+    model: str
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    augment: bool
+    train_size: Optional[int]
+    seed: int
+    dtype: str
+    validation: Optional[float]
+    keep_best: bool
+    early_stopping: Optional[int]
+
+    @classmethod
+    def of(cls, args, lr: float) -> "JobSettings":
+        """The settings of the parsed flags ``args``, with the learning rate ``lr`` resolved."""
+        return cls(lr=lr, **{item.name: getattr(args, item.name) for item in fields(cls)
+                             if item.name != "lr"})
 
 
-def check_earlier_run(args, settings: dict) -> bool:
+def check_earlier_run(args, settings: JobSettings) -> bool:
     """Whether --out holds a finished run of these settings; refuse one of other settings,
     and an unfinished one without --resume."""
     checkpoint = args.out / "checkpoint.npz"
@@ -177,14 +196,11 @@ def check_earlier_run(args, settings: dict) -> bool:
     advice = (f"it records the earlier run in {args.out}: choose another --out, or delete that "
               f"folder to start afresh")
     # A run of an older version has no run.json: the Trainer still checks what its checkpoint holds.
-    saved = read_json(run_file, advice) if run_file.exists() else settings
+    saved = read_json(run_file, advice) if run_file.exists() else settings.record()
     if not isinstance(saved, dict):
         raise ValueError(f"{run_file} is damaged (not a record of settings); {advice}")
-    # What runs of earlier versions were, with no record of the settings they lacked.
-    saved = {"model": "lenet", "augment": False, "validation": None, "keep_best": False,
-             "early_stopping": None, **saved}
-    differing = [f"--{key.replace('_', '-')} {saved.get(key)} there, {value} here"
-                 for key, value in settings.items() if saved.get(key) != value]
+    differing = [f"--{key.replace('_', '-')} {recorded} there, {value} here"
+                 for key, recorded, value in settings.differences(upgraded_job_record(saved))]
     if differing:
         raise ValueError(f"{args.out} holds a run with other settings ({'; '.join(differing)}): "
                          f"repeat its flags, or choose another --out for a new run")
@@ -214,7 +230,7 @@ def run(args, world=None) -> Optional[float]:
     say = print if root else (lambda *words, **options: None)
     x_train, t_train, x_test, t_test = load_data(args, world)
     model = READY_MODELS[args.model].model_class(seed=args.seed, dtype=args.dtype)
-    settings = settings_of(args, lr)
+    settings = JobSettings.of(args, lr)
     finished = False
     if root:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -228,7 +244,7 @@ def run(args, world=None) -> Optional[float]:
                 f"Its weights, on the test set:")
         return score_test_set(model, x_test, t_test, world)[0]
     if root:
-        atomic_write_text(args.out / "run.json", json.dumps(settings, indent=2) + "\n")
+        atomic_write_text(args.out / "run.json", json.dumps(settings.record(), indent=2) + "\n")
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
                       lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz",
                       augment=AUGMENTATION if args.augment else None, validation=args.validation,
