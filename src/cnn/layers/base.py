@@ -16,9 +16,8 @@ _KINDS = ("params", "grads", "buffers")
 class Layer:
     """A layer with ``params`` and ``grads`` lists and ``forward``/``backward``, as in the book.
 
-    ``grads[i]`` has the shape of ``params[i]``; ``backward`` writes into it in
-    place (``self.grads[i][...] = ...``). ``buffers`` hold state that is saved with
-    the model but not trained (BatchNormalization's running statistics).
+    ``grads[i]`` has the shape of ``params[i]``; ``backward`` writes into it in place
+    (``self.grads[i][...] = ...``). ``buffers`` hold state saved with the model but not trained.
 
     Names: :meth:`add_param` and :meth:`add_buffer` register an array and its name together
     (``self.add_param("W", W)`` appends ``W`` to ``params`` and a zero gradient to ``grads``).
@@ -26,13 +25,12 @@ class Layer:
     and ``buffer_names`` (``("W", "b")``); one that names none gets ``params.0``,
     ``params.1``... .
 
-    Layers that hold layers (a :class:`~cnn.models.Sequential`, a
-    :class:`~cnn.layers.Residual`) list them in :meth:`named_children`; their ``params``,
-    ``grads`` and ``buffers`` are their own arrays followed by their children's, and
-    :meth:`named_params`, :meth:`named_grads` and :meth:`named_buffers` walk the children,
-    prefixing each name with the child's (``layers.3.body.0.W``). That walk is the one place
-    names come from: a model's saved state, the Trainer's checkpoints, the optimizer's state,
-    the gradient check and the distributed checks all use it, so no array is ever left out.
+    Layers that hold layers (a :class:`~cnn.models.Sequential`, a :class:`~cnn.layers.Residual`)
+    list them in :meth:`named_children`; their ``params``, ``grads`` and ``buffers`` are their own
+    arrays followed by their children's, and :meth:`named_params`, :meth:`named_grads` and
+    :meth:`named_buffers` walk the children, prefixing each name with the child's
+    (``layers.3.body.0.W``): the one place names come from, for saved state, checkpoints, the
+    optimizer, the gradient check and the distributed checks alike.
 
     :meth:`output_shape` gives the shape of one sample after the layer; model summaries,
     loading and interop walk a model with it.
@@ -58,6 +56,7 @@ class Layer:
 
     #: False for a container whose inner layers check the training mode themselves.
     _checks_training_mode: bool = True
+    _holds_layers: bool = False
 
     def __init__(self) -> None:
         self.params: list[np.ndarray] = []
@@ -66,6 +65,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        # Whether the class holds layers: the lists of one that does not are its own, as set.
+        cls._holds_layers = cls.named_children is not Layer.named_children
         if not cls._checks_training_mode:
             return
         if "forward" in cls.__dict__:
@@ -91,7 +92,8 @@ class Layer:
     @property
     def params(self) -> list[np.ndarray]:
         """The trained arrays: this layer's own (the very list it assigned), then its children's."""
-        return self._arrays("params")
+        own = self.__dict__.get("_own_params")
+        return own if own is not None and not self._holds_layers else self._arrays("params")
 
     @params.setter
     def params(self, arrays: list[np.ndarray]) -> None:
@@ -100,7 +102,8 @@ class Layer:
     @property
     def grads(self) -> list[np.ndarray]:
         """A gradient for each of :attr:`params`, in its order."""
-        return self._arrays("grads")
+        own = self.__dict__.get("_own_grads")
+        return own if own is not None and not self._holds_layers else self._arrays("grads")
 
     @grads.setter
     def grads(self, arrays: list[np.ndarray]) -> None:
@@ -109,7 +112,8 @@ class Layer:
     @property
     def buffers(self) -> list[np.ndarray]:
         """State saved with the model but not trained: this layer's own, then its children's."""
-        return self._arrays("buffers")
+        own = self.__dict__.get("_own_buffers")
+        return own if own is not None and not self._holds_layers else self._arrays("buffers")
 
     @buffers.setter
     def buffers(self, arrays: list[np.ndarray]) -> None:
@@ -138,8 +142,7 @@ class Layer:
         return value
 
     def add_buffer(self, name: str, value: np.ndarray) -> np.ndarray:
-        """Register ``value`` as an array saved with the layer but not trained (a running
-        statistic), called ``name``. Returns ``value``."""
+        """Register ``value``, saved but not trained (a running statistic), as ``name``."""
         return self._register("buffers", name, value)
 
     def _register(self, kind: str, name: str, value: np.ndarray) -> np.ndarray:
@@ -218,8 +221,7 @@ class Layer:
         return copy.copy(self).forward(zero, train=False).shape[1:]
 
     def inner_shapes(self, sample_shape: tuple[int, ...]) -> list[tuple[str, "Layer", tuple[int, ...]]]:
-        """``(name, layer, output shape)`` of each layer this one holds, for a sample of
-        ``sample_shape`` entering it (what a summary indents under it); none for most layers."""
+        """``(name, layer, output shape)`` of each layer this one holds (a summary indents them)."""
         return []
 
     def _check_dout(self, dout: np.ndarray, expected_shape: tuple[int, ...]) -> None:
