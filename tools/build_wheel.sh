@@ -99,11 +99,11 @@ for numpy_spec in "numpy==1.26.4" "numpy==$newest_numpy2"; do
         # The ONNX, PyTorch, MPI and browser tests need packages these environments leave out;
         # .ci/run runs them.
         (cd "$tests_dir" && "$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
-            --ignore=tests/test_interop.py --ignore=tests/test_onnx_hostile.py \
-            --ignore=tests/test_onnx_conformance.py --ignore=tests/test_torch_layers.py \
-            --ignore=tests/test_distributed.py --ignore=tests/test_demo_browser.py \
-            --deselect tests/test_fuzz_files.py::test_fuzz_onnx \
-            --deselect tests/test_residual.py::test_agrees_with_pytorch "$@" | tail -n 1)
+            --ignore=tests/interop/test_interop.py --ignore=tests/interop/test_onnx_hostile.py \
+            --ignore=tests/interop/test_onnx_conformance.py --ignore=tests/layers/test_torch_layers.py \
+            --ignore=tests/training/test_distributed.py --ignore=tests/job/test_demo_browser.py \
+            --deselect tests/files/test_fuzz_files.py::test_fuzz_onnx \
+            --deselect tests/layers/test_residual.py::test_agrees_with_pytorch "$@" | tail -n 1)
     else
         echo "cnn_ext.test() (the shipped kernel tests, as a user runs them):"
         (cd "$empty" && "$venv/bin/python" -c "import sys, cnn_ext; passed = cnn_ext.test('-q'); print('cnn_ext.test() returned', passed); sys.exit(0 if passed is True else 1)" | tail -n 2)

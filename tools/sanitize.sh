@@ -29,6 +29,6 @@ LD_PRELOAD="$libasan" \
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1" \
 CNN_EXT_EXPECT_DEBUG=1 \
     "$work/venv/bin/pytest" -p no:cacheprovider cnn_ext.tests \
-    tests/test_bad_inputs.py::test_layers_models_optimizers tests/test_layers_forward.py \
-    tests/test_layers_gradients.py tests/test_model_state.py "$@"
+    tests/test_bad_inputs.py::test_layers_models_optimizers tests/layers/test_layers_forward.py \
+    tests/layers/test_layers_gradients.py tests/models/test_model_state.py "$@"
 echo "AddressSanitizer: no error reported"

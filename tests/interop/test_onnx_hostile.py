@@ -13,8 +13,9 @@ onnx = optional("onnx", 'pip install ".[onnx]"')
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from cnn.interop import from_onnx  # noqa: E402
+from paths import ROOT
 
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+PYPROJECT = ROOT / "pyproject.toml"
 
 
 def save(tmp_path, nodes, initializers=(), input_shape=(None, 1, 6, 6), name="m.onnx"):

@@ -19,8 +19,9 @@ from cnn.layers import (Affine, AvgPooling, BatchNormalization, Convolution, Dro
 from cnn.models import Sequential
 from cnn.optim import Adam
 from cnn.trainer import Trainer
+from paths import ROOT
 
-GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "custom-layers.md"
+GUIDE = ROOT / "docs" / "guides" / "custom-layers.md"
 
 
 def guide_namespace():

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+from paths import TESTS
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 
@@ -37,7 +38,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_a_fork_pool_predicts_like_the_parent_after_training(tmp_path):
-    script = SCRIPT.format(tests=os.path.dirname(os.path.abspath(__file__)))
+    script = SCRIPT.format(tests=str(TESTS))
     try:  # run from elsewhere than the clone, whose source folder cnn_ext/ has no built modules
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                 timeout=120, cwd=tmp_path)

@@ -7,8 +7,9 @@ import pytest
 
 from cnn.datasets import load_digit, prepare_digit, prepare_ink
 from extras import optional
+from paths import ROOT
 
-DIGITS = Path(__file__).resolve().parents[1] / "examples" / "digits"
+DIGITS = ROOT / "examples" / "digits"
 
 
 def drawing(rgba=False, light_ground=True):

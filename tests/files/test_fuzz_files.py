@@ -4,7 +4,7 @@ in bounded memory (traced by tracemalloc).
 
 The suite runs a bounded number of inputs per parser; a longer run is a command:
 
-    CNN_EXT_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz_files.py -p no:randomly -s
+    CNN_EXT_FUZZ_EXAMPLES=5000 pytest tests/files/test_fuzz_files.py -p no:randomly -s
 
 which prints how many inputs each fuzzer tried and how each was answered.
 """

@@ -13,6 +13,7 @@ import pytest
 
 from extras import optional
 from test_docstrings import MODULES
+from paths import ROOT
 
 INSTALL = 'pip install ".[docs]"'
 
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::DeprecationWarning",
                                          "ignore::PendingDeprecationWarning")]
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = ROOT / "docs"
 
 
 @pytest.fixture(scope="module")

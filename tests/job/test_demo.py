@@ -24,8 +24,9 @@ from cnn.layers import Convolution, Pooling, Relu
 from cnn.models import LeNet, Sequential
 
 from demo_client import raw_exchange, request, request_json, running_server
+from paths import ROOT
 
-MNIST = Path(__file__).resolve().parents[1] / "data" / "mnist"
+MNIST = ROOT / "data" / "mnist"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+from paths import ROOT
+
+REPOSITORY = ROOT
 EXAMPLE = REPOSITORY / "examples" / "short_example.py"
 
 # Imported by Python at start-up from PYTHONPATH: every connection attempt fails.

@@ -13,10 +13,11 @@ import pytest
 from cnn.validation import best_epoch
 from mnist_files import MNIST_DIR
 from extras import optional
+from paths import ROOT
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_lenet.py"
+EXAMPLE = ROOT / "examples" / "train_lenet.py"
 
 
 def run_example(*flags, env=None):

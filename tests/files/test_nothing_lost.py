@@ -15,10 +15,11 @@ import pytest
 from cnn.models import LeNet
 from cnn.storage import atomic_write_npz, read_npz
 from mnist_files import first_training_images
+from paths import ROOT
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_lenet.py"
+EXAMPLE = ROOT / "examples" / "train_lenet.py"
 RUN_FLAGS = ["--train-size", "256", "--epochs", "3", "--batch-size", "32", "--seed", "4"]
 PREDICTION_MEMORY_BOUND = 64 * 2**20
 

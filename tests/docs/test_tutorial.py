@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from extras import optional
+from paths import ROOT
 
 INSTALL = 'pip install ".[notebook]"'
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 @pytest.mark.parametrize("name, figures", [("tutorial.ipynb", 5), ("deep_network.ipynb", 3)])
