@@ -20,7 +20,9 @@ def pytest_report_header(config):
 def pytest_configure(config):
     # Registered here rather than in pyproject.toml so that it also holds when the tests run
     # outside the source tree (python -m cnn_ext.tests, tools/build_wheel.sh, cibuildwheel).
-    config.addinivalue_line("markers", "slow: runs the example in subprocesses (deselect with -m 'not slow')")
+    config.addinivalue_line("markers", "slow: takes seconds to minutes (the example in subprocesses, "
+                                       "the notebooks, the docs, runs under mpiexec); deselect "
+                                       "with -m 'not slow'")
 
 
 @pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])

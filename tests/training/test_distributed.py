@@ -109,6 +109,7 @@ def test_an_epoch_of_lenet_in_float32_matches_one_process(ranks, single_epoch, t
         == ["checkpoint.npz", "history.json", "run.json", "weights.npz"]
 
 
+@pytest.mark.slow  # about 20 s: a run interrupted, then resumed, under mpiexec
 def test_sigterm_ends_every_rank_and_the_run_resumes_on_other_ranks(tmp_path):
     """SIGTERM to mpiexec on 3 ranks, mid-run; --resume on 2 ranks; the weights of one
     uninterrupted process (float64: rounding alone apart)."""

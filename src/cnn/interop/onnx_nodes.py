@@ -113,6 +113,22 @@ class NodeReader:
                                       f"{short(value.shape)}")
         return np.ascontiguousarray(value, dtype=np.float32)
 
+    def filters(self, node: Node) -> tuple[np.ndarray, int]:
+        """A Conv's or ConvTranspose's filters (the constant 4-D input 1, matching
+        ``kernel_shape``, each side at most :data:`MAX_WINDOW`) and its ``group`` count."""
+        W = self.weight(node, 1, "weight", 4)
+        kernel = list(W.shape[2:])
+        if node.sizes("kernel_shape", kernel, 2, 1) != kernel:
+            raise node.refuse("kernel_shape", node.get("kernel_shape", None),
+                              f"the weight's filters are {kernel[0]}x{kernel[1]}")
+        if max(kernel) > MAX_WINDOW:
+            raise refusal(node.label, f"its {kernel[0]}x{kernel[1]} filters are larger than "
+                                      f"{MAX_WINDOW}x{MAX_WINDOW}")
+        groups = node.integer("group", 1)
+        if not 1 <= groups <= MAX_CHANNELS:
+            raise node.refuse("group", groups, f"from 1 to {MAX_CHANNELS} groups are expected")
+        return W, groups
+
     def next_reader(self) -> "NodeReader":
         """The reader of the node after this one (its input's shape unknown here)."""
         return NodeReader(self.following[1:], self.constants, self.opset, None, None)

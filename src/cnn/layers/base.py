@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "SkippableInputGradient"]
 
 _KINDS = ("params", "grads", "buffers")
 
@@ -299,3 +299,18 @@ def _after_a_training_forward(backward: Callable) -> Callable:
         return backward(self, dout, *args, **kwargs)
 
     return backward_after_a_training_forward
+
+
+class SkippableInputGradient(Layer):
+    """A layer whose backward pass can skip the input gradient (a first layer needs none): it
+    implements ``_gradients(dout, input_grad)``, which fills ``grads`` and returns dx when
+    ``input_grad``; ``backward`` and ``backward_params`` call it."""
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._gradients(dout, input_grad=True)
+
+    def backward_params(self, dout: np.ndarray) -> None:
+        self._gradients(dout, input_grad=False)
+
+    def _gradients(self, dout: np.ndarray, input_grad: bool):
+        raise NotImplementedError

@@ -10,14 +10,14 @@ import numpy as np
 import cnn_ext
 from cnn._checks import check_input, check_int, check_weight_and_bias
 from cnn.init import initial_weights
-from cnn.layers.base import Layer
+from cnn.layers.base import SkippableInputGradient
 from cnn_ext.geometry import compact, compact_pad, conv_geometry, pair, reach, side_pads
 
 Pair = Union[int, tuple[int, int]]
 Pad = Union[int, tuple[int, int], tuple[tuple[int, int], tuple[int, int]], str]
 
 
-class Convolution(Layer):
+class Convolution(SkippableInputGradient):
     """2-D convolution (cross-correlation, as in every deep learning library).
 
     Args:
@@ -136,12 +136,6 @@ class Convolution(Layer):
         # a block of images at a time, which costs less than storing the columns.
         self.x = x if train else None
         return out
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._gradients(dout, input_grad=True)
-
-    def backward_params(self, dout: np.ndarray) -> None:
-        self._gradients(dout, input_grad=False)
 
     def _gradients(self, dout: np.ndarray, input_grad: bool):
         """Fill dW and db; return dx when ``input_grad``."""

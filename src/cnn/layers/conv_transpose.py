@@ -10,14 +10,14 @@ import numpy as np
 import cnn_ext
 from cnn._checks import check_input, check_int, check_weight
 from cnn.init import initial_weights
-from cnn.layers.base import Layer
+from cnn.layers.base import SkippableInputGradient
 from cnn_ext.geometry import compact, compact_pad, conv_geometry, pair, reach, side_pads
 
 Pair = Union[int, tuple[int, int]]
 Pad = Union[int, tuple[int, int], tuple[tuple[int, int], tuple[int, int]]]
 
 
-class ConvTranspose(Layer):
+class ConvTranspose(SkippableInputGradient):
     """Transposed convolution, the gradient of a convolution with respect to its input: each
     input pixel scatters its filter-weighted values over a window of the output (an upsampling
     that is learned).
@@ -139,12 +139,6 @@ class ConvTranspose(Layer):
         out += b.reshape(1, -1, 1, 1)
         self.x = x if train else None
         return out
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._gradients(dout, input_grad=True)
-
-    def backward_params(self, dout: np.ndarray) -> None:
-        self._gradients(dout, input_grad=False)
 
     def _gradients(self, dout: np.ndarray, input_grad: bool) -> Optional[np.ndarray]:
         """Fill dW and db; return dx (the convolution of ``dout``) when ``input_grad``."""

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from cnn.interop.onnx_nodes import MAX_CHANNELS, MAX_WINDOW, build, refusal, short, window_pads
+from cnn.interop.onnx_nodes import MAX_WINDOW, build, refusal, short, window_pads
 from cnn.interop.registry import exports_to_onnx, exports_to_torch, imports_from_onnx, imports_from_torch
 from cnn.interop.torch_exchange import array_of, refuse_module
 from cnn.layers import Convolution
@@ -37,17 +37,8 @@ def _convolution(node, reader, spatial: Optional[tuple[int, int]],
                  extra: Sides = ((0, 0), (0, 0))) -> Convolution:
     """A Conv; ``spatial``: the input's (H, W) if known, for SAME padding with a stride;
     ``extra``: the padding of a Pad node before it, added to its own."""
-    W = reader.weight(node, 1, "weight", 4)
+    W, groups = reader.filters(node)
     kernel = list(W.shape[2:])
-    if node.sizes("kernel_shape", kernel, 2, 1) != kernel:
-        raise node.refuse("kernel_shape", node.get("kernel_shape", None),
-                          f"the weight's filters are {kernel[0]}x{kernel[1]}")
-    if max(kernel) > MAX_WINDOW:
-        raise refusal(node.label, f"its {kernel[0]}x{kernel[1]} filters are larger than "
-                                  f"{MAX_WINDOW}x{MAX_WINDOW}")
-    groups = node.integer("group", 1)
-    if not 1 <= groups <= MAX_CHANNELS:
-        raise node.refuse("group", groups, f"from 1 to {MAX_CHANNELS} groups are expected")
     strides = node.sizes("strides", [1, 1], 2, 1)
     dilations = node.sizes("dilations", [1, 1], 2, 1)
     spans = [reach(size, spread) for size, spread in zip(kernel, dilations)]

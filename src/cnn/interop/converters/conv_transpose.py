@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn.interop.onnx_nodes import MAX_CHANNELS, MAX_WINDOW, build, refusal
+from cnn.interop.onnx_nodes import build
 from cnn.interop.registry import exports_to_onnx, exports_to_torch, imports_from_onnx, imports_from_torch
 from cnn.interop.torch_exchange import array_of, refuse_module
 from cnn.layers import ConvTranspose
@@ -25,17 +25,7 @@ def to_onnx(layer, writer) -> None:
 
 @imports_from_onnx("ConvTranspose")
 def from_onnx(node, reader):
-    W = reader.weight(node, 1, "weight", 4)
-    kernel = list(W.shape[2:])
-    if node.sizes("kernel_shape", kernel, 2, 1) != kernel:
-        raise node.refuse("kernel_shape", node.get("kernel_shape", None),
-                          f"the weight's filters are {kernel[0]}x{kernel[1]}")
-    if max(kernel) > MAX_WINDOW:
-        raise refusal(node.label, f"its {kernel[0]}x{kernel[1]} filters are larger than "
-                                  f"{MAX_WINDOW}x{MAX_WINDOW}")
-    groups = node.integer("group", 1)
-    if not 1 <= groups <= MAX_CHANNELS:
-        raise node.refuse("group", groups, f"from 1 to {MAX_CHANNELS} groups are expected")
+    W, groups = reader.filters(node)
     for name in ("output_shape", "auto_pad"):
         if node.get(name, None) not in (None, "NOTSET"):
             raise node.refuse(name, node.get(name, None), "give the output's size by pads and "
