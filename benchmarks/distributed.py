@@ -36,26 +36,27 @@ def worker(model_name: str, images: int) -> None:
     from cnn.datasets import load_mnist
     from cnn.distributed import World, launched_by_mpiexec
     from cnn.optim import Adam
-    from cnn.train import AUGMENTATION, MODEL_DEFAULTS, MODELS as JOB_MODELS
+    from cnn.models.ready import READY_MODELS
+    from cnn.train import AUGMENTATION
     from cnn.trainer import Trainer
     import cnn_ext
 
     world = World() if launched_by_mpiexec() else None
-    defaults = MODEL_DEFAULTS[model_name]
+    ready = READY_MODELS[model_name]
     (x, t), _ = load_mnist(normalize=True, flatten=False, root=REPOSITORY / "data" / "mnist",
                            download=False)
     x, t = x[:images], t[:images]
-    model = JOB_MODELS[model_name](seed=0)
-    trainer = Trainer(model, Adam(lr=defaults["adam_lr"]), batch_size=defaults["batch_size"],
+    model = ready.model_class(seed=0)
+    trainer = Trainer(model, Adam(lr=ready.adam_lr), batch_size=ready.batch_size,
                       seed=0, log=None, progress=False, train_sample=100, world=world,
-                      augment=AUGMENTATION if defaults["augment"] else None)
+                      augment=AUGMENTATION if ready.augment else None)
     trainer.fit(x, t, epochs=1)
     record = trainer.history[0]
     if world is None or world.is_root:
-        steps = -(-images // defaults["batch_size"])
+        steps = -(-images // ready.batch_size)
         print(json.dumps({"ranks": 1 if world is None else world.size,
                           "threads": cnn_ext.get_num_threads(), "seconds": record["seconds"],
-                          "steps": steps, "batch": defaults["batch_size"],
+                          "steps": steps, "batch": ready.batch_size,
                           "allreduce_ms": record.get("allreduce_ms", 0.0),
                           "gradient_bytes": int(sum(p.nbytes for p in model.params)),
                           "simd": cnn_ext.simd_path()}))

@@ -19,7 +19,7 @@ import numpy as np
 
 from cnn.augment import RandomShift
 from cnn.datasets import load_mnist
-from cnn.train import MODEL_DEFAULTS
+from cnn.models.ready import READY_MODELS
 from model import torch_model
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
@@ -35,9 +35,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args()
-    defaults = MODEL_DEFAULTS[args.model]
-    epochs, batch_size, lr = args.epochs or defaults["epochs"], defaults["batch_size"], defaults["adam_lr"]
-    augment = RandomShift(2) if defaults["augment"] else None
+    ready = READY_MODELS[args.model]
+    epochs, batch_size, lr = args.epochs or ready.epochs, ready.batch_size, ready.adam_lr
+    augment = RandomShift(2) if ready.augment else None
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
