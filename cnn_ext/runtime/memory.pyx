@@ -63,6 +63,7 @@ LARGEST_CACHED_BLOCK = block_limit
 cdef void *slot_pointer[SLOTS]
 cdef size_t slot_size[SLOTS]
 cdef size_t cached_bytes = 0
+cdef size_t cached_peak = 0  # the most cached_bytes has been since the last reset
 cdef Py_ssize_t next_victim = 0
 cdef bint caching = False  # some thread is inside cached_allocations()
 cdef PyThread_type_lock cache_lock = PyThread_allocate_lock()
@@ -151,7 +152,7 @@ cdef void evict(Py_ssize_t slot) noexcept nogil:
 
 cdef void cache_free(void *ctx, void *pointer, size_t size) noexcept nogil:
     """Keep a large block for reuse; when the cache is full, older blocks make room."""
-    global cached_bytes, next_victim
+    global cached_bytes, cached_peak, next_victim
     cdef Py_ssize_t slot, free_slot = -1
     if pointer == NULL:
         return
@@ -182,6 +183,8 @@ cdef void cache_free(void *ctx, void *pointer, size_t size) noexcept nogil:
     slot_pointer[free_slot] = pointer
     slot_size[free_slot] = size
     cached_bytes += size
+    if cached_bytes > cached_peak:
+        cached_peak = cached_bytes
     PyThread_release_lock(cache_lock)
 
 
@@ -223,6 +226,20 @@ def _set_caching(bint on):
 def cached_memory() -> int:
     """Bytes held in the cache right now."""
     return cached_bytes
+
+
+def cached_memory_peak(bint reset=False) -> int:
+    """The most bytes the cache has held at once since the last reset (``reset=True`` starts
+    over from what it holds now): memory a process held that no live array accounts for."""
+    global cached_peak
+    cdef size_t peak
+    with nogil:
+        PyThread_acquire_lock(cache_lock, WAIT_LOCK)
+        peak = cached_peak
+        if reset:
+            cached_peak = cached_bytes
+        PyThread_release_lock(cache_lock)
+    return peak
 
 
 def _set_limits(size_t cache_bytes, size_t block_bytes) -> tuple:

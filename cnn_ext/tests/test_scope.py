@@ -165,6 +165,22 @@ def test_a_cache_smaller_than_a_block_frees_the_block_instead_of_walking_past_it
     assert cached_memory() == 0
 
 
+def test_the_cache_keeps_its_high_water_mark_until_reset(empty_cache):
+    from cnn_ext.runtime.memory import cached_memory_peak
+    cached_memory_peak(reset=True)
+    with cached_allocations():
+        arrays = [np.ones(BIG // 8 + index) for index in range(4)]
+        del arrays  # four blocks of about 1 MiB kept
+        held = cnn_ext.cached_memory()
+        reused = np.ones(BIG // 8)  # takes one back
+        assert cnn_ext.cached_memory() < held
+        assert cached_memory_peak() == held
+        del reused
+    assert cnn_ext.cached_memory() == 0
+    assert cached_memory_peak(reset=True) >= held
+    assert cached_memory_peak() == 0
+
+
 def test_arrays_from_the_cache_resize_and_die_in_other_threads(empty_cache):
     with cached_allocations():
         arrays = [np.arange(BIG // 8, dtype=np.float64) for _ in range(8)]
