@@ -38,7 +38,10 @@ static double worst_error(const float *got, const double *want, size_t count) {
 /* One shape: forward and the weight and bias gradients. Returns 1 when both agree. */
 static int check(ptrdiff_t n_images, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                  ptrdiff_t out_channels, ptrdiff_t filter, ptrdiff_t pad, unsigned seed) {
-    conv_geometry g = make_geometry(channels, height, width, out_channels, filter, filter, pad, pad);
+    /* The output's size by the stride-1 formula, as cnn_ext.geometry gives it to the kernels. */
+    ptrdiff_t out_h = height + 2 * pad - filter + 1, out_w = width + 2 * pad - filter + 1;
+    conv_geometry g = make_geometry(channels, height, width, out_channels, filter, filter, pad, pad,
+                                    out_h, out_w);
     ptrdiff_t taps = g.taps, outputs = n_images * out_channels * g.out_h * g.out_w;
     unsigned state = seed;
     float *x = random_floats((size_t)(n_images * channels * height * width), &state);

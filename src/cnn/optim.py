@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from cnn._checks import check_float, describe
+from cnn.formats import numbered_optimizer_state, numbered_parameter
 
 Arrays = Union[Sequence[np.ndarray], Mapping[str, np.ndarray]]
 
@@ -93,16 +94,8 @@ class Optimizer:
         for kind in self.state_names:
             named = {key[len(kind) + 1:]: np.array(value) for key, value in arrays.items()
                      if key.startswith(f"{kind}.")}
-            numbered = sorted((int(key[len(kind) + 1:]), np.array(value)) for key, value in
-                              arrays.items() if key.startswith(f"{kind}_") and key[len(kind) + 1:].isdigit())
-            if numbered and not named:
-                labels = names if names is not None else [str(index) for index, _ in numbered]
-                if len(labels) != len(numbered):
-                    raise ValueError(f"{type(self).__name__}: the saved state numbers "
-                                     f"{len(numbered)} {kind} arrays, the model has "
-                                     f"{len(labels)} params")
-                named = {label: value for label, (_, value) in zip(labels, numbered)}
-            state[kind] = named
+            state[kind] = named or numbered_optimizer_state(arrays, kind, names,
+                                                            type(self).__name__)
         if self.steps and any(not values for values in state.values()):
             raise ValueError(f"{type(self).__name__}: the saved state lacks "
                              f"{', '.join(self.state_names)}")
@@ -126,8 +119,8 @@ class Optimizer:
                                      f"shape {tuple(spec.shape)} and dtype {spec.dtype}")
                 continue
             kind, separator, name = _split_state_key(key, self.state_names)
-            if separator == "_" and name.isdigit() and int(name) < len(names):
-                name = names[int(name)]
+            if separator == "_":
+                name = numbered_parameter(name, names)
             if name not in params:
                 raise ValueError(f"{source}: the optimizer's state holds {key!r}, which is no state "
                                  f"of {type(self).__name__} for these params ({_few(params)})")

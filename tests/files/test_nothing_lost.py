@@ -16,6 +16,7 @@ from cnn.models import LeNet
 from cnn.storage import atomic_write_npz, read_npz
 from mnist_files import first_training_images
 from paths import ROOT
+from cnn_ext.runtime.memory import cached_memory_peak
 
 pytestmark = pytest.mark.slow
 
@@ -104,12 +105,15 @@ def test_ctrl_c_saves_says_how_to_resume_and_resume_finishes(tmp_path, uninterru
 def test_predicting_60000_images_stays_under_the_memory_bound():
     images = np.repeat(first_training_images(1000)[0], 60, axis=0)  # 60,000 images
     model = LeNet(seed=0)
+    cached_memory_peak(reset=True)
     tracemalloc.start()
     try:
         scores = model.predict_batches(images)
-        _, peak = tracemalloc.get_traced_memory()
+        _, traced = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    cached = cached_memory_peak()  # freed blocks the engine's cache held: no live array counts them
     assert scores.shape == (60000, 10)
     # A single im2col over all 60,000 images would need 60000*784*25*4 bytes = 4.7 GB.
-    assert peak < PREDICTION_MEMORY_BOUND, f"peak {peak / 2**20:.1f} MiB"
+    assert traced + cached < PREDICTION_MEMORY_BOUND, \
+        f"live arrays {traced / 2**20:.1f} MiB and the cache {cached / 2**20:.1f} MiB"

@@ -138,17 +138,20 @@ typedef struct {
     ptrdiff_t dw_rows;     /* out_channels rounded up to whole weight-gradient tiles */
 } conv_geometry;
 
+/* The output's size (out_h, out_w) comes from the caller, which has it from the one output-size
+ * formula of cnn_ext.geometry; the kernels derive only their own layout from it. */
 static conv_geometry make_geometry(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                    ptrdiff_t out_channels, ptrdiff_t filter_h, ptrdiff_t filter_w,
-                                   ptrdiff_t pad_h, ptrdiff_t pad_w) {
+                                   ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t out_h,
+                                   ptrdiff_t out_w) {
     conv_geometry g;
     g.channels = channels; g.height = height; g.width = width; g.out_channels = out_channels;
     g.filter_h = filter_h; g.filter_w = filter_w; g.pad_h = pad_h; g.pad_w = pad_w;
     g.padded_h = height + 2 * pad_h;
     g.padded_w = width + 2 * pad_w;
     g.plane = g.padded_h * g.padded_w;
-    g.out_h = g.padded_h - filter_h + 1;
-    g.out_w = g.padded_w - filter_w + 1;
+    g.out_h = out_h;
+    g.out_w = out_w;
     g.positions = g.out_h * g.padded_w;
     g.wide = round_up(g.positions, VLEN);
     g.image = channels * g.plane;

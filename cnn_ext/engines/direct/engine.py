@@ -31,7 +31,7 @@ def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
     out_channels, _, filter_h, filter_w = W.shape
     out = np.empty((n_images, out_channels, geometry.out_h, geometry.out_w), dtype=np.float32)
     floats, offsets = kernels.forward_scratch(channels, height, width, out_channels, filter_h,
-                                              filter_w, pad, pad)
+                                              filter_w, pad, pad, geometry.out_h, geometry.out_w)
 
     def work(start: int, stop: int) -> None:
         kernels.forward(x[start:stop], W, b, pad, pad, out[start:stop],
@@ -58,8 +58,8 @@ def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeome
         dweights = np.zeros((out_channels, W[0].size), dtype=np.float32)
         dbias = np.zeros(out_channels, dtype=np.float32)
         floats, offsets = kernels.backward_scratch(channels, height, width, out_channels,
-                                                   filter_h, filter_w, pad, pad, stop - start,
-                                                   input_grad)
+                                                   filter_h, filter_w, pad, pad, geometry.out_h,
+                                                   geometry.out_w, stop - start, input_grad)
         kernels.backward(x[start:stop], dout[start:stop], filter_h, filter_w, pad, pad,
                          dweights, dbias, turned, None if dx is None else dx[start:stop],
                          scratch("direct", (floats,), np.float32),

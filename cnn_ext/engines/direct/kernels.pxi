@@ -1,19 +1,22 @@
-# The Cython side of the direct convolution kernels (cnn_ext/engines/direct/direct_conv.h), included by
-# one module per instruction set: _direct_baseline.pyx, _direct_avx2.pyx, _direct_avx512.pyx.
-# Each is compiled with that instruction set's flags (setup.py) and imported by cnn_ext.engines.direct.dispatch
-# only where the CPU supports it. The functions trust their arguments: cnn_ext.convolution
-# checks shapes and dtypes and allocates every buffer; they release the GIL, and one call
-# works through a whole slice of the batch.
+# The Cython side of the direct convolution kernels (direct_conv.h beside this file), included by
+# one module per instruction set: kernels_baseline.pyx, kernels_avx2.pyx, kernels_avx512.pyx.
+# Each is compiled with that instruction set's flags (setup.py) and imported by
+# cnn_ext.engines.direct.dispatch only where the CPU supports it. The functions trust their
+# arguments: cnn_ext.convolution checks shapes and dtypes, cnn_ext.geometry gives the output's
+# size, and every buffer is allocated before the call; they release the GIL, and one call works
+# through a whole slice of the batch.
 
 from libc.stddef cimport ptrdiff_t
 
 cdef extern from "direct_conv.h" nogil:
     ctypedef struct conv_geometry:
         ptrdiff_t channels, height, width, out_channels, filter_h, filter_w, pad_h, pad_w
+        ptrdiff_t out_h, out_w
     const char *CNN_SIMD_NAME
     conv_geometry make_geometry(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                 ptrdiff_t out_channels, ptrdiff_t filter_h, ptrdiff_t filter_w,
-                                ptrdiff_t pad_h, ptrdiff_t pad_w)
+                                ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t out_h,
+                                ptrdiff_t out_w)
     ptrdiff_t forward_scratch_floats(const conv_geometry *g)
     ptrdiff_t forward_offsets(const conv_geometry *g)
     void direct_forward(const float *x, ptrdiff_t n_images, const conv_geometry *g,
@@ -32,19 +35,20 @@ INSTRUCTION_SET = CNN_SIMD_NAME.decode()
 
 def forward_scratch(Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
                     Py_ssize_t out_channels, Py_ssize_t filter_h, Py_ssize_t filter_w,
-                    Py_ssize_t pad_h, Py_ssize_t pad_w):
+                    Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t out_h, Py_ssize_t out_w):
     """``(floats, offsets)``: the scratch :func:`forward` needs (float32 and np.intp elements)."""
     cdef conv_geometry g = make_geometry(channels, height, width, out_channels, filter_h,
-                                         filter_w, pad_h, pad_w)
+                                         filter_w, pad_h, pad_w, out_h, out_w)
     return forward_scratch_floats(&g), forward_offsets(&g)
 
 
 def backward_scratch(Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
                      Py_ssize_t out_channels, Py_ssize_t filter_h, Py_ssize_t filter_w,
-                     Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t n_images, bint input_grad):
+                     Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t out_h, Py_ssize_t out_w,
+                     Py_ssize_t n_images, bint input_grad):
     """``(floats, offsets)``: the scratch :func:`backward` needs for ``n_images`` images."""
     cdef conv_geometry g = make_geometry(channels, height, width, out_channels, filter_h,
-                                         filter_w, pad_h, pad_w)
+                                         filter_w, pad_h, pad_w, out_h, out_w)
     cdef conv_geometry t
     cdef Py_ssize_t floats = backward_scratch_floats(&g, dw_images_per_block(&g, n_images))
     cdef Py_ssize_t offsets = backward_offsets(&g)
@@ -57,11 +61,10 @@ def backward_scratch(Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
 
 cdef conv_geometry transposed_geometry(const conv_geometry *g) noexcept nogil:
     """The input gradient's convolution: the output gradient (OC, out_h, out_w), padded by
-    filter - 1 - pad, with the C filters of the turned weights; its output is (C, H, W)."""
-    cdef ptrdiff_t out_h = g.height + 2 * g.pad_h - g.filter_h + 1
-    cdef ptrdiff_t out_w = g.width + 2 * g.pad_w - g.filter_w + 1
-    return make_geometry(g.out_channels, out_h, out_w, g.channels, g.filter_h, g.filter_w,
-                         g.filter_h - 1 - g.pad_h, g.filter_w - 1 - g.pad_w)
+    filter - 1 - pad, with the C filters of the turned weights; its output is the input's
+    (C, H, W)."""
+    return make_geometry(g.out_channels, g.out_h, g.out_w, g.channels, g.filter_h, g.filter_w,
+                         g.filter_h - 1 - g.pad_h, g.filter_w - 1 - g.pad_w, g.height, g.width)
 
 
 def forward(
@@ -76,7 +79,8 @@ def forward(
 ):
     """``out = conv(x, weights) + bias`` with stride 1 and zero padding ``pad_h``, ``pad_w``."""
     cdef conv_geometry g = make_geometry(x.shape[1], x.shape[2], x.shape[3], weights.shape[0],
-                                         weights.shape[2], weights.shape[3], pad_h, pad_w)
+                                         weights.shape[2], weights.shape[3], pad_h, pad_w,
+                                         out.shape[2], out.shape[3])
     cdef const float *bias_data = NULL if bias is None else &bias[0]
     with nogil:
         direct_forward(&x[0, 0, 0, 0], x.shape[0], &g, &weights[0, 0, 0, 0], bias_data,
@@ -100,7 +104,8 @@ def backward(
     """Add the weight and bias gradients of these images; with ``turned`` (the weights turned
     180 degrees, channel axes swapped) also compute ``dx``. Needs pad <= filter - 1 for dx."""
     cdef conv_geometry g = make_geometry(x.shape[1], x.shape[2], x.shape[3], dout.shape[1],
-                                         filter_h, filter_w, pad_h, pad_w)
+                                         filter_h, filter_w, pad_h, pad_w, dout.shape[2],
+                                         dout.shape[3])
     cdef conv_geometry t
     cdef bint input_grad = turned is not None
     with nogil:
