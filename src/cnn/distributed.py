@@ -32,7 +32,7 @@ from cnn.streams import Stream, stream
 __all__ = ["World", "DistributedOptimizer", "DistributedSteps", "GradientAllreduce",
            "predict_batches", "abort_on_error", "launched_by_mpiexec", "shard_bounds"]
 
-INSTALL_HINT = 'pip install "cnn-ext[mpi]" (mpi4py and the MPICH wheel)'
+MPI_INSTALL_HINT = 'pip install "cnn-ext[mpi]" (mpi4py and the MPICH wheel)'
 LAUNCH_HINT = "launch it with mpiexec, for example: mpiexec -n 2 cnn-train --distributed"
 #: Variables a process manager (MPICH's Hydra, PMIx, Open MPI, Slurm) sets in each rank.
 LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
@@ -43,7 +43,7 @@ def _mpi():
         from mpi4py import MPI
     except ImportError as error:
         raise ImportError(f"distributed training needs mpi4py, which is not installed "
-                          f"({error}): {INSTALL_HINT}") from None
+                          f"({error}): {MPI_INSTALL_HINT}") from None
     return MPI
 
 
