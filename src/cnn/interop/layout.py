@@ -18,6 +18,16 @@ OVER_CHANNELS_OPS = {Softmax: "Softmax", LogSoftmax: "LogSoftmax"}
 GLOBAL_POOLING_OPS = {GlobalAveragePooling: "GlobalAveragePool", GlobalMaxPooling: "GlobalMaxPool"}
 
 
+def onnx_window(layer) -> dict:
+    """The ONNX attributes of a convolution's or transposed convolution's window:
+    ``kernel_shape``, ``strides``, ``pads`` (ONNX's order: the begins, then the ends),
+    ``dilations`` and ``group``."""
+    (top, bottom), (left, right) = layer.pads
+    return dict(kernel_shape=list(layer.params[0].shape[2:]), strides=list(layer.strides),
+                pads=[top, left, bottom, right], dilations=list(layer.dilations),
+                group=layer.groups)
+
+
 def layer_of(table: dict) -> dict:
     """A table read the other way: the layer class of each ONNX operator."""
     return {op: layer for layer, op in table.items()}

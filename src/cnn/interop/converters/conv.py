@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from cnn.interop.layout import onnx_window
 from cnn.interop.onnx_nodes import MAX_WINDOW, build, refusal, short, window_pads
 from cnn.interop.registry import exports_to_onnx, exports_to_torch, imports_from_onnx, imports_from_torch
 from cnn.interop.torch_exchange import array_of, refuse_module
@@ -20,12 +21,8 @@ Sides = tuple[tuple[int, int], tuple[int, int]]
 @exports_to_onnx(Convolution)
 def to_onnx(layer, writer) -> None:
     W, b = layer.params
-    (top, bottom), (left, right) = layer.pads
     writer.emit("Conv", [writer.current, writer.constant(f"{writer.prefix}.W", W),
-                         writer.constant(f"{writer.prefix}.b", b)],
-                kernel_shape=list(W.shape[2:]), strides=list(layer.strides),
-                pads=[top, left, bottom, right], dilations=list(layer.dilations),
-                group=layer.groups)
+                         writer.constant(f"{writer.prefix}.b", b)], **onnx_window(layer))
 
 
 @imports_from_onnx("Conv")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn.interop.layout import onnx_window
 from cnn.interop.onnx_nodes import build
 from cnn.interop.registry import exports_to_onnx, exports_to_torch, imports_from_onnx, imports_from_torch
 from cnn.interop.torch_exchange import array_of, refuse_module
@@ -15,12 +16,9 @@ from cnn.layers import ConvTranspose
 @exports_to_onnx(ConvTranspose)
 def to_onnx(layer, writer) -> None:
     W, b = layer.params
-    (top, bottom), (left, right) = layer.pads
     writer.emit("ConvTranspose", [writer.current, writer.constant(f"{writer.prefix}.W", W),
                                   writer.constant(f"{writer.prefix}.b", b)],
-                kernel_shape=list(W.shape[2:]), strides=list(layer.strides),
-                pads=[top, left, bottom, right], dilations=list(layer.dilations),
-                output_padding=list(layer.output_paddings), group=layer.groups)
+                **onnx_window(layer), output_padding=list(layer.output_paddings))
 
 
 @imports_from_onnx("ConvTranspose")
