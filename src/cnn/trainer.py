@@ -121,7 +121,6 @@ class Trainer:
                                  f"validation=0.1 (a tenth of the training data) or "
                                  f"validation=(x_val, t_val)")
         self.history: list[dict] = []
-        self.world = world
         if world is None:
             self.steps = LocalSteps()
         else:

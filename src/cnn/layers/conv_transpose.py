@@ -11,7 +11,7 @@ import cnn_ext
 from cnn._checks import check_input, check_int, check_weight
 from cnn.init import initial_weights
 from cnn.layers.base import SkippableInputGradient
-from cnn_ext.geometry import compact, compact_pad, conv_geometry, pair, reach, side_pads
+from cnn_ext.geometry import compact, compact_pad, pair, reach, side_pads
 
 Pair = Union[int, tuple[int, int]]
 Pad = Union[int, tuple[int, int], tuple[tuple[int, int], tuple[int, int]]]
@@ -130,9 +130,9 @@ class ConvTranspose(SkippableInputGradient):
         W, b = self.params
         check_input("ConvTranspose", x, (4,), f"(N, {W.shape[0]}, H, W)", W.dtype)
         out_shape = (x.shape[0],) + self.output_shape(x.shape[1:])
-        self._check_geometry(out_shape)
         # The output is the input gradient of the convolution of an image of the output's
-        # shape; the kernels compute that gradient from the images' shape, not their values.
+        # shape; the kernels compute that gradient from the images' shape, not their values
+        # (and check that this convolution maps the output back to the input's size).
         image = np.zeros(out_shape, x.dtype)
         out, _, _ = cnn_ext.conv2d_backward(image, W, x, self.strides, self.pads, self.dilations,
                                             self.groups)
@@ -153,12 +153,6 @@ class ConvTranspose(SkippableInputGradient):
             return None
         return cnn_ext.conv2d_forward(dout, W, np.zeros(W.shape[0], W.dtype), self.strides,
                                       self.pads, self.dilations, self.groups)
-
-    def _check_geometry(self, out_shape: tuple[int, ...]) -> None:
-        """The convolution that maps the output back must give the input's size (it always does
-        for the sizes :meth:`output_size` gives; checked once, here)."""
-        conv_geometry(out_shape, self.params[0].shape, self.strides, self.pads, self.dilations,
-                      self.groups)
 
     def config(self) -> dict:
         return {"stride": self.stride, "pad": self.pad, "output_padding": self.output_padding,

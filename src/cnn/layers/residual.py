@@ -93,9 +93,9 @@ class Residual(Layer):
     def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The body's output shape, which the shortcut's must equal."""
         sample_shape = tuple(sample_shape)
-        body = _through(self.body, sample_shape, "body")
+        body = _shapes(self.body, sample_shape, "body")[-1]
         shortcut = sample_shape if self.shortcut is None else \
-            _through(self.shortcut, sample_shape, "shortcut")
+            _shapes(self.shortcut, sample_shape, "shortcut")[-1]
         if body != shortcut:
             raise _mismatch(body, shortcut, f"a sample of shape {sample_shape}")
         return body
@@ -103,13 +103,9 @@ class Residual(Layer):
     def inner_shapes(self, sample_shape: tuple[int, ...]) -> list[tuple[str, Layer, tuple[int, ...]]]:
         """``(name, layer, output shape of one sample)`` of each inner layer, both branches
         starting from ``sample_shape``."""
-        rows = []
-        for branch, layers in self._branches():
-            shape = tuple(sample_shape)
-            for index, layer in enumerate(layers):
-                shape = layer.output_shape(shape)
-                rows.append((f"{branch}.{index}", layer, shape))
-        return rows
+        return [(f"{branch}.{index}", layer, shape) for branch, layers in self._branches()
+                for index, (layer, shape) in enumerate(zip(layers, _shapes(layers, sample_shape,
+                                                                            branch)))]
 
     def config(self) -> dict:
         return {"body": [describe_part(f"body[{index}]", layer) for index, layer in enumerate(self.body)],
@@ -152,15 +148,17 @@ def _built(branch: str, entries: list, arrays: dict) -> list[Layer]:
 
 
 
-def _through(layers: list[Layer], shape: tuple[int, ...], branch: str) -> tuple[int, ...]:
-    """The shape of one sample after ``layers`` in turn; a refusal names the layer."""
+def _shapes(layers: list[Layer], shape: tuple[int, ...], branch: str) -> list[tuple[int, ...]]:
+    """The shape of one sample after each of ``layers`` in turn; a refusal names the layer."""
+    shapes = []
     for index, layer in enumerate(layers):
         try:
-            shape = layer.output_shape(shape)
+            shape = tuple(layer.output_shape(shape))
         except ValueError as error:
             raise ValueError(f"{branch}[{index}] ({layer!r}) cannot take samples of shape "
                              f"{shape}: {error}") from None
-    return shape
+        shapes.append(shape)
+    return shapes
 
 
 def _mismatch(body: tuple[int, ...], shortcut: tuple[int, ...], given: str) -> ValueError:
