@@ -5,6 +5,11 @@ good to about 1e-3, so their errors would say nothing about the backward pass.
 Inputs that sit on a kink (a ReLU input within the step of 0, as on the blank
 background of an image through a bias of 0) make finite differences wrong there;
 the check warns when it sees them.
+
+Layers whose training forward draws random numbers (:class:`~cnn.layers.Dropout`) keep their
+generator in ``rng``; the check restores each generator's state before every evaluation, so
+every forward pass draws the same masks as the one backpropagated. A layer that draws random
+numbers some other way is found (two forward passes on the same input differ) and refused.
 """
 
 from __future__ import annotations
@@ -19,11 +24,32 @@ from cnn.layers.activations import Relu
 from cnn.layers.base import Layer
 from cnn.models.sequential import Sequential
 
-__all__ = ["numerical_gradient", "relative_error", "check_gradients", "KinkWarning"]
+__all__ = ["numerical_gradient", "relative_error", "check_gradients", "GradientReport", "KinkWarning"]
 
 
 class KinkWarning(UserWarning):
     """Inputs of a ReLU lie within the finite-difference step of its kink at 0."""
+
+
+class GradientReport(dict):
+    """``{name: relative error}`` of a gradient check, with the arrays whose gradients are zero.
+
+    An array the loss does not depend on (a bias followed by batch normalization, which
+    subtracts it again) has an analytic and a numerical gradient that are both zero up to
+    rounding; their relative error would compare two roundings and read near 1, so such an
+    array is reported with an error of 0.0 and named in :attr:`zero_gradients`.
+    """
+
+    def __init__(self, errors: dict[str, float], zero_gradients: Sequence[str]) -> None:
+        super().__init__(errors)
+        #: Names whose analytic and numerical gradients are both zero up to rounding.
+        self.zero_gradients: tuple[str, ...] = tuple(zero_gradients)
+
+    def __str__(self) -> str:
+        width = max(map(len, self), default=0)
+        return "\n".join(f"{name:<{width}}  " + ("zero gradient (both agree)" if name in self.zero_gradients
+                                                  else f"{error:.2e}")
+                         for name, error in self.items())
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6,
@@ -56,7 +82,7 @@ def relative_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
 
 def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional[np.ndarray] = None,
                     eps: float = 1e-6, seed: int = 0,
-                    entries_per_array: Optional[int] = None) -> dict[str, float]:
+                    entries_per_array: Optional[int] = None) -> GradientReport:
     """Relative error between backprop and finite differences for every parameter and the input.
 
     Args:
@@ -70,9 +96,12 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
             array (default: all of them; a full LeNet takes minutes).
 
     Returns:
-        ``{name: relative error}``, under the names :meth:`~cnn.models.Sequential.state_dict`
-        uses (``"layers.0.W"``; a layer's own, ``"W"``, for a layer), and ``"x"``.
-        The target must be deterministic in training mode (no Dropout).
+        A :class:`GradientReport`: ``{name: relative error}``, under the names
+        :meth:`~cnn.models.Sequential.state_dict` uses (``"layers.0.W"``; a layer's own,
+        ``"W"``, for a layer), and ``"x"``; ``print(report)`` shows it as a table.
+        Dropout's masks are held fixed during the check (drawn once, reused by every
+        evaluation, and the generators left as they were found); a layer that draws random
+        numbers otherwise is refused by name.
     """
     if not isinstance(target, (Sequential, Layer)):
         raise TypeError(f"target must be a Sequential model or a Layer, got {type(target).__name__}")
@@ -80,41 +109,99 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
         raise ValueError("t: a model's gradient check needs labels, got t=None")
     layers = target.layers if isinstance(target, Sequential) else [target]
     _require_float64(layers, x)
+    generators = _random_generators(target)
     _warn_about_kinks(layers, x, eps)
+    _refuse_hidden_randomness(layers, x, generators)
     if isinstance(target, Sequential):
 
-        def loss(_=None):
+        def forward():
             return target.forward(x, t, train=True)
 
-        loss()
         backward = target.backward
     else:
         projection = np.random.default_rng(seed).standard_normal(target.forward(x).shape)
 
-        def loss(_=None):
+        def forward():
             return float(np.sum(target.forward(x, train=True) * projection))
-
-        loss()
 
         def backward():
             return target.backward(projection.astype(x.dtype))
 
+    def loss(_=None):
+        generators.restore()
+        return forward()
+
+    value = loss()
     sampler = np.random.default_rng(seed)
+    # Rounding in the loss, divided by the step: the size of a numerical gradient of zero.
+    zero_level = 100 * (abs(value) + 1) * np.finfo(np.float64).eps / eps
+    zero_gradients = []
 
-    def error(analytic, array):
+    def error(name, analytic, array):
         if entries_per_array is None or array.size <= entries_per_array:
-            return relative_error(analytic, numerical_gradient(loss, array, eps))
-        flat = sampler.choice(array.size, entries_per_array, replace=False)
-        indices = list(zip(*np.unravel_index(flat, array.shape)))
-        numerical = numerical_gradient(loss, array, eps, indices)
-        chosen = tuple(np.array(axis) for axis in zip(*indices))
-        return relative_error(analytic[chosen], numerical[chosen])
+            numerical = numerical_gradient(loss, array, eps)
+        else:
+            flat = sampler.choice(array.size, entries_per_array, replace=False)
+            indices = list(zip(*np.unravel_index(flat, array.shape)))
+            chosen = tuple(np.array(axis) for axis in zip(*indices))
+            analytic, numerical = analytic[chosen], numerical_gradient(loss, array, eps, indices)[chosen]
+        if max(np.abs(analytic).max(initial=0), np.abs(numerical).max(initial=0)) <= zero_level:
+            zero_gradients.append(name)
+            return 0.0
+        return relative_error(analytic, numerical)
 
-    dx = backward()
-    grads = target.named_grads()
-    errors = {name: error(grads[name].copy(), param) for name, param in target.named_params().items()}
-    errors["x"] = error(dx, x)
-    return errors
+    try:
+        dx = backward()
+        grads = target.named_grads()
+        errors = {name: error(name, grads[name].copy(), param)
+                  for name, param in target.named_params().items()}
+        errors["x"] = error("x", dx, x)
+    finally:
+        generators.restore()
+    return GradientReport(errors, zero_gradients)
+
+
+class _Generators:
+    """The generators of the layers that draw random numbers, and their states at the start."""
+
+    def __init__(self, owners: list[tuple[str, Layer]]) -> None:
+        self.owners = owners
+        self.states = [layer.rng.bit_generator.state for _, layer in owners]
+
+    def restore(self) -> None:
+        for (_, layer), state in zip(self.owners, self.states):
+            layer.rng.bit_generator.state = state
+
+
+def _random_generators(target: Layer) -> _Generators:
+    """Every layer under ``target`` (itself included) that keeps a generator in ``rng``."""
+    owners, pending = [], [("", target)]
+    while pending:
+        name, layer = pending.pop()
+        if isinstance(getattr(layer, "rng", None), np.random.Generator):
+            owners.append((name or layer.name, layer))
+        pending.extend((f"{name}.{child_name}" if name else child_name, child)
+                       for child_name, child in layer.named_children())
+    return _Generators(owners)
+
+
+def _refuse_hidden_randomness(layers: Sequence, x: np.ndarray, generators: _Generators) -> None:
+    """Raise for the first layer whose training forward gives two answers for one input."""
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            return
+        generators.restore()
+        first = layer.forward(x, train=True)
+        generators.restore()
+        second = layer.forward(x, train=True)
+        if not np.array_equal(first, second, equal_nan=True):
+            where = f"layers[{index}] ({layer!r})" if len(layers) > 1 else repr(layer)
+            raise ValueError(f"check_gradients needs a forward pass that gives the same output "
+                             f"for the same input, but {where} gave two different outputs: it "
+                             f"draws random numbers the check cannot hold fixed. Keep its "
+                             f"numpy.random.Generator in self.rng (as Dropout does) so the check "
+                             f"can replay its draws, or check the model without it")
+        x = first
 
 
 def _require_float64(layers: Sequence, x: np.ndarray) -> None:

@@ -42,6 +42,10 @@ class Layer:
     of its pixels depends only on the input's pixel at the same place, so a receptive field
     passes through unchanged; :meth:`output_shape` then returns the sample's shape).
 
+    A layer whose training forward draws random numbers keeps its ``numpy.random.Generator``
+    in ``rng`` (:class:`~cnn.layers.Dropout` does), so that the gradient check can replay its
+    draws.
+
     The base class refuses ``backward`` (or ``backward_params``) with one ``RuntimeError`` unless
     the last ``forward`` ran with ``train=True``. A subclass's ``__init__`` must call
     ``super().__init__()`` before it fills the lists.
