@@ -132,7 +132,19 @@ LAYERS_MODELS_OPTIMIZERS = [
     (lambda: LeNet(seed=0).predict_batches(IMAGES.astype(np.complex64)), TypeError, ["x", "complex64"]),
     (lambda: LeNet(seed=0).predict_batches(IMAGES.astype(object)), TypeError, ["x", "object"]),
     (lambda: LeNet(seed=0).predict_batches(IMAGES.astype(np.float64)), TypeError, ["x", "float64", "float32"]),
-    (lambda: LeNet(seed=0).predict_batches(IMAGES[:0]), ValueError, ["x", "non-empty", "(0, 1, 28, 28)"]),
+    (lambda: LeNet(seed=0).predict_batches(IMAGES[:0]), ValueError, ["x", "at least one sample", "empty batch", "(0, 1, 28, 28)"]),
+    # Every prediction entry point refuses what predict_batches refuses (issue 32).
+    (lambda: LeNet(seed=0).predict_classes(with_value(np.nan)), ValueError, ["x", "1 NaN or infinite", "sample 0"]),
+    (lambda: LeNet(seed=0).predict(with_value(np.inf)[0]), ValueError, ["x", "1 NaN or infinite"]),
+    (lambda: LeNet(seed=0).predict_proba(with_value(-np.inf)), ValueError, ["x", "1 NaN or infinite"]),
+    (lambda: LeNet(seed=0).layer_outputs(with_value(np.nan)), ValueError, ["x", "1 NaN or infinite"]),
+    (lambda: LeNet(seed=0).predict(IMAGES[:0]), ValueError, ["x", "at least one sample", "(0, 1, 28, 28)"]),
+    (lambda: LeNet(seed=0).predict(IMAGES.astype(np.uint8)), TypeError, ["x", "uint8", "x.astype(np.float32) / 255"]),
+    (lambda: LeNet(seed=0).predict([["a"]]), TypeError, ["x", "array-like of numbers", "[['a']] (list)"]),
+    (lambda: Sequential([Convolution.create(1, 2, 3, rng=0), Flatten(), Affine.create(1352, 10, rng=0)]).predict(np.zeros((5, 784), F32)),
+     ValueError, ["x", "flat samples", "(5, 784)", "input_shape=(1, 28, 28)", "load_mnist(flatten=False)"]),
+    (lambda: Convolution.create(1, 2, 3, rng=0).forward(IMAGES[:0]), ValueError, ["Convolution", "no empty axis", "(0, 1, 28, 28)"]),
+    (lambda: Convolution.create(1, 2, 3, rng=0).forward(IMAGES.astype(np.uint8)), TypeError, ["Convolution", "uint8", "/ 255"]),
     (lambda: LeNet(seed=0).predict_batches(np.zeros((4, 3, 28, 28), F32)), ValueError, ["x", "input_shape (1, 28, 28)", "(N, 784)", "got shape (4, 3, 28, 28)"]),
     (lambda: LeNet(seed=0).predict(np.zeros((5, 10), F32)), ValueError, ["x", "input_shape (1, 28, 28)", "got shape (5, 10)", "load_mnist(flatten=False)"]),
     (lambda: LeNet(seed=0).predict(np.zeros((5, 28, 28), F32)), ValueError, ["x", "got shape (5, 28, 28)", "5 samples", "x.reshape(-1, 1, 28, 28)"]),
@@ -170,7 +182,7 @@ TRAINING = [
     (lambda: trainer().fit(IMAGES, LABELS, epochs=0), ValueError, ["epochs", "0"]),
     (lambda: trainer().fit(IMAGES, LABELS[:3], epochs=1), ValueError, ["t", "one label per sample", "(3,)"]),
     (lambda: trainer().fit(with_value(np.nan), LABELS, epochs=1), ValueError, ["x", "NaN"]),
-    (lambda: trainer().fit(IMAGES[:0], LABELS[:0], epochs=1), ValueError, ["x", "non-empty"]),
+    (lambda: trainer().fit(IMAGES[:0], LABELS[:0], epochs=1), ValueError, ["x", "at least one sample"]),
     (lambda: trainer().fit(np.zeros((200, 700), F32), np.zeros(200, int), epochs=1), ValueError, ["x", "got shape (200, 700)", "(N, 784)"]),
     (lambda: trainer().fit(IMAGES, LABELS, 1, x_test=np.zeros((3, 5), F32), t_test=LABELS[:3]), ValueError, ["x_test", "got shape (3, 5)"]),
     (lambda: trainer().fit(IMAGES, LABELS, 1, x_test=IMAGES), ValueError, ["x_test", "t_test", "together"]),
@@ -298,7 +310,7 @@ def test_example_resume_from_a_truncated_checkpoint(tmp_path):
 
 
 def test_messages_quote_a_short_summary_of_a_large_value():
-    images = np.zeros((600, 1, 28, 28), F32).tolist()  # a long list: 470,400 numbers
+    images = [["0"] * 784] * 600  # a long list of 470,400 strings, not numbers
     with pytest.raises(TypeError) as info:
         LeNet(seed=0).predict(images)
     assert "a list of 600 items" in str(info.value)

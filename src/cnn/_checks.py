@@ -19,6 +19,8 @@ __all__ = ["check_int", "describe", "check_instance", "check_float", "check_weig
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+_INTEGER_HINT = "; scale integer images to floats, for example {name}.astype(np.float32) / 255"
+
 
 def check_instance(name: str, value: Any, kind: type, what: str) -> Any:
     """``value`` if it is a ``kind`` (called ``what`` in the message), else ``TypeError``."""
@@ -75,12 +77,16 @@ def check_input(layer: str, x: Any, ndims: Sequence[int], expected: str,
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{layer}: x must be a numpy array of shape {expected}, got {describe(x)}")
     if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{layer}: x must have dtype float32 or float64, got {x.dtype}")
+        raise TypeError(f"{layer}: x must have dtype float32 or float64, got {x.dtype}"
+                        + _INTEGER_HINT.format(name="x") * np.issubdtype(x.dtype, np.integer))
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{layer}: x has dtype {x.dtype} but the weights are {dtype}; "
                         f"convert it with x.astype(np.{dtype})")
-    if x.ndim not in ndims or 0 in x.shape:
+    if x.ndim not in ndims:
         raise ValueError(f"{layer}: expected input of shape {expected}, got shape {x.shape}")
+    if 0 in x.shape:
+        raise ValueError(f"{layer}: expected input of shape {expected} with no empty axis, got "
+                         f"shape {x.shape}")
     return x
 
 
@@ -114,16 +120,22 @@ def check_samples(name: str, x: Any, dtype: Optional[np.dtype] = None) -> np.nda
         raise TypeError(f"{name} must be a numpy array of samples (N, ...), got {describe(x)}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}"
-                        + ("; scale integer images, for example x.astype(np.float32) / 255"
-                           if np.issubdtype(x.dtype, np.integer) else ""))
+                        + _INTEGER_HINT.format(name=name) * np.issubdtype(x.dtype, np.integer))
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name} has dtype {x.dtype} but the model is {dtype}; convert it with "
                         f"{name}.astype(np.{dtype})")
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty array of samples (N, ...), got shape {x.shape}")
-    if not np.isfinite(x).all():
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{name} holds {bad} NaN or infinite values; inputs must be finite")
+    if x.ndim < 2:
+        raise ValueError(f"{name} must be an array of samples (N, ...), got shape {x.shape}; "
+                         f"one sample needs the batch axis: {name}[None]")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one sample, got an empty batch of shape "
+                         f"{x.shape}")
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = int(x.size - np.count_nonzero(finite))
+        first = int(np.argmin(finite.reshape(x.shape[0], -1).all(axis=1)))
+        raise ValueError(f"{name} holds {bad} NaN or infinite values (the first in sample "
+                         f"{first}); inputs must be finite")
     return x
 
 

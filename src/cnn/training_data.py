@@ -19,6 +19,7 @@ def checked_data(model, x, t, x_test, t_test) -> tuple:
     to its input_shape) and the labels as class indices (array-likes accepted)."""
     check_samples("x", x, model.dtype)
     x, _ = model.as_batch(x, "x")
+    model.check_batch_shape(x, "x")
     if x_test is not None:
         x_test = _checked_like(model, x, x_test, "x_test")
     if (x_test is None) != (t_test is None):

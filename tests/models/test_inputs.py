@@ -35,6 +35,16 @@ def test_flat_samples_predict_as_the_images_they_are(make):
     assert model.evaluate(x.reshape(7, 784), np.arange(7)) == model.evaluate(x, np.arange(7))
 
 
+def test_array_likes_predict_as_the_arrays_they_hold_in_the_models_dtype():
+    for dtype in (np.float32, np.float64):
+        model, x = LeNet(seed=0, dtype=dtype), images(3).astype(dtype)
+        np.testing.assert_array_equal(model.predict(x.tolist()), model.predict(x))
+        np.testing.assert_array_equal(model.predict_classes(x[0].ravel().tolist()),
+                                      model.predict_classes(x[0]))
+        np.testing.assert_array_equal(model.predict_batches(x.tolist(), batch_size=2),
+                                      model.predict_batches(x, batch_size=2))
+
+
 def test_one_sample_without_the_batch_axis_gives_its_scores():
     model, x = LeNet(seed=0), images(1)
     for sample in (x[0], x[0].reshape(784)):
@@ -76,8 +86,10 @@ def test_the_trainer_takes_flat_samples_and_trains_as_on_images(tmp_path):
 def test_models_without_an_input_shape_are_left_to_their_layers():
     model = Sequential([Affine.create(4, 3, rng=0)])
     assert model.predict(np.ones((2, 4), F32)).shape == (2, 3)
-    with pytest.raises(ValueError, match=r"Affine: expected input of shape \(N, 4\).*got shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"x must be an array of samples \(N, \.\.\.\), got shape \(4,\).*x\[None\]"):
         model.predict(np.ones(4, F32))
+    with pytest.raises(ValueError, match=r"Affine: expected 4 features per sample, got input of shape \(2, 5\)"):
+        model.predict(np.ones((2, 5), F32))
 
 
 def test_a_sequential_with_input_shape_checks_its_layers_at_construction():

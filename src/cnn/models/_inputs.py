@@ -8,8 +8,11 @@ the batch axis. Anything else is refused with the fix named.
 from __future__ import annotations
 
 import math
+from typing import Any, Optional
 
 import numpy as np
+
+from cnn._checks import describe
 
 
 def as_batch(x: np.ndarray, input_shape: tuple[int, ...], name: str = "x",
@@ -25,6 +28,46 @@ def as_batch(x: np.ndarray, input_shape: tuple[int, ...], name: str = "x",
     if len(input_shape) > 1 and x.ndim == 2 and x.shape[1] == size:
         return x.reshape((x.shape[0],) + input_shape), False
     raise ValueError(shape_error(x.shape, input_shape, name, allow_single))
+
+
+def as_array(x: Any, dtype: Optional[np.dtype], name: str = "x") -> np.ndarray:
+    """``x`` itself if it is a numpy array; otherwise the array-like (a list of samples) as an
+    array, floats in ``dtype`` (the model's). Integers stay integers, to be refused with the
+    scaling hint."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a numpy array of samples or an array-like of numbers, "
+                        f"got {describe(x)} ({error})") from None
+    if array.dtype.kind == "f" and dtype is not None:
+        return array.astype(dtype)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numpy array of samples or an array-like of numbers, "
+                        f"got {describe(x)}")
+    return array
+
+
+def square_images(features: int) -> list[tuple[int, int, int]]:
+    """The square image shapes ``(C, H, H)`` of 1 or 3 channels that hold ``features`` values."""
+    shapes = []
+    for channels in (1, 3):
+        side = math.isqrt(features // channels)
+        if features % channels == 0 and side * side * channels == features:
+            shapes.append((channels, side, side))
+    return shapes
+
+
+def flat_samples_error(shape: tuple[int, ...], image: tuple[int, ...], name: str,
+                       refusal: Exception) -> str:
+    """The message for flat samples given to a model that has no ``input_shape`` but would take
+    them as images of shape ``image``."""
+    return (f"{name} holds flat samples of shape {shape}, which the model's first layer cannot "
+            f"take ({refusal}); build the model with input_shape={image} "
+            f"(Sequential(layers, input_shape={image})) so that it reshapes flat samples itself, "
+            f"or pass images, {name}.reshape(-1, {', '.join(map(str, image))})"
+            + (" (load_mnist(flatten=False) loads MNIST's images so)" if image == (1, 28, 28) else ""))
 
 
 def shape_error(shape: tuple[int, ...], input_shape: tuple[int, ...], name: str,

@@ -12,7 +12,7 @@ from cnn.functions import softmax
 from cnn.layers.base import Layer
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.metrics import accuracy
-from cnn.models._inputs import as_batch
+from cnn.models._inputs import as_array, as_batch, flat_samples_error, square_images
 from cnn.models.model_files import STATE_FORMAT_VERSION, ModelFiles
 from cnn.models.summary import one_line, summary_table
 
@@ -119,6 +119,32 @@ class Sequential(ModelFiles, Layer):
             return x, False
         return as_batch(x, self.input_shape, name, allow_single)
 
+    def check_batch_shape(self, x: np.ndarray, name: str = "x") -> None:
+        """Refuse, with the fix named, flat samples ``(N, D)`` given to a model without
+        ``input_shape`` whose first layer takes square images of those ``D`` values (checked
+        once per data set, not per step); other shapes are left to the first layer."""
+        if self.input_shape is not None or x.ndim != 2 or not self.layers:
+            return
+        try:
+            self.layers[0].output_shape(x.shape[1:])
+        except ValueError as refusal:
+            for image in square_images(x.shape[1]):
+                try:
+                    self.layers[0].output_shape(image)
+                except ValueError:
+                    continue
+                raise ValueError(flat_samples_error(x.shape, image, name, refusal)) from None
+
+    def _samples_to_predict(self, x: Any, allow_single: bool = False) -> tuple[np.ndarray, bool]:
+        """The batch :meth:`predict` and its kin run, and whether ``x`` was one sample: an
+        array-like becomes an array of the model's dtype, and the samples are checked (finite
+        floats of the model's dtype, at least one)."""
+        x = as_array(x, self.dtype)
+        x, single = self.as_batch(x, "x", allow_single)
+        self.check_batch_shape(x)
+        check_samples("x", x, self.dtype)
+        return x, single
+
     def leaf_layers(self) -> list[Layer]:
         """Every layer, those inside a :class:`~cnn.layers.Residual` included, in order."""
         def leaves(layer):
@@ -139,7 +165,7 @@ class Sequential(ModelFiles, Layer):
         (N, C*H*W), as ``load_mnist()`` gives them, or be one sample (C, H, W) without the batch
         axis, whose scores (classes,) come back.
         """
-        x, single = self.as_batch(x, "x", allow_single=True)
+        x, single = self._samples_to_predict(x, allow_single=True)
         with cnn_ext.engine_scope():
             scores = self._forward_layers(x, train)
         return scores[0] if single else scores
@@ -148,7 +174,7 @@ class Sequential(ModelFiles, Layer):
         """What each layer gives for the batch ``x`` in inference mode: one array per layer, in
         order, each its own copy (a ``Relu(inplace=True)`` would otherwise overwrite the output
         of the layer before it). Flat samples are reshaped as by :meth:`predict`."""
-        x, _ = self.as_batch(x, "x")
+        x, _ = self._samples_to_predict(x)
         outputs = []
         with cnn_ext.engine_scope():
             for layer in self.layers:
@@ -227,9 +253,7 @@ class Sequential(ModelFiles, Layer):
         ``x`` is checked once (finite floats of the model's dtype) unless ``checked=True``
         says that the caller did so already."""
         batch_size = check_int("batch_size", batch_size, 1)
-        if not checked:
-            check_samples("x", x, self.dtype)
-        x, _ = self.as_batch(x)
+        x, _ = self.as_batch(x) if checked else self._samples_to_predict(x)
         with cnn_ext.engine_scope():  # once for all batches
             return np.concatenate([self._forward_layers(x[start:start + batch_size], train=False)
                                    for start in range(0, x.shape[0], batch_size)])
