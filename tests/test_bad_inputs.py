@@ -4,6 +4,7 @@ of those answers: (call, exception, words the message must contain). The kernels
 them, in cnn_ext/tests/test_kernel_bad_inputs.py."""
 
 import gzip
+import pickle
 import shutil
 import subprocess
 import sys
@@ -243,6 +244,12 @@ FILES = [
     (lambda tmp: load_model(an_onnx_file(tmp)), ValueError, ["lenet.onnx", "ONNX model", "cnn.interop.from_onnx("]),
     (lambda tmp: Sequential([Flatten(), Doubled()]).save(tmp / "m.npz") or load_model(tmp / "m.npz"), ValueError, ["m.npz", "layers[1]", "'Doubled'", "not a registered layer", "@cnn.layers.register"]),
     (lambda tmp: load_model(tmp / "absent.npz"), FileNotFoundError, ["absent.npz"]),
+    (lambda tmp: LeNet(seed=0).save(tmp / "lenet.npz") or load_model(tmp), IsADirectoryError, ["'{tmp}'", "is a folder", "{tmp}/lenet.npz"]),
+    (lambda tmp: LeNet(seed=0).save(tmp / "missing" / "lenet.npz"), FileNotFoundError, ["'{tmp}/missing/lenet.npz'", "folder", "does not exist", "os.makedirs"]),
+    (lambda tmp: LeNet(seed=0).save(tmp), IsADirectoryError, ["'{tmp}'", "is a folder", "{tmp}/model.npz"]),
+    (lambda tmp: pickle.dump({"W1": np.zeros(3)}, open(tmp / "params.pkl", "wb")) or load_model(tmp / "params.pkl"), ValueError, ["params.pkl", "Python pickle", "never unpickles", "load_state_dict"]),
+    (lambda tmp: np.save(tmp / "w.npy", np.zeros(3)) or LeNet(seed=0).load(tmp / "w.npy"), ValueError, ["w.npy", ".npy array", "model.save"]),
+    (lambda tmp: (tmp / "empty.npz").write_bytes(b"") or LeNet(seed=0).load(tmp / "empty.npz"), ValueError, ["empty.npz", "empty (0 bytes)"]),
 ]
 
 
@@ -282,9 +289,10 @@ def test_training(call, exception, words):
 
 @pytest.mark.parametrize("call, exception, words", FILES, ids=[f"file{i}" for i in range(len(FILES))])
 def test_files(call, exception, words, tmp_path):
+    """``{tmp}`` in a word stands for the test's folder."""
     with pytest.raises(exception) as error:
         call(tmp_path)
-    check_message(error, words)
+    check_message(error, [word.replace("{tmp}", str(tmp_path)) for word in words])
 
 
 @pytest.mark.slow

@@ -52,6 +52,12 @@ def _atomic_write(path: str | os.PathLike, suffix: str, write: Callable[[Any], o
     """``write(file)`` into a temporary file beside ``path``, flushed to disk, renamed over it."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path!r}: its folder {directory!r} does not exist; "
+                                f"create it first, for example os.makedirs({directory!r})")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path!r}: it is a folder; give a file name in it, "
+                                f"for example {os.path.join(path, 'model' + suffix)!r}")
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     umask = os.umask(0)
     os.umask(umask)
@@ -92,8 +98,14 @@ def read_npz(path: str | os.PathLike,
     the array) for one that is truncated, corrupted, not an ``.npz`` archive or refused.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        found = sorted(name for name in os.listdir(path) if name.endswith(".npz"))
+        raise IsADirectoryError(f"{path!r} is a folder, not an .npz file; give the file itself"
+                                + (f", for example {os.path.join(path, found[0])!r} (the folder "
+                                   f"holds {', '.join(found[:5])})" if found else ""))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path!r}")
+    _refuse_other_formats(path)
     try:
         with zipfile.ZipFile(path) as archive:
             members = _member_specs(archive, path, max_bytes)
@@ -105,6 +117,30 @@ def read_npz(path: str | os.PathLike,
             NotImplementedError) as error:  # zipfile's own: bad archives, encryption, methods
         raise ValueError(f"cannot read {path!r} as an .npz file (truncated or corrupted?): "
                          f"{error}") from error
+
+
+#: The first bytes of files people mistake for ``.npz`` files, and what to do with each.
+_OTHER_FORMATS = (
+    (b"\x80", "a Python pickle (the book's save_params writes params.pkl so), not an .npz file. "
+               "cnn-ext never unpickles a file, since unpickling can run any code; if you trust "
+               "it, read it with pickle.load and copy the arrays into a model with "
+               "model.load_state_dict({name: array})"),
+    (b"\x93NUMPY", "a single .npy array, not an .npz file of named arrays; model.save writes "
+                   "the .npz files cnn-ext reads"),
+    (b"\x89HDF", "an HDF5 file (Keras saves weights so), not an .npz file; cnn.interop imports "
+                 "ONNX files, which Keras models can be converted to"),
+)
+
+
+def _refuse_other_formats(path: str) -> None:
+    """Raise ``ValueError`` naming the format of a file that is plainly not an ``.npz`` archive."""
+    with open(path, "rb") as file:
+        start = file.read(8)
+    if not start:
+        raise ValueError(f"cannot read {path!r} as an .npz file: it is empty (0 bytes)")
+    for magic, advice in _OTHER_FORMATS:
+        if start.startswith(magic):
+            raise ValueError(f"cannot read {path!r}: it is {advice}")
 
 
 def _member_specs(archive: zipfile.ZipFile, path: str,
