@@ -5,6 +5,7 @@ them, in cnn_ext/tests/test_kernel_bad_inputs.py."""
 
 import gzip
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from cnn.optim import SGD, Adam, Momentum, make_optimizer
 from cnn.trainer import Trainer
 from cnn_ext.tests.messages import check_message
 from mnist_files import MNIST_DIR
+from paths import TESTS
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_lenet.py"
 
@@ -254,22 +256,28 @@ FILES = [
 
 
 EXAMPLE_FLAGS = [
-    (["--lr", "-1"], ["lr", "-1"]),
+    (["--lr", "-1"], ["--lr must be", "--lr=-1"]),
     (["--train-size", "0"], ["--train-size", "0"]),
     (["--epochs", "0"], ["--epochs", "0"]),
-    (["--batch-size", "0"], ["batch_size", "0"]),
+    (["--batch-size", "0"], ["--batch-size must be a positive integer", "--batch-size=0"]),
     (["--data-dir", "/nonexistent/mnist"], ["--data-dir", "/nonexistent/mnist", "does not exist"]),
+    (["--data-dir", str(TESTS)], ["--data-dir", str(TESTS), "lacks train-images-idx3-ubyte.gz", "leave out --data-dir"]),
     (["--optimizer", "adamw"], ["--optimizer", "adamw"]),
     (["--epochs", "two"], ["--epochs", "two"]),
     (["--dtype", "float16"], ["--dtype", "float16"]),
-    (["--lr", "nan"], ["lr", "nan"]),
-    (["--lr", "0"], ["lr", "0"]),
-    (["--keep-best"], ["keep_best=True", "validation"]),
-    (["--early-stopping", "2"], ["early_stopping=2", "validation"]),
-    (["--validation", "1.5"], ["validation", "1.5"]),
-    (["--validation", "0.2", "--early-stopping", "0"], ["early_stopping", "0"]),
-    (["--train-size", "64", "--optimizer", "sgd", "--lr", "1e30"], ["loss became", "epoch 1", "smaller learning rate"]),
+    (["--lr", "nan"], ["--lr", "nan"]),
+    (["--lr", "0"], ["--lr", "0"]),
+    (["--seed", "-3"], ["--seed", "-3"]),
+    (["--keep-best"], ["--keep-best", "--validation 0.1"]),
+    (["--early-stopping", "2"], ["--early-stopping", "--validation 0.1"]),
+    (["--validation", "1.5"], ["--validation", "1.5"]),
+    (["--validation", "0.2", "--early-stopping", "0"], ["--early-stopping", "0"]),
+    (["--train-size", "64", "--validation", "0.001"], ["--validation 0.001 of 64 training images", "holds out 0", "between"]),
+    (["--train-size", "64", "--optimizer", "sgd", "--lr", "1e30"], ["loss became", "epoch 1", "smaller learning rate than --lr 1e+30"]),
 ]
+
+
+PYTHON_WORDS = ("lr=", "batch_size", "root=", "validation=", "keep_best", "early_stopping=", "load_mnist")
 
 
 @pytest.mark.parametrize("call, exception, words", LAYERS_MODELS_OPTIMIZERS,
@@ -305,6 +313,9 @@ def test_example_command_line(tmp_path, flags, words):
     assert "Traceback" not in result.stderr
     for word in words:
         assert word in result.stderr, f"{word!r} missing from {result.stderr!r}"
+    unflagged = re.sub(r"--[a-z-]+=?", "", result.stderr)
+    spoken = [word for word in PYTHON_WORDS if word in unflagged]
+    assert not spoken, f"the job's message speaks Python ({spoken}) where its user typed flags"
 
 
 @pytest.mark.slow

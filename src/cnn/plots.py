@@ -1,7 +1,7 @@
 """Figures of a model and its training. Needs matplotlib: ``pip install "cnn-ext[plot]"``.
 
 Every function returns a ``matplotlib.figure.Figure`` (a notebook shows it inline) and, given a
-``path``, also writes it there as a PNG. The figures are built without pyplot, so they open no
+``path``, also writes it there as a PNG, atomically. The figures are built without pyplot, so they open no
 window and leave matplotlib's global state alone.
 """
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from cnn.layers import Relu
 from cnn.metrics import confusion_matrix
+from cnn.storage import atomic_write
 
 __all__ = ["plot_history", "plot_filters", "plot_feature_maps", "plot_confusion_matrix",
            "plot_misclassified", "plot_digits", "plot_activations"]
@@ -31,8 +32,11 @@ def _figure(width: float, height: float):
 
 
 def _finish(figure, path: FigurePath):
+    """Write ``figure`` to ``path`` atomically (a file is whole or absent, even after Ctrl-C)."""
     if path is not None:
-        figure.savefig(path, dpi=100)
+        suffix = os.path.splitext(os.fspath(path))[1]
+        atomic_write(path, lambda file: figure.savefig(file, dpi=100, format=suffix[1:] or "png"),
+                     suffix)
     return figure
 
 

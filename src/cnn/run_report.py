@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["TrainingInterrupted", "format_epoch", "DeferredInterrupt"]
+__all__ = ["TrainingInterrupted", "LossDiverged", "format_epoch", "counted", "DeferredInterrupt"]
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -17,6 +17,21 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, checkpoint: Optional[Path]) -> None:
         super().__init__(message)
         self.checkpoint = checkpoint
+
+
+class LossDiverged(FloatingPointError):
+    """The loss became NaN or infinite: training stopped at ``epoch`` (1-based), ``step``
+    (1-based), with learning rate ``lr``."""
+
+    def __init__(self, loss: float, epoch: int, step: int, lr: float) -> None:
+        super().__init__(f"the loss became {loss} at epoch {epoch}, step {step}; training "
+                         f"stopped. Try a smaller learning rate (lr={lr:g})")
+        self.loss, self.epoch, self.step, self.lr = loss, epoch, step, lr
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 epoch``, ``3 epochs``, ``1,000 training images``: a count with its noun in agreement."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def format_epoch(record: dict) -> str:

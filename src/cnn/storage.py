@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-__all__ = ["atomic_write_npz", "atomic_write_text", "read_npz", "read_json", "ArraySpec",
+__all__ = ["atomic_write", "atomic_write_npz", "atomic_write_text", "read_npz", "read_json", "ArraySpec",
            "MAX_NPZ_BYTES"]
 
 #: The most array data :func:`read_npz` reads from one file unless told otherwise.
@@ -39,17 +39,19 @@ class ArraySpec:
 def atomic_write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` as ``.npz``: to a temporary file in the same
     directory first, then renamed over ``path``, so readers see the old file or the new one."""
-    _atomic_write(path, ".npz", lambda file: np.savez(file, **arrays))
+    atomic_write(path, lambda file: np.savez(file, **arrays), ".npz")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file renamed over it, like
     :func:`atomic_write_npz`."""
-    _atomic_write(path, ".txt", lambda file: file.write(text.encode("utf-8")))
+    atomic_write(path, lambda file: file.write(text.encode("utf-8")), ".txt")
 
 
-def _atomic_write(path: str | os.PathLike, suffix: str, write: Callable[[Any], object]) -> None:
-    """``write(file)`` into a temporary file beside ``path``, flushed to disk, renamed over it."""
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], object], suffix: str = "") -> None:
+    """``write(file)`` (a binary file) into a temporary file beside ``path`` (named with
+    ``suffix``), flushed to disk, then renamed over ``path``: readers, and a run interrupted
+    meanwhile, see the old file or the new one, never half of one."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):

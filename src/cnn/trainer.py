@@ -24,7 +24,7 @@ from cnn.checkpoint import load_checkpoint, save_checkpoint
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
-from cnn.run_report import DeferredInterrupt, TrainingInterrupted, format_epoch
+from cnn.run_report import DeferredInterrupt, LossDiverged, TrainingInterrupted, format_epoch
 from cnn.run_state import RunSettings, RunState
 from cnn.schedules import Schedule
 from cnn.steps import LocalSteps
@@ -50,7 +50,8 @@ class Trainer:
     ``fit(..., resume=True)`` continues an interrupted run to the same final
     weights as an uninterrupted one. Ctrl-C finishes the current step, saves a
     checkpoint and raises :class:`TrainingInterrupted`. A loss that becomes NaN
-    or infinite raises ``FloatingPointError`` naming the epoch and the step.
+    or infinite raises :class:`~cnn.run_report.LossDiverged` (a ``FloatingPointError``) naming the
+    epoch and the step.
 
     Args:
         model: a :class:`~cnn.models.Sequential` (for example a LeNet).
@@ -221,9 +222,7 @@ class Trainer:
                 loss, correct, stop, grads = self.steps.gradients(
                     self.model, x_batch, t[mine], len(batch), interrupt)
                 if not math.isfinite(loss):
-                    raise FloatingPointError(
-                        f"the loss became {loss} at epoch {epoch + 1}, step {state.step + 1}; "
-                        f"training stopped. Try a smaller learning rate (lr={self.optimizer.lr:g})")
+                    raise LossDiverged(loss, epoch + 1, state.step + 1, self.optimizer.lr)
                 self.optimizer.update(self.model.named_params(), grads)
                 state.loss_sum += loss * len(batch)
                 state.correct += correct

@@ -29,7 +29,7 @@ import numpy as np
 from cnn.datasets.idx import IdxFormatError, read_idx_checked
 from cnn.progress import ProgressBar
 
-__all__ = ["load_mnist", "MIRRORS", "DATA_ENV_VAR", "REPOSITORY_COPY", "default_root", "data_root",
+__all__ = ["load_mnist", "missing_files", "MIRRORS", "DATA_ENV_VAR", "REPOSITORY_COPY", "default_root", "data_root",
            "IdxFormatError"]
 
 #: The environment variable that names the directory of the MNIST files.
@@ -100,8 +100,14 @@ def data_root() -> Path:
 
 
 def _holds_mnist(directory: Path) -> bool:
-    return all((directory / f"{spec.name}.gz").is_file() or (directory / spec.name).is_file()
-               for spec in (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS))
+    return not missing_files(directory)
+
+
+def missing_files(directory: str | os.PathLike) -> list[str]:
+    """The names of MNIST's four files that ``directory`` lacks (gzip or raw)."""
+    directory = Path(directory)
+    return [f"{spec.name}.gz" for spec in (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+            if not (directory / f"{spec.name}.gz").is_file() and not (directory / spec.name).is_file()]
 
 
 def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False,
