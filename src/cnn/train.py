@@ -43,6 +43,7 @@ from cnn.augment import RandomShift
 from cnn.datasets import DATA_ENV_VAR, load_mnist
 from cnn.datasets.mnist import missing_files
 from cnn.functions import softmax
+from cnn.memory import NotEnoughMemory, format_size
 from cnn.metrics import accuracy
 from cnn.models.ready import READY_MODELS
 from cnn.optim import make_optimizer
@@ -153,7 +154,8 @@ def run(args, world=None) -> Optional[float]:
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, seed=args.seed,
                       lr_schedule=cosine(lr, args.epochs), checkpoint=args.out / "checkpoint.npz",
                       augment=AUGMENTATION if args.augment else None, validation=args.validation,
-                      keep_best=args.keep_best, early_stopping=args.early_stopping, world=world)
+                      keep_best=args.keep_best, early_stopping=args.early_stopping,
+                      check_memory=args.memory_check, world=world)
     augmented = f", augmented by {AUGMENTATION!r}" if args.augment else ""
     ranks = "" if world is None else \
         f" on {world.size} ranks ({'/'.join(map(str, world.counts(args.batch_size)))} each)"
@@ -170,6 +172,14 @@ def run(args, world=None) -> Optional[float]:
     started = time.perf_counter()
     try:
         history = trainer.fit(x_train, t_train, args.epochs, x_test, t_test, resume=args.resume)
+    except NotEnoughMemory as short:
+        ranks = 1 if world is None else world.size
+        raise ValueError(f"--batch-size {args.batch_size} needs about {format_size(short.needed)} "
+                         f"for one training step of {type(model).__name__}"
+                         + (" on each rank" if ranks > 1 else "")
+                         + f", more than this process may take ({short.describe_budget()}): "
+                           f"--batch-size {short.fitting * ranks} fits, or pass "
+                           f"--no-memory-check to train anyway") from None
     except LossDiverged as diverged:
         raise FloatingPointError(f"the loss became {diverged.loss} at epoch {diverged.epoch}, "
                                  f"step {diverged.step}; training stopped. Try a smaller learning "

@@ -66,6 +66,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                         help="stop when the validation accuracy has not improved for PATIENCE "
                              "epochs (needs --validation)")
+    parser.add_argument("--memory-check", action=argparse.BooleanOptionalAction, default=True,
+                        help="before training, estimate the memory of one step at --batch-size "
+                             "and stop, naming a batch size that fits, when it exceeds what this "
+                             "machine has free (default: on; CNN_EXT_MEMORY_LIMIT=8G caps the "
+                             "memory assumed)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its checkpoint: an interrupted run "
                              "with the same flags, or a finished one to a larger --epochs")

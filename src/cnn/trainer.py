@@ -21,6 +21,7 @@ import cnn_ext
 from cnn._checks import check_instance, check_int, describe
 from cnn.augment import Transform
 from cnn.checkpoint import load_checkpoint, save_checkpoint
+from cnn.memory import check_training_memory
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
@@ -79,6 +80,9 @@ class Trainer:
             them too, so a resumed run restores the same. Needs ``validation``.
         early_stopping: stop when the validation accuracy has not improved for this many
             epochs (a patience); None (default) trains every epoch. Needs ``validation``.
+        check_memory: before training, measure the peak memory of one step at ``batch_size``
+            (:mod:`cnn.memory`) and raise :class:`~cnn.memory.NotEnoughMemory`, naming a batch
+            size that fits, when it exceeds what this process may take; False skips the check.
         world: a :class:`cnn.distributed.World` to train data-parallel on its ranks (see the
             guide "Training on several processes"): every rank runs ``fit`` on the same data;
             each computes the gradient of its shard of every global batch of ``batch_size``,
@@ -97,7 +101,7 @@ class Trainer:
                  train_sample: int = 1000,
                  validation: Union[None, float, tuple[np.ndarray, np.ndarray]] = None,
                  keep_best: bool = False, early_stopping: Optional[int] = None,
-                 world: Optional["World"] = None) -> None:
+                 check_memory: bool = True, world: Optional["World"] = None) -> None:
         self.model = check_instance("model", model, Sequential, "cnn.models.Sequential")
         self.optimizer = check_instance("optimizer", optimizer, Optimizer, "cnn.optim.Optimizer")
         self.batch_size = check_int("batch_size", batch_size, 1)
@@ -121,6 +125,9 @@ class Trainer:
                 raise ValueError(f"{name}={wanted!r} chooses by a validation set: pass "
                                  f"validation=0.1 (a tenth of the training data) or "
                                  f"validation=(x_val, t_val)")
+        if not isinstance(check_memory, (bool, np.bool_)):
+            raise TypeError(f"check_memory must be True or False, got {describe(check_memory)}")
+        self.check_memory = bool(check_memory)
         self.history: list[dict] = []
         if world is None:
             self.steps = LocalSteps()
@@ -159,6 +166,9 @@ class Trainer:
             evaluated = {"val": held_out, "test": None if x_test is None else (x_test, t_test)}
             settings = self.settings(x.shape[0])
             self.steps.check_setup(self.model, self.optimizer, settings, x.shape[1:], epochs)
+            if self.check_memory:
+                local_batch = len(self.steps.shard(np.arange(min(self.batch_size, x.shape[0]))))
+                check_training_memory(self.model, self.optimizer, x.shape[1:], max(local_batch, 1))
             state, self.history = RunState.fresh(x.shape[0], self.seed), []
             if resume and self.steps.is_root and self.checkpoint.exists():
                 state, self.history = load_checkpoint(self.checkpoint, self.model, self.optimizer,

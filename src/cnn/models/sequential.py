@@ -11,6 +11,7 @@ from cnn._checks import check_int, check_samples, describe
 from cnn.functions import softmax
 from cnn.layers.base import Layer
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
+from cnn.memory import prediction_chunk
 from cnn.metrics import accuracy
 from cnn.models._inputs import as_array, as_batch, flat_samples_error, square_images
 from cnn.models.model_files import STATE_FORMAT_VERSION, ModelFiles
@@ -163,11 +164,16 @@ class Sequential(ModelFiles, Layer):
 
         With ``input_shape`` known (every ready model sets it), ``x`` may also hold flat samples
         (N, C*H*W), as ``load_mnist()`` gives them, or be one sample (C, H, W) without the batch
-        axis, whose scores (classes,) come back.
+        axis, whose scores (classes,) come back. Any array-like is taken in the model's dtype;
+        NaN or infinite values are refused. A batch too large for the memory this process may
+        take (:mod:`cnn.memory`) is predicted a part at a time.
         """
         x, single = self._samples_to_predict(x, allow_single=True)
+        chunk = x.shape[0] if train else prediction_chunk(self, x)
         with cnn_ext.engine_scope():
-            scores = self._forward_layers(x, train)
+            scores = self._forward_layers(x, train) if chunk == x.shape[0] else \
+                np.concatenate([self._forward_layers(x[start:start + chunk], train)
+                                for start in range(0, x.shape[0], chunk)])
         return scores[0] if single else scores
 
     def layer_outputs(self, x: np.ndarray) -> list[np.ndarray]:
@@ -254,6 +260,7 @@ class Sequential(ModelFiles, Layer):
         says that the caller did so already."""
         batch_size = check_int("batch_size", batch_size, 1)
         x, _ = self.as_batch(x) if checked else self._samples_to_predict(x)
+        batch_size = min(batch_size, prediction_chunk(self, x[:batch_size]))
         with cnn_ext.engine_scope():  # once for all batches
             return np.concatenate([self._forward_layers(x[start:start + batch_size], train=False)
                                    for start in range(0, x.shape[0], batch_size)])
