@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from cnn.datasets import load_mnist, prepare_ink
 from cnn.demo import load_demo_model
 from cnn.demo.model_view import receptive_fields
+from cnn.demo import server as demo_server
 from cnn.demo.server import MAX_BODY_BYTES
 from cnn.layers import Convolution, Pooling, Relu
 from cnn.models import LeNet, Sequential
@@ -200,6 +202,38 @@ def test_bodies_past_the_cap_get_413_unread(server):
                                       f"\r\n\r\n".encode())
     assert head.startswith("HTTP/1.1 413 ")
     assert f"at most {MAX_BODY_BYTES} bytes" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/predict", "/api/elsewhere"])
+def test_a_client_that_sends_its_whole_body_first_reads_the_refusal(server, path):
+    """urllib writes the whole body before it reads: the server must drain, not reset."""
+    body = b"[" + b"0," * (MAX_BODY_BYTES // 2) + b"0]"
+    call = urllib.request.Request(server.url.rstrip("/") + path, data=body, method="POST",
+                                  headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(call, timeout=30)
+    expected = 413 if path == "/api/predict" else 404
+    assert refused.value.code == expected
+    assert json.loads(refused.value.read())["status"] == expected
+
+
+def test_a_silent_client_is_dropped_after_the_drain_deadline(server, monkeypatch):
+    monkeypatch.setattr(demo_server, "DRAIN_SECONDS", 0.5)
+    with socket.create_connection(server.server_address[:2], timeout=30) as silent:
+        silent.sendall(f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                       f"{MAX_BODY_BYTES + 1}\r\n\r\n{{".encode())
+        answer = b""
+        while chunk := silent.recv(65536):  # the answer, then the end of the server's writing
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        silent.sendall(b"0," * 1000)  # still drained: the deadline has not passed
+        time.sleep(1.5)  # silent past the deadline: the server closes its end
+        with pytest.raises(OSError):  # broken pipe or reset: nobody reads any more
+            for _ in range(50):
+                silent.sendall(b"0," * 1000)
+                time.sleep(0.05)
+    status, _ = request_json(server, "GET", "/api/model")
+    assert status == 200
 
 
 @pytest.mark.parametrize("headers, status, field", [

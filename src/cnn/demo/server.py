@@ -2,7 +2,9 @@
 
 Only the files named in :data:`STATIC_FILES` are served, read once from the package, so no URL
 reaches any other file. ``POST`` bodies are capped at :data:`MAX_BODY_BYTES`; every refused request
-gets a JSON error ``{"error": ..., "field": ...}`` and the server goes on.
+gets a JSON error ``{"error": ..., "field": ...}`` and the server goes on. A body left unread
+is drained after the answer, bounded by :data:`DRAIN_BYTES` and :data:`DRAIN_SECONDS`, so that
+every client can read the refusal while none can hold the server.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -20,7 +23,7 @@ from urllib.parse import urlsplit
 from cnn.demo.model_view import RequestError, check_pixels, describe_model, explain
 from cnn.models import Sequential
 
-__all__ = ["DemoServer", "MAX_BODY_BYTES", "STATIC_FILES"]
+__all__ = ["DemoServer", "MAX_BODY_BYTES", "STATIC_FILES", "DRAIN_BYTES", "DRAIN_SECONDS"]
 
 #: The largest request body read (a 1024x1024 drawing as JSON fits).
 MAX_BODY_BYTES = 8 << 20
@@ -33,6 +36,11 @@ STATIC_FILES = {
 }
 # A client that sends nothing for this long loses its connection, so it cannot hold a thread.
 SOCKET_TIMEOUT_SECONDS = 15
+#: A body the server refuses unread is read and dropped after the answer, up to this many bytes
+#: and seconds, before the connection closes: a client that sends its whole body before it reads
+#: (Python's urllib, for one) then reads the refusal instead of meeting a reset connection.
+DRAIN_BYTES = 64 << 20
+DRAIN_SECONDS = 5.0
 # No script, style, image or connection from anywhere but this server.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; "
                            "img-src 'self' data:; connect-src 'self'")
@@ -77,6 +85,12 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
     server: DemoServer
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_SECONDS
+    #: Bytes of the body left unread by a refusal (None: unknown, a chunked body), drained after.
+    unread: Optional[int] = 0
+
+    def handle_one_request(self) -> None:
+        self.unread = 0
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         self._get(send_body=True)
@@ -138,7 +152,7 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
 
     def _content_length(self) -> int:
         if self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
+            self.close_connection, self.unread = True, None
             raise RequestError("Transfer-Encoding", "not accepted; send a Content-Length instead",
                                HTTPStatus.LENGTH_REQUIRED)
         text = self.headers.get("Content-Length")
@@ -147,22 +161,44 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
             raise RequestError("Content-Length", "missing: send the body's length in bytes",
                                HTTPStatus.LENGTH_REQUIRED)
         if not text.strip().isdigit():
-            self.close_connection = True
+            self.close_connection, self.unread = True, None
             raise RequestError("Content-Length", f"expected the body's length in bytes, got "
                                                  f"{text!r}")
         length = int(text)
         if length > MAX_BODY_BYTES:
             self.close_connection = True
+            self.unread = length
             raise RequestError("Content-Length", f"the body may hold at most {MAX_BODY_BYTES} "
                                                  f"bytes, got {length}",
                                HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
         return length
 
     def _refuse_unread_body(self) -> None:
-        """A body this server will not read leaves the connection unusable: close it after."""
-        if self.headers.get("Content-Length", "0").strip() not in ("", "0") or \
-                self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
+        """A body this server will not read leaves the connection unusable: drain it after the
+        answer and close."""
+        length = self.headers.get("Content-Length", "0").strip()
+        if self.headers.get("Transfer-Encoding") or not length.isdigit():
+            self.close_connection, self.unread = True, None
+        elif int(length):
+            self.close_connection, self.unread = True, int(length)
+
+    def _drain(self) -> None:
+        """Read and drop what is left of a refused body, at most :data:`DRAIN_BYTES` within
+        :data:`DRAIN_SECONDS`, after the answer went out and this side of the connection was
+        shut, then let the connection close."""
+        left = DRAIN_BYTES if self.unread is None else min(self.unread, DRAIN_BYTES)
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while left > 0 and (remaining := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(remaining)
+                chunk = self.rfile.read1(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:  # the client left, or was silent past the deadline: close all the same
+            pass
 
     def send_error(self, code: int, message: Optional[str] = None,
                    explain: Optional[str] = None) -> None:
@@ -192,6 +228,8 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body:
             self.wfile.write(body)
+        if self.close_connection and self.unread != 0:
+            self._drain()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the terminal shows only what ``cnn-demo`` prints."""
