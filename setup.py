@@ -5,7 +5,10 @@ extension modules. Set ``CNN_EXT_DEBUG=1`` at build time to compile the
 kernels with bounds, wraparound and initialisation checks turned on.
 """
 
+import glob
+import json
 import os
+import sys
 import sysconfig
 
 import numpy
@@ -30,6 +33,8 @@ define_macros = [("CNN_EXT_DEBUG", "1" if DEBUG_BUILD else "0"),
 
 #: The direct kernels' folder: their C headers, and the .pxi their modules include.
 DIRECT = "cnn_ext/engines/direct"
+#: Files a module's C code includes: a change to one compiles the modules again.
+INCLUDED = sorted(glob.glob("cnn_ext/**/*.h", recursive=True) + glob.glob("cnn_ext/**/*.pxi", recursive=True))
 
 extensions = [
     Extension(
@@ -37,6 +42,7 @@ extensions = [
         [f"cnn_ext/{name.replace('.', '/')}.pyx"],
         define_macros=define_macros,
         include_dirs=[numpy.get_include(), DIRECT],
+        depends=INCLUDED,
     )
     for name in ("loops.im2col", "loops.pool", "loops.activations", "engines.unfold_loops",
                  "engines.depthwise_loops", "engines.direct.cpu", "runtime.memory", "_build_info")
@@ -69,37 +75,68 @@ extensions += [
         define_macros=define_macros + macros,
         include_dirs=[DIRECT],
         extra_compile_args=flags,
+        depends=INCLUDED,
     )
     for name, macros, flags in instruction_sets()
 ]
 
 
-class AlwaysRebuild(build_ext):
-    """Compile every time: release and debug builds share ``build/``, whose
-    timestamps cannot tell which mode an existing object was built in. The ``.pyx``
-    sources are turned into C here, when the extensions are built, not each time a
-    build frontend runs this file for metadata; the modules compile side by side,
-    one per core (``--parallel`` on the command line overrides)."""
+class BuildOnce(build_ext):
+    """Compile what changed since this tree's last build, and everything when the build's
+    settings changed.
+
+    ``pip install .`` builds in the source tree, so ``build/`` keeps the objects of the last
+    build: a second install (the quickstart's ``.[test]`` after ``.[plot]``, the docs' extra)
+    reuses them rather than compile again. A stamp beside them records what they were built
+    with (debug or release, Python, NumPy, Cython, the compiler and its flags); when any of it
+    differs, every module is translated and compiled afresh, since timestamps cannot tell a
+    debug object from a release one. The ``.pyx`` sources are turned into C here, when the
+    extensions are built, not each time a build frontend runs this file for metadata; the
+    modules compile side by side, one per core (``--parallel`` on the command line overrides).
+    """
 
     def initialize_options(self):
         super().initialize_options()
-        self.force = True
         self.parallel = os.cpu_count() or 1
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.stamp = os.path.join(self.build_temp, "cnn-ext-build-settings.json")
+        try:
+            with open(self.stamp, encoding="utf-8") as file:
+                same = json.load(file) == build_settings()
+        except (OSError, ValueError):
+            same = False
+        self.force = self.force or not same
 
     def run(self):
         generated = cythonize(
             self.extensions,
             compiler_directives=compiler_directives,
             build_dir="build/cython",
-            force=True,
+            force=self.force,
             nthreads=os.cpu_count() or 1,
         )
         sources = {extension.name: extension.sources for extension in generated}
         for extension in self.extensions:
             extension.sources = sources[extension.name]
         super().run()
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(self.stamp, "w", encoding="utf-8") as file:
+            json.dump(build_settings(), file)
+
+
+def build_settings():
+    """What the compiled objects depend on besides their sources."""
+    import Cython
+
+    return {"debug": DEBUG_BUILD, "python": sys.version, "platform": sysconfig.get_platform(),
+            "numpy": numpy.__version__, "cython": Cython.__version__,
+            "compiler": {name: os.environ.get(name, "") for name in
+                         ("CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "ARCHFLAGS")}}
+
 
 setup(
     ext_modules=extensions,
-    cmdclass={"build_ext": AlwaysRebuild},
+    cmdclass={"build_ext": BuildOnce},
 )
