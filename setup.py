@@ -33,8 +33,11 @@ define_macros = [("CNN_EXT_DEBUG", "1" if DEBUG_BUILD else "0"),
 
 #: The direct kernels' folder: their C headers, and the .pxi their modules include.
 DIRECT = "cnn_ext/engines/direct"
-#: Files a module's C code includes: a change to one compiles the modules again.
-INCLUDED = sorted(glob.glob("cnn_ext/**/*.h", recursive=True) + glob.glob("cnn_ext/**/*.pxi", recursive=True))
+#: The package's files a module's code includes: a change to one builds the modules again.
+INCLUDED = sorted(path for pattern in ("*.h", "*.pxi", "*.pxd")
+                  for path in glob.glob(f"cnn_ext/**/{pattern}", recursive=True))
+#: Where Cython writes the C files it translates the ``.pyx`` sources to.
+CYTHON_OUTPUT = "build/cython"
 
 extensions = [
     Extension(
@@ -110,20 +113,38 @@ class BuildOnce(build_ext):
         self.force = self.force or not same
 
     def run(self):
+        stale = [extension for extension in self.extensions
+                 if self.force or translation_is_stale(extension)]
         generated = cythonize(
-            self.extensions,
+            stale,
             compiler_directives=compiler_directives,
-            build_dir="build/cython",
-            force=self.force,
+            build_dir=CYTHON_OUTPUT,
+            force=True,
             nthreads=os.cpu_count() or 1,
-        )
+        ) if stale else []
         sources = {extension.name: extension.sources for extension in generated}
         for extension in self.extensions:
-            extension.sources = sources[extension.name]
+            extension.sources = sources.get(extension.name) or [translated_source(extension)]
         super().run()
         os.makedirs(self.build_temp, exist_ok=True)
         with open(self.stamp, "w", encoding="utf-8") as file:
             json.dump(build_settings(), file)
+
+
+def translated_source(extension):
+    """The C file Cython writes for ``extension``'s ``.pyx`` under :data:`CYTHON_OUTPUT`."""
+    return os.path.join(CYTHON_OUTPUT, os.path.splitext(extension.sources[0])[0] + ".c")
+
+
+def translation_is_stale(extension):
+    """Whether ``extension``'s C file is missing or older than its ``.pyx`` or any of the
+    package's own ``.pxd``, ``.pxi`` and headers. (Cython's own check also counts its bundled
+    ``.pxd`` files, which every fresh build environment installs anew.)"""
+    target = translated_source(extension)
+    if not os.path.exists(target):
+        return True
+    newest = max(os.path.getmtime(path) for path in [*extension.sources, *INCLUDED])
+    return newest > os.path.getmtime(target)
 
 
 def build_settings():
