@@ -9,12 +9,10 @@ convolution engine.
 ``cnn_ext.reference`` holds plain NumPy versions of the same four functions.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-
 try:
     from cnn_ext._build_info import BOUNDS_CHECKED
 except ModuleNotFoundError as missing:  # a source folder without its compiled modules
+    from pathlib import Path
     raise ImportError(
         f"cnn_ext was imported from {Path(__file__).parent}, a source folder whose compiled "
         f"modules are not built (probably because Python looks in the current directory first). "
@@ -39,10 +37,16 @@ def test(*pytest_arguments: str) -> bool:
     return run(list(pytest_arguments)) == 0
 
 
-try:
-    __version__ = version("cnn-ext")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+def _installed_version() -> str:
+    """The installed distribution's version; ``0+unknown`` in a source tree never installed."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("cnn-ext")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _installed_version()
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
            "relu_backward", "conv2d_forward", "conv2d_backward", "output_size", "engine_scope",

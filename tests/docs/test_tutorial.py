@@ -4,6 +4,8 @@ fresh kernel without an error.
 Needs the notebook extra (nbclient, ipykernel); skipped without it, except with
 CNN_EXT_REQUIRE_EXTRAS=1 (set by .ci/run), where a missing package fails the run."""
 
+import json
+import re
 import time
 from pathlib import Path
 
@@ -33,3 +35,18 @@ def test_the_notebook_runs_in_a_fresh_kernel(name, figures):
                  for output in cell.get("outputs", []))
     assert images >= figures
     assert not list(EXAMPLES.glob("*.npz"))  # the notebook cleans up what it saved
+
+
+def test_the_readme_and_the_tutorial_give_one_running_time_and_point_to_the_right_guide():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    notebook = json.loads((EXAMPLES / "tutorial.ipynb").read_text(encoding="utf-8"))
+    cells = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
+    stated = re.search(r"jupyter lab examples/tutorial\.ipynb` \(about (\d+ s) on 2 cores\)", readme)
+    assert stated, "the README no longer states the tutorial's running time"
+    assert f"in about {stated.group(1)} on 2 cores" in cells[0]
+    assert "a few minutes" not in "".join(cells)
+    for guide in set(re.findall(r"docs/guides/[\w-]+\.md", "".join(cells))):
+        assert (ROOT / guide).is_file(), guide
+    last = cells[-1]
+    assert "see the README" not in last and "docs/guides/models.md" in last
+    assert "## Building a model by size" in (ROOT / "docs/guides/models.md").read_text(encoding="utf-8")

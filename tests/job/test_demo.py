@@ -19,7 +19,7 @@ import pytest
 
 from cnn.datasets import load_mnist, prepare_ink
 from cnn.demo import load_demo_model
-from cnn.demo.model_view import receptive_fields
+from cnn.demo.model_view import receptive_fields, title
 from cnn.demo import server as demo_server
 from cnn.demo.server import MAX_BODY_BYTES
 from cnn.layers import Convolution, Pooling, Relu
@@ -71,12 +71,21 @@ def test_the_answer_holds_every_layers_output(server, test_digits):
     status, answer = request_json(server, "POST", "/api/predict", {"pixels": image.tolist()})
     assert status == 200
     outputs = model.layer_outputs(prepare_ink(image))
-    assert [layer["name"] for layer in answer["layers"]] == [repr(layer) for layer in model.layers]
+    assert [layer["name"] for layer in answer["layers"]] == [title(layer) for layer in model.layers]
+    assert "Relu" in [layer["name"] for layer in answer["layers"]]  # not Relu(inplace=True)
     for layer, output in zip(answer["layers"], outputs):
         assert layer["shape"] == list(output.shape[1:])
         values = np.array(layer["values"])
         np.testing.assert_allclose(values, output[0], atol=1e-3 * max(1, np.abs(output).max()))
     assert len(answer["probabilities"]) == 10 and abs(sum(answer["probabilities"]) - 1) < 1e-6
+
+
+def test_a_flat_list_of_a_squares_values_is_the_square(server, test_digits):
+    image = test_digits[0][0]
+    _, as_rows = request_json(server, "POST", "/api/predict", {"pixels": image.tolist()})
+    status, flat = request_json(server, "POST", "/api/predict", {"pixels": image.ravel().tolist()})
+    assert status == 200 and len(image.ravel()) == 784
+    assert flat == as_rows
 
 
 def test_any_size_from_8x8_to_1024x1024_is_accepted(server):
@@ -93,7 +102,10 @@ def test_the_model_is_described(server):
     assert status == 200
     model, origin = load_demo_model()
     assert description["model"] == "LeNet" and description["parameters"] == 107786
-    assert [layer["name"] for layer in description["layers"]] == [repr(l) for l in model.layers]
+    assert [layer["name"] for layer in description["layers"]] == [title(l) for l in model.layers]
+    assert description["layers"][0]["name"] == "Convolution(1->6, 5x5, stride=1, pad=2)"
+    assert "inplace" not in json.dumps(description["layers"])
+    assert "--out" not in description["weights"]["command"]
     assert [layer["parameters"] for layer in description["layers"]] == \
         [layer.num_params() for layer in model.layers]
     assert description["layers"][-1]["shape"] == [10]
@@ -168,7 +180,8 @@ BAD_BODIES = [
     ("{}", 400, "pixels", "missing"),
     ('{"pixels": [[0]], "extra": 1}', 400, "extra", "unknown field"),
     ('{"pixels": "white"}', 400, "pixels", "list of rows"),
-    ('{"pixels": [1, 2, 3, 4, 5, 6, 7, 8]}', 400, "pixels", "list of rows"),
+    ('{"pixels": [1, 2, 3, 4, 5, 6, 7, 8]}', 400, "pixels", "a flat list of 8 values, not a square"),
+    ('{"pixels": [[0, 1], 1]}', 400, "pixels", "list of rows"),
     (json.dumps({"pixels": np.zeros((7, 28)).tolist()}), 400, "pixels", "8 to 1024 rows, got 7"),
     (json.dumps({"pixels": np.zeros((28, 7)).tolist()}), 400, "pixels", "columns, got 7"),
     (json.dumps({"pixels": np.zeros((1025, 8)).tolist()}), 400, "pixels", "rows, got 1025"),

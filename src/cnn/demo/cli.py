@@ -63,7 +63,7 @@ def load_demo_model(model_name: Optional[str] = None, weights: Optional[os.PathL
             model = load_model(path)
         origin = json.loads(folder.joinpath(shipped.replace(".npz", ".json"))
                             .read_text(encoding="utf-8"))
-        origin["file"] = f"shipped with cnn-ext: cnn/demo/weights/{shipped}"
+        origin["file"] = f"cnn/demo/weights/{shipped} (shipped with cnn-ext)"
     else:
         source = f"--weights {os.fspath(weights)!r}"
         try:

@@ -54,6 +54,8 @@ def check_demo_model(model: Any, source: str) -> Sequential:
 
 def check_pixels(payload: Any) -> np.ndarray:
     """The drawing of a ``POST /api/predict`` body, as a float64 (H, W) array of ink in [0, 1].
+    ``pixels`` holds H rows of W values, or the H * H values of a square drawing in one flat
+    list (784 for 28 x 28), row by row.
 
     Raises :class:`RequestError` naming the field, what was expected and what came."""
     if not isinstance(payload, dict):
@@ -65,6 +67,13 @@ def check_pixels(payload: Any) -> np.ndarray:
     if "pixels" not in payload:
         raise RequestError("pixels", "missing: expected an H x W array of ink values in [0, 1]")
     rows = payload["pixels"]
+    if isinstance(rows, list) and rows and not any(isinstance(row, list) for row in rows):
+        side = math.isqrt(len(rows))
+        if side * side != len(rows):
+            raise RequestError("pixels", f"expected an H x W array (a list of rows), or a flat "
+                                         f"list of a square's values, got a flat list of "
+                                         f"{len(rows)} values, not a square")
+        rows = [rows[start:start + side] for start in range(0, len(rows), side)]
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise RequestError("pixels", f"expected a list of rows (lists of numbers), got "
                                      f"{_json_kind(rows)}")
@@ -97,7 +106,7 @@ def describe_model(model: Sequential, origin: dict) -> dict:
     before = INPUT_SHAPE
     layers = []
     for index, (layer, shape, field) in enumerate(zip(model.layers, shapes, fields)):
-        layers.append({"index": index, "name": repr(layer), "kind": type(layer).__name__,
+        layers.append({"index": index, "name": title(layer), "kind": type(layer).__name__,
                        "shape": list(shape), "parameters": layer.num_params(),
                        "caption": caption(layer, before, shape, index == len(model.layers) - 1),
                        "receptive_field": field})
@@ -106,7 +115,7 @@ def describe_model(model: Sequential, origin: dict) -> dict:
     filters = None
     if isinstance(first, Convolution):
         weights = first.params[0][:, 0]
-        filters = {"layer": 0, "name": repr(first), "values": _rounded(weights)}
+        filters = {"layer": 0, "name": title(first), "values": _rounded(weights)}
     return {"model": type(model).__name__, "parameters": model.num_params(),
             "input_shape": list(INPUT_SHAPE), "layers": layers, "filters": filters,
             "weights": origin}
@@ -124,7 +133,7 @@ def explain(model: Sequential, pixels: np.ndarray) -> dict:
     return {"prediction": int(probabilities.argmax()),
             "probabilities": [float(p) for p in probabilities],
             "input": _rounded(sample[0, 0]),
-            "layers": [{"name": repr(layer), "shape": list(output.shape[1:]),
+            "layers": [{"name": title(layer), "shape": list(output.shape[1:]),
                         "values": _rounded(output[0])}
                        for layer, output in zip(model.layers, outputs)]}
 
@@ -152,6 +161,13 @@ def receptive_fields(layers: list[Layer], size: tuple[int, int]) -> list[Optiona
         fields.append({"start": list(start), "step": list(step), "size": list(extent)}
                       if known else None)
     return fields
+
+
+def title(layer: Layer) -> str:
+    """The name the page gives ``layer``: its settings for a layer with weights or a window
+    (``Convolution(1->6, 5x5, stride=1, pad=2)``), its class for an activation, whose settings
+    (``inplace``) change how it is computed, not what."""
+    return type(layer).__name__ if layer.activation else repr(layer)
 
 
 def caption(layer: Layer, before: tuple, after: tuple, last: bool) -> str:
