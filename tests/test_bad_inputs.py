@@ -146,6 +146,8 @@ LAYERS_MODELS_OPTIMIZERS = [
     (lambda: LeNet(seed=0).predict([["a"]]), TypeError, ["x", "array-like of numbers", "[['a']] (list)"]),
     (lambda: Sequential([Convolution.create(1, 2, 3, rng=0), Flatten(), Affine.create(1352, 10, rng=0)]).predict(np.zeros((5, 784), F32)),
      ValueError, ["x", "flat samples", "(5, 784)", "input_shape=(1, 28, 28)", "load_mnist(flatten=False)"]),
+    (lambda: Sequential([Convolution.create(1, 2, 3, rng=0), Flatten(), Affine.create(1352, 10, rng=0, dtype=np.float64)]),
+     TypeError, ["layers[0]", "Convolution(1->2, 3x3", "float32", "layers[2]", "Affine(1352->10)", "float64", "one dtype"]),
     (lambda: Convolution.create(1, 2, 3, rng=0).forward(IMAGES[:0]), ValueError, ["Convolution", "no empty axis", "(0, 1, 28, 28)"]),
     (lambda: Convolution.create(1, 2, 3, rng=0).forward(IMAGES.astype(np.uint8)), TypeError, ["Convolution", "uint8", "/ 255"]),
     (lambda: LeNet(seed=0).predict_batches(np.zeros((4, 3, 28, 28), F32)), ValueError, ["x", "input_shape (1, 28, 28)", "(N, 784)", "got shape (4, 3, 28, 28)"]),

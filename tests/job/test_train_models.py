@@ -1,6 +1,7 @@
 """The main job trains any of the ready models, each with its own defaults, and records which."""
 
 import json
+import re
 
 import pytest
 
@@ -24,9 +25,21 @@ def test_each_model_has_its_own_defaults():
     assert train.parse_args([]).model == "lenet"
 
 
+def test_every_flag_has_its_help(capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--help"])
+    options = capsys.readouterr().out.split("options:")[1]
+    entries = re.split(r"\n  (?=-)", options)[1:]
+    bare = [entry.split()[0] for entry in entries
+            if len(entry.splitlines()) == 1 and not re.search(r"\S\s{2,}\S", entry)]
+    assert len(entries) > 15 and not bare, f"flags without help: {bare}"
+    assert "precision of the weights" in options
+
+
 def test_deepconvnet_trains_and_records_its_model_and_augmentation(tmp_path, capsys):
     assert run(tmp_path, "--model", "deepconvnet") == 0
     output = capsys.readouterr().out
+    assert ", 1 epoch, " in output and "1 epochs" not in output
     assert "DeepConvNet (123,552 parameters" in output and "augmented by RandomShift(2)" in output
     assert "train acc: 64 training images in inference mode" in output
     assert output.strip().splitlines()[-1].startswith("test accuracy: 0.")
