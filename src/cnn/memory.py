@@ -46,6 +46,9 @@ MARGIN = 0.2
 MEASURED_BATCHES = (64, 256)
 #: Below this many bytes of activations a prediction is never split (no budget is read).
 SMALL_PREDICTION_BYTES = 256 << 20
+#: How many times its input a prediction's activations are assumed to take at most, before the
+#: layers' shapes are walked (LeNet's largest map is 6 times its input, DeepConvNet's 16).
+SMALL_PREDICTION_GROWTH = 64
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -265,7 +268,13 @@ def prediction_chunk(model, x: np.ndarray) -> int:
     """How many samples of ``x`` a prediction may run at once within the memory budget: all of
     them for a small batch (without reading the budget), else as many as fit (at least 1)."""
     count = x.shape[0]
-    sample_elements = max(math.prod(shape) for shape in [x.shape[1:], *model.layer_shapes(x.shape[1:])])
+    if x.nbytes * SMALL_PREDICTION_GROWTH < SMALL_PREDICTION_BYTES:
+        return count  # no layer is walked: most predictions end here
+    try:
+        shapes = model.layer_shapes(x.shape[1:])
+    except ValueError:  # samples the layers refuse: let the first that does say why
+        return count
+    sample_elements = max(math.prod(shape) for shape in [x.shape[1:], *shapes])
     if 3 * count * sample_elements * x.itemsize < SMALL_PREDICTION_BYTES:
         return count
     budget = memory_budget()

@@ -114,7 +114,7 @@ def test_a_large_prediction_runs_in_parts_within_the_budget(monkeypatch):
     model = LeNet(seed=0)
     x = np.random.default_rng(1).random((3000, 1, 28, 28), dtype=np.float32)
     whole = model.predict(x)
-    monkeypatch.setattr(memory, "SMALL_PREDICTION_BYTES", 0)
+    monkeypatch.setattr(memory, "SMALL_PREDICTION_BYTES", 0)  # walk and measure even this batch
     monkeypatch.setattr(memory, "memory_budget", lambda: MemoryBudget(40 << 20, "a test's budget"))
     chunk = memory.prediction_chunk(model, x)
     assert 1 <= chunk < 3000
