@@ -15,6 +15,7 @@ from cnn.optim import OPTIMIZERS
 
 __all__ = ["parse_args", "check_flags", "default_lr", "DEFAULT_LR"]
 
+#: Each optimizer's learning rate when ``--lr`` is not given (Adam's is the model's own).
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.01, "rmsprop": 0.001,
               "adam": 0.002}
 

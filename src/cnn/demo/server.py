@@ -40,6 +40,7 @@ SOCKET_TIMEOUT_SECONDS = 15
 #: and seconds, before the connection closes: a client that sends its whole body before it reads
 #: (Python's urllib, for one) then reads the refusal instead of meeting a reset connection.
 DRAIN_BYTES = 64 << 20
+#: The longest a refused body is drained for, however slowly its client sends it.
 DRAIN_SECONDS = 5.0
 # No script, style, image or connection from anywhere but this server.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; "
