@@ -21,7 +21,7 @@ import cnn_ext
 from cnn._checks import check_instance, check_int, describe
 from cnn.augment import Transform
 from cnn.checkpoint import load_checkpoint, save_checkpoint
-from cnn.memory import check_training_memory
+from cnn.memory import NotEnoughMemory, check_training_memory
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
@@ -167,8 +167,7 @@ class Trainer:
             settings = self.settings(x.shape[0])
             self.steps.check_setup(self.model, self.optimizer, settings, x.shape[1:], epochs)
             if self.check_memory:
-                local_batch = len(self.steps.shard(np.arange(min(self.batch_size, x.shape[0]))))
-                check_training_memory(self.model, self.optimizer, x.shape[1:], max(local_batch, 1))
+                self._check_memory(x.shape)
             state, self.history = RunState.fresh(x.shape[0], self.seed), []
             if resume and self.steps.is_root and self.checkpoint.exists():
                 state, self.history = load_checkpoint(self.checkpoint, self.model, self.optimizer,
@@ -189,6 +188,20 @@ class Trainer:
                 self.log(f"kept the weights of epoch {best['epoch']} (validation accuracy "
                          f"{best['val_acc']:.4f})")
         return self.history
+
+    def _check_memory(self, data_shape: tuple) -> None:
+        """Refuse, in every process of the job together, a step that would not fit in the
+        memory of one of them (a step's share of the batch is what each process holds)."""
+        local_batch = len(self.steps.shard(np.arange(min(self.batch_size, data_shape[0]))))
+        try:
+            check_training_memory(self.model, self.optimizer, data_shape[1:], max(local_batch, 1))
+            shortage = None
+        except NotEnoughMemory as error:
+            shortage = error
+        if self.steps.agree(shortage is not None):
+            raise shortage or ValueError(
+                f"another process of the job has too little memory for one training step at "
+                f"batch_size={self.batch_size}; its message names a batch size that fits")
 
     def settings(self, n_samples: int) -> RunSettings:
         """The settings of a run of this Trainer over ``n_samples`` training samples (after a

@@ -169,6 +169,21 @@ def test_ranks_whose_optimizers_differ_in_a_setting_fail_naming_it(tmp_path):
     assert "'beta2': 0.9," in finished.stderr
 
 
+def test_a_rank_short_of_memory_stops_every_rank_before_training(tmp_path):
+    def program(limit):
+        return ["-c", "import os; " + (f"os.environ['CNN_EXT_MEMORY_LIMIT'] = '{limit}'; " if limit else "")
+                + "import numpy as np; from cnn.distributed import World; "
+                  "from cnn.models import LeNet; from cnn.optim import SGD; from cnn.trainer import Trainer; "
+                  "Trainer(LeNet(seed=0), SGD(lr=0.1), batch_size=8, log=None, world=World())"
+                  ".fit(np.zeros((16, 1, 28, 28), np.float32), np.zeros(16, int), epochs=1)"]
+    started = time.perf_counter()
+    finished = launch([program("1M"), program(None)])
+    assert finished.returncode != 0
+    assert "NotEnoughMemory: batch_size=4 needs about" in finished.stderr  # rank 0's share of 8
+    assert "another process of the job has too little memory" in finished.stderr
+    assert time.perf_counter() - started < HANG_SECONDS
+
+
 def test_a_rank_that_dies_ends_the_others(tmp_path):
     dying = ["-c", "import os, time; from mpi4py import MPI; time.sleep(2); os._exit(3)"]
     training = ["-m", "cnn.train", *EPOCH_FLAGS, "--epochs", "50", "--out", str(tmp_path),
