@@ -21,6 +21,7 @@ import numpy as np
 
 from cnn._checks import check_float
 from cnn.layers.activations import Relu
+from cnn.layers.dropout import Dropout
 from cnn.layers.base import Layer
 from cnn.models.sequential import Sequential
 
@@ -218,10 +219,13 @@ def _require_float64(layers: Sequence, x: np.ndarray) -> None:
 
 
 def _warn_about_kinks(layers: Sequence, x: np.ndarray, eps: float) -> None:
-    """Warn for each ReLU whose input has entries within a few steps of 0 (one forward pass)."""
+    """Warn for each ReLU whose input has entries within a few steps of 0 (one forward pass).
+    Entries a Dropout mask zeroed stay 0 whatever the step moves, so they are no kink."""
+    dropped = None
     for index, layer in enumerate(layers):
         if isinstance(layer, Relu):
-            near = int(np.count_nonzero(np.abs(x) <= 10 * eps))
+            near = np.abs(x) <= 10 * eps
+            near = int(np.count_nonzero(near if dropped is None else near & ~dropped))
             if near:
                 warnings.warn(f"{near} of {x.size} inputs of layers[{index}] (Relu) lie within "
                               f"{10 * eps:g} of its kink at 0, where finite differences are wrong: "
@@ -230,3 +234,7 @@ def _warn_about_kinks(layers: Sequence, x: np.ndarray, eps: float) -> None:
                               KinkWarning, stacklevel=3)
         if isinstance(layer, Layer):
             x = layer.forward(x, train=True)
+            if isinstance(layer, Dropout):
+                dropped = layer.mask == 0 if dropped is None else dropped | (layer.mask == 0)
+            elif not layer.per_position:
+                dropped = None

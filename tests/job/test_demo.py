@@ -328,6 +328,8 @@ def test_the_command_serves_the_page_and_stops_cleanly_on_ctrl_c():
     first, process = run_demo("--port", "0")
     try:
         assert first.startswith("serving on http://127.0.0.1:") and first.endswith("/"), first
+        second = process.stdout.readline()
+        assert "LeNet (107,786 parameters) from cnn/demo/weights/lenet.npz (shipped with cnn-ext)" in second
         url = first.split()[-1]
         with urllib.request.urlopen(url, timeout=30) as response:
             assert b'id="digit-canvas"' in response.read()
@@ -337,7 +339,6 @@ def test_the_command_serves_the_page_and_stops_cleanly_on_ctrl_c():
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0 and "stopped" in out and "Traceback" not in err, err
-    assert "LeNet (107,786 parameters) from cnn/demo/weights/lenet.npz (shipped with cnn-ext)" in out
 
 
 def test_another_host_warns_that_the_page_is_reachable_from_the_network():
