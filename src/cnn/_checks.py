@@ -78,7 +78,7 @@ def check_input(layer: str, x: Any, ndims: Sequence[int], expected: str,
         raise TypeError(f"{layer}: x must be a numpy array of shape {expected}, got {describe(x)}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{layer}: x must have dtype float32 or float64, got {x.dtype}"
-                        + _INTEGER_HINT.format(name="x") * np.issubdtype(x.dtype, np.integer))
+                        + (_INTEGER_HINT.format(name="x") if np.issubdtype(x.dtype, np.integer) else ""))
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{layer}: x has dtype {x.dtype} but the weights are {dtype}; "
                         f"convert it with x.astype(np.{dtype})")
@@ -120,7 +120,7 @@ def check_samples(name: str, x: Any, dtype: Optional[np.dtype] = None) -> np.nda
         raise TypeError(f"{name} must be a numpy array of samples (N, ...), got {describe(x)}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}"
-                        + _INTEGER_HINT.format(name=name) * np.issubdtype(x.dtype, np.integer))
+                        + (_INTEGER_HINT.format(name=name) if np.issubdtype(x.dtype, np.integer) else ""))
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name} has dtype {x.dtype} but the model is {dtype}; convert it with "
                         f"{name}.astype(np.{dtype})")

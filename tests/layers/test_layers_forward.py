@@ -142,3 +142,11 @@ def test_an_in_place_relu_overwrites_its_input_and_backpropagates_alike(rng):
     np.testing.assert_array_equal(view, before)
     with pytest.raises(TypeError, match="inplace must be True or False"):
         Relu(inplace="yes")
+
+
+def test_batch_norm_backward_keeps_float32_past_65535_positions():
+    """NumPy 1.x promoted float32 / (a Python int past 65535) to float64 (run beside NumPy 1.26)."""
+    norm = BatchNormalization(np.ones(2, np.float32), np.zeros(2, np.float32))
+    x = np.random.default_rng(0).standard_normal((90, 2, 28, 28)).astype(np.float32)  # 70,560 rows
+    norm.forward(x)
+    assert norm.backward(np.ones_like(x)).dtype == np.float32

@@ -95,7 +95,8 @@ class BatchNormalization(Layer):
         self._check_dout(dout, self.x_shape)
         gamma, _ = self.params
         dout = self._to_rows(dout)
-        samples = dout.shape[0]
+        # As the array's dtype: NumPy 1.x would turn float32 / (an int past 65535) into float64.
+        samples = dout.dtype.type(dout.shape[0])
         self.grads[0][...] = (dout * self.normalized).sum(axis=0)
         self.grads[1][...] = dout.sum(axis=0)
         dnormalized = dout * gamma
