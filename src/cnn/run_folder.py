@@ -14,10 +14,7 @@ from cnn.run_state import SettingsRecord
 from cnn.storage import read_json
 from cnn.validation import stops_early
 
-__all__ = ["JobSettings", "check_earlier_run", "FIGURES"]
-
-#: The figures a run writes into its folder (with matplotlib installed).
-FIGURES = ("curves.png", "filters.png", "confusion.png", "misclassified.png")
+__all__ = ["JobSettings", "check_earlier_run"]
 
 
 @dataclass(frozen=True)

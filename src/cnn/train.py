@@ -47,7 +47,7 @@ from cnn.memory import NotEnoughMemory, format_size
 from cnn.metrics import accuracy
 from cnn.models.ready import READY_MODELS
 from cnn.optim import make_optimizer
-from cnn.run_folder import FIGURES, JobSettings, check_earlier_run
+from cnn.run_folder import JobSettings, check_earlier_run
 from cnn.run_report import LossDiverged, counted
 from cnn.schedules import cosine
 from cnn.storage import atomic_write_text, read_json
@@ -94,9 +94,8 @@ def _load_data(args):
 
 def write_figures(model, history, x_test, t_test, scores, out: Path, initial_filters,
                   only_missing: bool = False) -> None:
-    """The figures of a run (:data:`~cnn.run_folder.FIGURES`), from the test set's ``scores``,
-    each written atomically; with ``only_missing``, those absent from ``out`` alone. Skipped,
-    saying why, without matplotlib."""
+    """The four figures of a run, from the test set's ``scores``, each written atomically; with
+    ``only_missing``, those absent from ``out`` alone. Skipped, saying why, without matplotlib."""
     predictions = scores.argmax(axis=1)
     drawings = {
         "curves.png": lambda path: plots.plot_history(history, path),
@@ -105,7 +104,7 @@ def write_figures(model, history, x_test, t_test, scores, out: Path, initial_fil
         "misclassified.png": lambda path: plots.plot_misclassified(
             x_test, t_test, predictions, path, probabilities=softmax(scores)),
     }
-    names = [name for name in FIGURES if not (only_missing and (out / name).exists())]
+    names = [name for name in drawings if not (only_missing and (out / name).exists())]
     if not names:
         return
     try:
