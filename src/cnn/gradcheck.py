@@ -22,7 +22,7 @@ import numpy as np
 from cnn._checks import check_float
 from cnn.layers.activations import Relu
 from cnn.layers.dropout import Dropout
-from cnn.layers.base import Layer
+from cnn.layers.base import Layer, layers_with_rng
 from cnn.models.sequential import Sequential
 
 __all__ = ["numerical_gradient", "relative_error", "check_gradients", "GradientReport", "KinkWarning"]
@@ -110,9 +110,8 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
         raise ValueError("t: a model's gradient check needs labels, got t=None")
     layers = target.layers if isinstance(target, Sequential) else [target]
     _require_float64(layers, x)
-    generators = _random_generators(target)
-    _warn_about_kinks(layers, x, eps)
-    _refuse_hidden_randomness(layers, x, generators)
+    generators = _Generators(target)
+    _walk_layers(layers, x, eps, generators)
     if isinstance(target, Sequential):
 
         def forward():
@@ -165,44 +164,13 @@ def check_gradients(target: Union[Sequential, Layer], x: np.ndarray, t: Optional
 class _Generators:
     """The generators of the layers that draw random numbers, and their states at the start."""
 
-    def __init__(self, owners: list[tuple[str, Layer]]) -> None:
-        self.owners = owners
-        self.states = [layer.rng.bit_generator.state for _, layer in owners]
+    def __init__(self, target: Layer) -> None:
+        self.layers = layers_with_rng(target)
+        self.states = [layer.rng.bit_generator.state for layer in self.layers]
 
     def restore(self) -> None:
-        for (_, layer), state in zip(self.owners, self.states):
+        for layer, state in zip(self.layers, self.states):
             layer.rng.bit_generator.state = state
-
-
-def _random_generators(target: Layer) -> _Generators:
-    """Every layer under ``target`` (itself included) that keeps a generator in ``rng``."""
-    owners, pending = [], [("", target)]
-    while pending:
-        name, layer = pending.pop()
-        if isinstance(getattr(layer, "rng", None), np.random.Generator):
-            owners.append((name or layer.name, layer))
-        pending.extend((f"{name}.{child_name}" if name else child_name, child)
-                       for child_name, child in layer.named_children())
-    return _Generators(owners)
-
-
-def _refuse_hidden_randomness(layers: Sequence, x: np.ndarray, generators: _Generators) -> None:
-    """Raise for the first layer whose training forward gives two answers for one input."""
-    for index, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            return
-        generators.restore()
-        first = layer.forward(x, train=True)
-        generators.restore()
-        second = layer.forward(x, train=True)
-        if not np.array_equal(first, second, equal_nan=True):
-            where = f"layers[{index}] ({layer!r})" if len(layers) > 1 else repr(layer)
-            raise ValueError(f"check_gradients needs a forward pass that gives the same output "
-                             f"for the same input, but {where} gave two different outputs: it "
-                             f"draws random numbers the check cannot hold fixed. Keep its "
-                             f"numpy.random.Generator in self.rng (as Dropout does) so the check "
-                             f"can replay its draws, or check the model without it")
-        x = first
 
 
 def _require_float64(layers: Sequence, x: np.ndarray) -> None:
@@ -218,11 +186,15 @@ def _require_float64(layers: Sequence, x: np.ndarray) -> None:
                         f"{getattr(x, 'dtype', type(x).__name__)}; pass x.astype(np.float64)")
 
 
-def _warn_about_kinks(layers: Sequence, x: np.ndarray, eps: float) -> None:
-    """Warn for each ReLU whose input has entries within a few steps of 0 (one forward pass).
-    Entries a Dropout mask zeroed stay 0 whatever the step moves, so they are no kink."""
+def _walk_layers(layers: Sequence, x: np.ndarray, eps: float, generators: _Generators) -> None:
+    """One walk through the layers in training mode, each generator replayed: warn for each ReLU
+    whose input has entries within a few steps of 0 (entries a Dropout mask zeroed stay 0
+    whatever the step moves, so they are no kink), and raise for the first layer whose forward
+    gives two answers for one input."""
     dropped = None
     for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            return
         if isinstance(layer, Relu):
             near = np.abs(x) <= 10 * eps
             near = int(np.count_nonzero(near if dropped is None else near & ~dropped))
@@ -232,9 +204,18 @@ def _warn_about_kinks(layers: Sequence, x: np.ndarray, eps: float) -> None:
                               f"expect large errors for the layers before it. Inputs with no "
                               f"blank regions (random values) give a meaningful check",
                               KinkWarning, stacklevel=3)
-        if isinstance(layer, Layer):
-            x = layer.forward(x, train=True)
-            if isinstance(layer, Dropout):
-                dropped = layer.mask == 0 if dropped is None else dropped | (layer.mask == 0)
-            elif not layer.per_position:
-                dropped = None
+        generators.restore()
+        first = layer.forward(x, train=True)
+        generators.restore()
+        if not np.array_equal(first, layer.forward(x, train=True), equal_nan=True):
+            where = f"layers[{index}] ({layer!r})" if len(layers) > 1 else repr(layer)
+            raise ValueError(f"check_gradients needs a forward pass that gives the same output "
+                             f"for the same input, but {where} gave two different "
+                             f"outputs: it draws random numbers the check cannot hold fixed. Keep "
+                             f"its numpy.random.Generator in self.rng (as Dropout does) so the "
+                             f"check can replay its draws, or check the model without it")
+        if isinstance(layer, Dropout):
+            dropped = layer.mask == 0 if dropped is None else dropped | (layer.mask == 0)
+        elif not layer.per_position:
+            dropped = None
+        x = first

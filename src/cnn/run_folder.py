@@ -74,7 +74,7 @@ def check_earlier_run(args: argparse.Namespace, settings: JobSettings) -> bool:
     history = read_json(history_file, advice) if history_file.exists() else []
     if not isinstance(history, list):
         raise ValueError(f"{history_file} is damaged (not a list of epochs); {advice}")
-    if len(differences) == 1:  # only --epochs differs
+    if differences:  # only --epochs can differ here
         _check_extension(args, out, saved.get("epochs"), history)
         return False
     finished = len(history) == args.epochs or stops_early(history, args.early_stopping)

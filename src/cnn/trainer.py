@@ -22,6 +22,7 @@ from cnn._checks import check_instance, check_int, describe
 from cnn.augment import Transform
 from cnn.checkpoint import load_checkpoint, save_checkpoint
 from cnn.memory import NotEnoughMemory, check_training_memory
+from cnn.layers.base import layers_with_rng
 from cnn.models.sequential import Sequential
 from cnn.optim import Optimizer
 from cnn.progress import ProgressBar
@@ -171,11 +172,11 @@ class Trainer:
             state, self.history = RunState.fresh(x.shape[0], self.seed), []
             if resume and self.steps.is_root and self.checkpoint.exists():
                 state, self.history = load_checkpoint(self.checkpoint, self.model, self.optimizer,
-                                                      settings, self._layers_with_rng())
+                                                      settings, layers_with_rng(self.model))
                 self.log(f"resumed from {self.checkpoint} at epoch {state.epoch + 1}, "
                          f"step {state.step}")
             state, self.history = self.steps.share(state, self.history, self.model,
-                                                   self.optimizer, self._layers_with_rng())
+                                                   self.optimizer, layers_with_rng(self.model))
             with DeferredInterrupt(self.steps.signals) as interrupt:
                 while state.epoch < epochs and not stops_early(self.history, self.early_stopping):
                     self._run_epoch(state, settings, x, t, evaluated, interrupt)
@@ -279,7 +280,7 @@ class Trainer:
         """Write the checkpoint, if there is one and this process writes files."""
         if self.checkpoint is not None and self.steps.is_root:
             save_checkpoint(self.checkpoint, self.model, self.optimizer, state, settings,
-                            self.history, self._layers_with_rng())
+                            self.history, layers_with_rng(self.model))
 
     def _interrupt(self, state: RunState, settings: RunSettings) -> None:
         if self.checkpoint is None:
@@ -288,8 +289,3 @@ class Trainer:
         self._save(state, settings)
         raise TrainingInterrupted(f"training interrupted at {state.where()}; checkpoint saved to "
                                   f"{self.checkpoint}; resume to continue", self.checkpoint)
-
-    def _layers_with_rng(self) -> list:
-        """The layers that draw random numbers (dropout), whose generators a checkpoint keeps."""
-        return [layer for layer in self.model.leaf_layers()
-                if isinstance(getattr(layer, "rng", None), np.random.Generator)]

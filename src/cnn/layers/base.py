@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-__all__ = ["Layer", "SkippableInputGradient"]
+__all__ = ["Layer", "SkippableInputGradient", "layers_with_rng"]
 
 _KINDS = ("params", "grads", "buffers")
 
@@ -267,6 +267,14 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{self.name}()"
+
+
+def layers_with_rng(layer: Layer) -> list[Layer]:
+    """``layer`` and every layer under it, in order, that keeps a ``numpy.random.Generator`` in
+    ``rng``: the layers whose training forward draws random numbers (Dropout), whose generators
+    checkpoints save and the gradient check replays."""
+    own = [layer] if isinstance(getattr(layer, "rng", None), np.random.Generator) else []
+    return own + [found for child in layer.sublayers() for found in layers_with_rng(child)]
 
 
 def arrays_under(arrays: dict, prefix: str) -> dict:

@@ -42,7 +42,7 @@ def as_array(x: Any, dtype: Optional[np.dtype], name: str = "x") -> np.ndarray:
         raise TypeError(f"{name} must be a numpy array of samples or an array-like of numbers, "
                         f"got {describe(x)} ({error})") from None
     if array.dtype.kind == "f" and dtype is not None:
-        return array.astype(dtype)
+        return array.astype(dtype, copy=False)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numpy array of samples or an array-like of numbers, "
                         f"got {describe(x)}")
