@@ -29,13 +29,19 @@ from cnn.metrics import correct_predictions
 from cnn.optim import Arrays, Optimizer
 from cnn.streams import Stream, stream
 
-__all__ = ["World", "DistributedOptimizer", "DistributedSteps", "GradientAllreduce",
+__all__ = ["World", "JobRefused", "DistributedOptimizer", "DistributedSteps", "GradientAllreduce",
            "predict_batches", "abort_on_error", "launched_by_mpiexec", "shard_bounds"]
 
 MPI_INSTALL_HINT = 'pip install "cnn-ext[mpi]" (mpi4py and the MPICH wheel)'
 LAUNCH_HINT = "launch it with mpiexec, for example: mpiexec -n 2 cnn-train --distributed"
 #: Variables a process manager (MPICH's Hydra, PMIx, Open MPI, Slurm) sets in each rank.
 LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
+
+
+class JobRefused(ValueError):
+    """A refusal that every rank of the job raises at once, having decided it together in one
+    collective call (ranks that built different models, a rank short of memory). No rank waits
+    for another, so each can end normally: ``MPI_Abort`` is for errors of one rank alone."""
 
 
 def _mpi():
@@ -115,7 +121,7 @@ class World:
                 (shard_bounds(count, self.size, rank) for rank in range(self.size))]
 
     def check_same(self, what: str, description: Any) -> None:
-        """Raise ``ValueError`` on every rank when ranks describe ``what`` differently.
+        """Raise :class:`JobRefused` on every rank when ranks describe ``what`` differently.
 
         ``description``: any picklable value that must be equal on every rank (for example the
         names, shapes and dtypes of a model's arrays)."""
@@ -128,9 +134,18 @@ class World:
                 first, other = f"{key}={_short(first.get(key))}", f"{key}={_short(other.get(key))}"
             else:
                 first, other = _short(first), _short(other)
-            raise ValueError(f"the ranks built different {what}: rank 0 has {first}, "
+            raise JobRefused(f"the ranks built different {what}: rank 0 has {first}, "
                              f"rank {differing[0]} has {other}; every rank must run the same "
                              f"command")
+
+    def gather(self, value: Any) -> Optional[list]:
+        """Every rank's ``value`` (any picklable object) in rank order on rank 0; None on the
+        others."""
+        return self.comm.gather(value, root=0)
+
+    def barrier(self) -> None:
+        """Wait until every rank has reached this call."""
+        self.comm.Barrier()
 
     def broadcast(self, value: Any) -> Any:
         """Rank 0's ``value`` (any picklable object), on every rank."""

@@ -190,8 +190,16 @@ class NotEnoughMemory(ValueError):
             work, batch_size, needed, budget, fitting
         super().__init__(f"batch_size={batch_size} needs about {format_size(needed)} for {work}, "
                          f"more than this process may take ({self.describe_budget()}); "
-                         f"batch_size={fitting} fits. Pass check_memory=False to the Trainer "
-                         f"to train anyway")
+                         f"{self.what_fits('batch_size=')}. Pass check_memory=False to the "
+                         f"Trainer to train anyway")
+
+    def what_fits(self, option: str, ranks: int = 1) -> str:
+        """``batch_size=48 fits``, or ``not even batch_size=1 fits`` when no batch does, with
+        ``option`` as the caller spells it (``--batch-size `` on the command line); with
+        ``ranks`` processes sharing each batch, each holds a share of it."""
+        if self.fitting == 0:
+            return f"not even {option}{ranks} fits"
+        return f"{option}{self.fitting * ranks} fits"
 
     def describe_budget(self) -> str:
         """The budget as a message gives it: usable, free, where from, and the margin."""

@@ -42,6 +42,7 @@ from cnn import plots
 from cnn.augment import RandomShift
 from cnn.datasets import DATA_ENV_VAR, load_mnist
 from cnn.datasets.mnist import missing_files
+from cnn.distributed import JobRefused
 from cnn.functions import softmax
 from cnn.memory import NotEnoughMemory, format_size
 from cnn.metrics import accuracy
@@ -173,11 +174,12 @@ def run(args, world=None) -> Optional[float]:
         history = trainer.fit(x_train, t_train, args.epochs, x_test, t_test, resume=args.resume)
     except NotEnoughMemory as short:
         ranks = 1 if world is None else world.size
-        raise ValueError(f"--batch-size {args.batch_size} needs about {format_size(short.needed)} "
+        refusal = JobRefused if ranks > 1 else ValueError  # the ranks refuse together
+        raise refusal(f"--batch-size {args.batch_size} needs about {format_size(short.needed)} "
                          f"for one training step of {type(model).__name__}"
                          + (" on each rank" if ranks > 1 else "")
                          + f", more than this process may take ({short.describe_budget()}): "
-                           f"--batch-size {short.fitting * ranks} fits, or pass "
+                           f"{short.what_fits('--batch-size ', ranks)}, or pass "
                            f"--no-memory-check to train anyway") from None
     except LossDiverged as diverged:
         raise FloatingPointError(f"the loss became {diverged.loss} at epoch {diverged.epoch}, "
@@ -259,10 +261,7 @@ def main(argv: Optional[Sequence[str]] = None, default_data_dir: Optional[Path] 
                   isinstance(interrupted, TrainingInterrupted) else "\ninterrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
-        rank = "" if world is None or world.size == 1 else f"rank {world.rank}: "
-        print(f"{rank}error: {error}", file=sys.stderr)
-        if world is not None and world.size > 1:
-            world.abort(2)  # the other ranks may be waiting for this one
+        report_error(error, world)
         return 2
     except BaseException:
         if world is None or world.size == 1:
@@ -273,6 +272,28 @@ def main(argv: Optional[Sequence[str]] = None, default_data_dir: Optional[Path] 
     if accuracy is not None:
         print(f"test accuracy: {accuracy:.4f}")
     return 0
+
+
+def report_error(error: Exception, world) -> None:
+    """Print ``error`` for the user on standard error.
+
+    In a job of several ranks, a :class:`~cnn.distributed.JobRefused` is raised on every rank at
+    once: rank 0 prints each distinct message once and no rank leaves before it is printed. Any
+    other error is one rank's alone and ends the whole job, whose other ranks may be waiting
+    for this one."""
+    if world is None or world.size == 1:
+        print(f"error: {error}", file=sys.stderr)
+    elif isinstance(error, JobRefused):
+        messages = world.gather(str(error))
+        if world.is_root:
+            distinct = list(dict.fromkeys(messages))
+            for message in distinct:
+                rank = "" if len(distinct) == 1 else f"rank {messages.index(message)}: "
+                print(f"{rank}error: {message}", file=sys.stderr, flush=True)
+        world.barrier()
+    else:
+        print(f"rank {world.rank}: error: {error}", file=sys.stderr)
+        world.abort(2)
 
 
 def join_world():

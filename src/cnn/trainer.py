@@ -21,6 +21,7 @@ import cnn_ext
 from cnn._checks import check_instance, check_int, describe
 from cnn.augment import Transform
 from cnn.checkpoint import load_checkpoint, save_checkpoint
+from cnn.distributed import DistributedSteps, JobRefused
 from cnn.memory import NotEnoughMemory, check_training_memory
 from cnn.layers.base import layers_with_rng
 from cnn.models.sequential import Sequential
@@ -133,7 +134,6 @@ class Trainer:
         if world is None:
             self.steps = LocalSteps()
         else:
-            from cnn.distributed import DistributedSteps
             self.steps = DistributedSteps(world, self.seed)
         if not self.steps.is_root:
             self.log, self.progress = (lambda line: None), False
@@ -200,7 +200,7 @@ class Trainer:
         except NotEnoughMemory as error:
             shortage = error
         if self.steps.agree(shortage is not None):
-            raise shortage or ValueError(
+            raise shortage or JobRefused(
                 f"another process of the job has too little memory for one training step at "
                 f"batch_size={self.batch_size}; its message names a batch size that fits")
 

@@ -141,9 +141,12 @@ def test_ranks_that_built_different_models_all_fail_with_the_reason(tmp_path):
     command = ["-m", "cnn.train", *EPOCH_FLAGS, "--out", str(tmp_path), "--distributed"]
     started = time.perf_counter()
     finished = launch([command + ["--dtype", "float32"], command + ["--dtype", "float64"]])
-    assert finished.returncode != 0
-    assert "the ranks built different models" in finished.stderr
+    assert finished.returncode == 2
+    # Every rank refuses at once and ends normally; rank 0 prints the message, once. (An
+    # MPI_Abort could end the job before the message reached the terminal.)
+    assert finished.stderr.count("the ranks built different models") == 1, finished.stderr
     assert "float32" in finished.stderr and "float64" in finished.stderr
+    assert "MPI_Abort" not in finished.stdout + finished.stderr
     assert time.perf_counter() - started < HANG_SECONDS
 
 
@@ -182,6 +185,19 @@ def test_a_rank_short_of_memory_stops_every_rank_before_training(tmp_path):
     assert "NotEnoughMemory: batch_size=4 needs about" in finished.stderr  # rank 0's share of 8
     assert "another process of the job has too little memory" in finished.stderr
     assert time.perf_counter() - started < HANG_SECONDS
+
+
+def test_the_job_short_of_memory_on_one_rank_says_so_once_and_no_batch_fits(tmp_path):
+    def program(limit):
+        return ["-c", "import os, sys; " + (f"os.environ['CNN_EXT_MEMORY_LIMIT'] = '{limit}'; " if limit else "")
+                + f"from cnn.train import main; sys.exit(main({[*EPOCH_FLAGS, '--out', str(tmp_path), '--distributed']!r}))"]
+    finished = launch([program(None), program("1M")])  # rank 1 cannot hold a single sample
+    assert finished.returncode == 2
+    assert finished.stderr.count("rank 1: error: --batch-size 64 needs about") == 1, finished.stderr
+    assert "on each rank" in finished.stderr and "not even --batch-size 2 fits" in finished.stderr
+    assert finished.stderr.count("rank 0: error: another process of the job has too little") == 1
+    assert "MPI_Abort" not in finished.stdout + finished.stderr
+    assert not (tmp_path / "checkpoint.npz").exists()
 
 
 def test_a_rank_that_dies_ends_the_others(tmp_path):

@@ -90,6 +90,15 @@ def test_a_step_too_large_is_refused_naming_a_batch_size_that_fits():
     assert check_training_memory(model, optimizer, SAMPLE, refused.value.fitting, budget) is not None
 
 
+def test_a_step_that_fits_at_no_batch_size_says_so():
+    budget = MemoryBudget(0, "a test's empty budget")
+    with pytest.raises(NotEnoughMemory) as refused:
+        check_training_memory(LeNet(seed=0), SGD(lr=0.1), SAMPLE, 16, budget)
+    assert refused.value.fitting == 0
+    assert "not even batch_size=1 fits" in str(refused.value)
+    assert refused.value.what_fits("--batch-size ", ranks=3) == "not even --batch-size 3 fits"
+
+
 @pytest.mark.parametrize("name", sorted(READY_MODELS))
 def test_every_ready_models_default_batch_fits_a_laptop_of_8_gib(name):
     ready = READY_MODELS[name]
