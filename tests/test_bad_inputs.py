@@ -251,7 +251,7 @@ FILES = [
     (lambda tmp: LeNet(seed=0).save(tmp / "lenet.npz") or load_model(tmp), IsADirectoryError, ["'{tmp}'", "is a folder", "{tmp}/lenet.npz"]),
     (lambda tmp: LeNet(seed=0).save(tmp / "missing" / "lenet.npz"), FileNotFoundError, ["'{tmp}/missing/lenet.npz'", "folder", "does not exist", "os.makedirs"]),
     (lambda tmp: LeNet(seed=0).save(tmp), IsADirectoryError, ["'{tmp}'", "is a folder", "{tmp}/model.npz"]),
-    (lambda tmp: pickle.dump({"W1": np.zeros(3)}, open(tmp / "params.pkl", "wb")) or load_model(tmp / "params.pkl"), ValueError, ["params.pkl", "Python pickle", "never unpickles", "load_state_dict"]),
+    (lambda tmp: pickle.dump({"W1": np.zeros(3)}, open(tmp / "params.pkl", "wb")) or load_model(tmp / "params.pkl"), ValueError, ["params.pkl", "Python pickle", "cnn.book.load_params", "from_book_params"]),
     (lambda tmp: np.save(tmp / "w.npy", np.zeros(3)) or LeNet(seed=0).load(tmp / "w.npy"), ValueError, ["w.npy", ".npy array", "model.save"]),
     (lambda tmp: (tmp / "empty.npz").write_bytes(b"") or LeNet(seed=0).load(tmp / "empty.npz"), ValueError, ["empty.npz", "empty (0 bytes)"]),
 ]

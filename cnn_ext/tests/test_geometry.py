@@ -66,3 +66,11 @@ def test_choose_engine_routes_each_case(dtype, weight_shape, settings, backward,
     W = np.zeros(weight_shape, dtype)
     geometry = conv_geometry(x.shape, W.shape, **settings)
     assert choose_engine(x, W, geometry, backward) == engine
+
+
+@pytest.mark.parametrize("dtype, engine", [(np.float64, "unfold"), (np.float32, "direct")])
+def test_one_input_channel_in_one_group_is_an_ordinary_convolution(dtype, engine):
+    x, W = np.zeros((2, 1, 28, 28), dtype), np.zeros((30, 1, 5, 5), dtype)
+    geometry = conv_geometry(x.shape, W.shape)
+    assert choose_engine(x, W, geometry) == engine
+    assert choose_engine(x, W, geometry, backward=True) == engine

@@ -124,8 +124,9 @@ def read_npz(path: str | os.PathLike,
 #: The first bytes of files people mistake for ``.npz`` files, and what to do with each.
 _OTHER_FORMATS = (
     (b"\x80", "a Python pickle (the book's save_params writes params.pkl so), not an .npz file. "
-               "cnn-ext never unpickles a file, since unpickling can run any code; if you trust "
-               "it, read it with pickle.load and copy the arrays into a model with "
+               "Read a book network's weights with cnn.book.load_params(path), which runs no "
+               "code from the file, and build the model with DeepConvNet.from_book_params(path) "
+               "or SimpleConvNet.from_book_params(path); other arrays go into a model with "
                "model.load_state_dict({name: array})"),
     (b"\x93NUMPY", "a single .npy array, not an .npz file of named arrays; model.save writes "
                    "the .npz files cnn-ext reads"),

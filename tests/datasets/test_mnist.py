@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cnn.datasets import IdxFormatError, load_mnist
+from cnn.datasets import mnist as mnist_module
 from cnn.datasets.mnist import DATA_ENV_VAR, data_root, default_root
 from cnn_ext.tests.messages import check_message
 from idx_files import write_idx
@@ -94,6 +95,7 @@ def test_default_root_follows_the_environment(monkeypatch, tmp_path):
 
 def test_a_clone_reads_its_own_copy_when_the_cache_is_empty(monkeypatch, tmp_path):
     monkeypatch.delenv(DATA_ENV_VAR, raising=False)
+    monkeypatch.setattr(mnist_module, "INSTALLED_FROM_COPY", tmp_path / "installed" / "data" / "mnist")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     clone = tmp_path / "clone"
     (clone / "data").mkdir(parents=True)
@@ -113,6 +115,19 @@ def test_a_clone_reads_its_own_copy_when_the_cache_is_empty(monkeypatch, tmp_pat
     monkeypatch.delenv(DATA_ENV_VAR)
     (cache / "t10k-labels-idx1-ubyte.gz").unlink()
     assert data_root() == cache  # no clone here: the cache, where the missing file is downloaded
+
+
+def test_an_editable_install_reads_its_clones_copy_from_any_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv(DATA_ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    clone = tmp_path / "clone"
+    (clone / "data").mkdir(parents=True)
+    (clone / "data" / "mnist").symlink_to(MNIST_DIR)
+    monkeypatch.setattr(mnist_module, "INSTALLED_FROM_COPY", clone / "data" / "mnist")
+    monkeypatch.chdir(tmp_path)  # not a clone: a book chapter's folder, say
+    assert data_root() == MNIST_DIR.resolve()
+    monkeypatch.setattr(mnist_module, "INSTALLED_FROM_COPY", tmp_path / "site-packages" / "data" / "mnist")
+    assert data_root() == tmp_path / "cache" / "cnn-ext" / "mnist"
 
 
 def test_a_missing_file_names_every_way_to_the_data(tmp_path):

@@ -42,6 +42,8 @@ MIRRORS = (
 )
 #: Where a clone of the cnn-ext repository keeps its copy of the four files, from its root.
 REPOSITORY_COPY = Path("data") / "mnist"
+#: The copy of the clone this package runs from, when it is installed editable (src/cnn/...).
+INSTALLED_FROM_COPY = Path(__file__).resolve().parents[3] / REPOSITORY_COPY
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
@@ -90,13 +92,17 @@ def default_root() -> Path:
 
 def data_root() -> Path:
     """The directory :func:`load_mnist` reads without ``root``: ``$CNN_EXT_DATA`` if set; else the
-    user cache (:func:`default_root`) if it holds the four files; else, if the current
-    directory is a clone of cnn-ext whose ``data/mnist`` holds them, that copy (so that a clone
-    runs offline); else the user cache, where the missing files are downloaded."""
+    user cache (:func:`default_root`) if it holds the four files; else the ``data/mnist`` of a
+    clone of cnn-ext that holds them: the current directory's, or the clone this package runs
+    from (an editable install), so that a clone runs offline from any folder; else the user
+    cache, where the missing files are downloaded."""
     root = default_root()
-    if os.environ.get(DATA_ENV_VAR) or _holds_mnist(root) or not _holds_mnist(REPOSITORY_COPY):
+    if os.environ.get(DATA_ENV_VAR) or _holds_mnist(root):
         return root
-    return REPOSITORY_COPY.resolve()
+    for copy in (REPOSITORY_COPY, INSTALLED_FROM_COPY):
+        if _holds_mnist(copy):
+            return copy.resolve()
+    return root
 
 
 def _holds_mnist(directory: Path) -> bool:

@@ -8,11 +8,15 @@ import numpy as np
 
 from cnn.layers import Affine, Convolution, Dropout, Flatten, Pooling, Relu
 from cnn.losses import SoftmaxWithLoss
+from cnn.models.book_params import BookParams, copy_book_params, read_book_params
 from cnn.models.by_size import check_image_model_arguments, flat_features
 from cnn.models.sequential import Sequential
 
 #: The convolutions of DeepConvNet as (output channels, pad), a 2x2 max pooling after each pair.
 CONVOLUTIONS = ((16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1))
+#: The book's dropout ratio. Its Dropout scales by ``1 - ratio`` at test time where cnn-ext's
+#: scales by ``1 / (1 - ratio)`` in training: book weights are rescaled to match.
+BOOK_DROPOUT = 0.5
 
 
 class DeepConvNet(Sequential):
@@ -72,3 +76,33 @@ class DeepConvNet(Sequential):
             Dropout(0.5, seed=int(rng.integers(2 ** 63 - 1))),
         ]
         super().__init__(layers, SoftmaxWithLoss(), input_shape=(channels, height, width))
+
+    @classmethod
+    def from_book_params(cls, params: BookParams, dtype=np.float32) -> "DeepConvNet":
+        """The book's trained DeepConvNet as a cnn-ext model that predicts as the book's does.
+
+        Args:
+            params: the book network's ``params`` dict (``W1`` ... ``W8``, ``b1`` ... ``b8``),
+                or the path of the ``deep_convnet_params.pkl`` its ``save_params`` wrote
+                (read by :func:`cnn.book.load_params`, which runs no code from the file).
+            dtype: float32 (default: cnn-ext's fast kernels) or float64.
+
+        The book's Dropout multiplies by 0.5 at test time, after the first affine layer's ReLU
+        and after the last affine layer; cnn-ext's passes values unchanged at test time. So
+        ``W8`` is scaled by 0.25 and ``b8`` by 0.5, and the scores equal the book's.
+
+        Example:
+            >>> model = DeepConvNet.from_book_params("deep_convnet_params.pkl")  # doctest: +SKIP
+        """
+        params = read_book_params(params)
+        first, last = np.shape(params.get("W1", ())), np.shape(params.get("W8", ()))
+        if len(first) != 4 or len(last) != 2:
+            raise ValueError(f"params must hold the book's DeepConvNet weights: W1 of shape "
+                             f"(16, channels, 3, 3) and W8 of shape (50, classes), got W1 "
+                             f"{first} and W8 {last}")
+        model = cls(num_classes=last[1], input_shape=(first[1], 28, 28), seed=0, dtype=dtype)
+        keep = 1.0 - BOOK_DROPOUT
+        rescaled = {**params, "W8": np.asarray(params["W8"]) * keep * keep,
+                    "b8": np.asarray(params["b8"]) * keep}
+        copy_book_params(model, rescaled, "DeepConvNet")
+        return model

@@ -8,6 +8,7 @@ import numpy as np
 
 from cnn.layers import Affine, Convolution, Flatten, Pooling, Relu
 from cnn.losses import SoftmaxWithLoss
+from cnn.models.book_params import BookParams, copy_book_params, read_book_params
 from cnn.models.by_size import check_image_model_arguments, flat_features
 from cnn.models.sequential import Sequential
 
@@ -50,3 +51,34 @@ class SimpleConvNet(Sequential):
             Affine.create(hidden, num_classes, rng=rng, dtype=dtype),
         ]
         super().__init__(layers, SoftmaxWithLoss(), input_shape=(channels, height, width))
+
+    @classmethod
+    def from_book_params(cls, params: BookParams, dtype=np.float32) -> "SimpleConvNet":
+        """The book's trained SimpleConvNet as a cnn-ext model that predicts as the book's does.
+
+        Args:
+            params: the book network's ``params`` dict (``W1``, ``b1`` of the convolution,
+                ``W2``, ``b2``, ``W3``, ``b3`` of the affine layers), or the path of the
+                ``params.pkl`` its ``save_params`` wrote (read by :func:`cnn.book.load_params`).
+            dtype: float32 (default: cnn-ext's fast kernels) or float64.
+
+        The sizes come from the arrays: filters and their size from ``W1``, the hidden units
+        from ``W2``, the classes from ``W3``; the images are square, of the side whose pooled
+        convolution gives ``W2``'s rows.
+
+        Example:
+            >>> model = SimpleConvNet.from_book_params("params.pkl")  # doctest: +SKIP
+        """
+        params = read_book_params(params)
+        shapes = [np.shape(params.get(key, ())) for key in ("W1", "W2", "W3")]
+        if [len(shape) for shape in shapes] != [4, 2, 2]:
+            raise ValueError(f"params must hold the book's SimpleConvNet weights: W1 (filters, "
+                             f"channels, size, size), W2 (features, hidden), W3 (hidden, "
+                             f"classes), got shapes {shapes}")
+        (filters, channels, filter_size, _), (features, hidden), (_, classes) = shapes
+        pooled_side = int(round(np.sqrt(features / filters)))
+        side = 2 * pooled_side + filter_size - 1
+        model = cls(num_classes=classes, input_shape=(channels, side, side), filters=filters,
+                    filter_size=filter_size, hidden=hidden, seed=0, dtype=dtype)
+        copy_book_params(model, params, "SimpleConvNet")
+        return model

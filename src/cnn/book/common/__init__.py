@@ -1,0 +1,8 @@
+"""The book's ``common`` package on cnn-ext: ``layers``, ``functions``, ``gradient``, ``util``,
+``optimizer``, ``trainer``, ``multi_layer_net`` and ``multi_layer_net_extend``, with the
+book's names, signatures and arithmetic. ``python -m cnn.book SCRIPT`` makes a book program's
+``import common.layers`` (and the others) resolve to these modules."""
+
+#: The modules a book program may import as ``common.<name>``.
+MODULES = ("functions", "gradient", "util", "layers", "optimizer", "trainer", "multi_layer_net",
+           "multi_layer_net_extend")
