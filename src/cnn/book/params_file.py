@@ -26,6 +26,8 @@ ARRAY_REBUILDERS = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
 }
+#: Protocol 2 pickles (Python 2's) write bytes as ``_codecs.encode(text, 'latin1')``.
+BYTES_FROM_TEXT = ("_codecs", "encode")
 #: The kinds of array accepted: booleans, integers, unsigned integers and floats.
 NUMERIC_KINDS = "buif"
 
@@ -33,6 +35,13 @@ NUMERIC_KINDS = "buif"
 class BookParamsError(ValueError):
     """The file is not a book ``params.pkl``: not a pickle, or a pickle of something other
     than a dict of numeric arrays."""
+
+
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    """``_codecs.encode`` as protocol 2 uses it, for Latin-1 only (no other codec runs)."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise BookParamsError(f"it encodes text with {encoding!r}, not as protocol 2 writes bytes")
+    return text.encode("latin1")
 
 
 def _resolve(module: str, name: str):
@@ -49,6 +58,8 @@ class _ArrayUnpickler(pickle.Unpickler):
     """An unpickler that rebuilds NumPy arrays and plain Python values, and nothing else."""
 
     def find_class(self, module: str, name: str):
+        if (module, name) == BYTES_FROM_TEXT:
+            return _latin1_bytes
         if (module, name) not in ARRAY_REBUILDERS:
             raise BookParamsError(f"it names {module}.{name}, which a file of NumPy arrays "
                                   f"never needs; it was not called")

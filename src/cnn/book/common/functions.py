@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The book's programs reach ``np`` through ``from common.functions import *`` (the book's
+#: module has no ``__all__``), so ``np`` is exported too.
 __all__ = ["identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad",
-           "softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss"]
+           "softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss", "np"]
 
 #: Added to a probability before its logarithm, so that a zero gives a large loss, not inf.
 LOG_EPSILON = 1e-7

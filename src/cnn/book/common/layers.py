@@ -20,11 +20,18 @@ from __future__ import annotations
 import numpy as np
 
 import cnn_ext
-from cnn.book.common.functions import cross_entropy_error, sigmoid, softmax
+from cnn.book.common.functions import (cross_entropy_error, identity_function,
+                                      relu, relu_grad, sigmoid, sigmoid_grad, softmax,
+                                      softmax_loss, step_function, sum_squared_error)
+from cnn.book.common.util import col2im, im2col
 from cnn.book.precision import to_compute, to_master
 
+#: ``from common.layers import *`` also gives what the book's module imports: ``np``, the
+#: functions of :mod:`cnn.book.common.functions`, ``im2col`` and ``col2im``.
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization",
-           "Convolution", "Pooling"]
+           "Convolution", "Pooling", "identity_function", "step_function", "sigmoid",
+           "sigmoid_grad", "relu", "relu_grad", "softmax", "sum_squared_error",
+           "cross_entropy_error", "softmax_loss", "im2col", "col2im", "np"]
 
 #: Added to the variance before its square root in batch normalization (the book's 10e-7).
 BATCH_NORM_EPSILON = 10e-7

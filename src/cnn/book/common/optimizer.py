@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+#: ``np`` too: the book's programs use it after ``from common.optimizer import *`` alone.
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "np"]
 
 #: Added to a square root in a denominator, so that a zero history divides safely.
 EPSILON = 1e-7
