@@ -1,23 +1,8 @@
-"""Plain-loop references written for the tests of cnn.book: convolution, max pooling and a
-numerical gradient, slow and obvious."""
+"""Plain-loop references written for the tests of cnn.book: the book's max pooling (a padded
+zero can win) and a numerical gradient, slow and obvious. (The convolution by loops is
+``cnn_ext.tests.naive.cross_correlation_loops``.)"""
 
 import numpy as np
-
-
-def convolve(x, W, b, stride, pad):
-    """Cross-correlation by loops over every output entry. x (N, C, H, W), W (F, C, k, k)."""
-    x = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    count, _, height, width = x.shape
-    filters, _, kh, kw = W.shape
-    out_h, out_w = (height - kh) // stride + 1, (width - kw) // stride + 1
-    out = np.empty((count, filters, out_h, out_w))
-    for n in range(count):
-        for f in range(filters):
-            for i in range(out_h):
-                for j in range(out_w):
-                    window = x[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                    out[n, f, i, j] = np.sum(window * W[f]) + b[f]
-    return out
 
 
 def max_pool(x, size_h, size_w, stride, pad):

@@ -8,7 +8,8 @@ import cnn.layers
 from cnn.book import compute_dtype, set_compute_dtype
 from cnn.book.common import functions, layers, util
 from cnn.book.common.gradient import numerical_gradient
-from references import convolve, max_pool, numeric_gradient
+from cnn_ext.tests.naive import cross_correlation_loops as convolve
+from references import max_pool, numeric_gradient
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """cnn.book.load_params: a book params.pkl read without running code from it, hostile and
 broken pickles refused with BookParamsError; the models built from such weights."""
 
-import io
 import os
 import pickle
 import pickletools

@@ -39,6 +39,15 @@ class LayeredNet:
     last_layer: SoftmaxWithLoss
     layers: "OrderedDict"
 
+    def _sized(self, input_size, hidden_size_list, output_size, weight_init_std,
+               weight_decay_lambda):
+        """Keep the sizes and the decay, and draw ``params`` (see :func:`initial_params`)."""
+        self.input_size, self.output_size = input_size, output_size
+        self.hidden_size_list = hidden_size_list
+        self.hidden_layer_num = len(hidden_size_list)
+        self.weight_decay_lambda = weight_decay_lambda
+        self.params = initial_params([input_size, *hidden_size_list, output_size], weight_init_std)
+
     def predict(self, x, train_flg=False):
         for layer in self.layers.values():
             x = self._forward(layer, x, train_flg)

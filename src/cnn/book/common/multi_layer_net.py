@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from cnn.book.common._layered_net import LayeredNet, initial_params
+from cnn.book.common._layered_net import LayeredNet
 from cnn.book.common.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 
 __all__ = ["MultiLayerNet"]
@@ -35,11 +35,7 @@ class MultiLayerNet(LayeredNet):
     def __init__(self, input_size, hidden_size_list, output_size, activation='relu',
                  weight_init_std='relu', weight_decay_lambda=0):
         activation_layer = check_activation(activation)
-        self.input_size, self.output_size = input_size, output_size
-        self.hidden_size_list = hidden_size_list
-        self.hidden_layer_num = len(hidden_size_list)
-        self.weight_decay_lambda = weight_decay_lambda
-        self.params = initial_params([input_size, *hidden_size_list, output_size], weight_init_std)
+        self._sized(input_size, hidden_size_list, output_size, weight_init_std, weight_decay_lambda)
         self.layers = OrderedDict()
         for index in range(1, self.hidden_layer_num + 1):
             self.layers[f"Affine{index}"] = Affine(self.params[f"W{index}"], self.params[f"b{index}"])

@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from cnn.book.common._layered_net import LayeredNet, initial_params
+from cnn.book.common._layered_net import LayeredNet
 from cnn.book.common.layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss
 from cnn.book.common.multi_layer_net import check_activation
 
@@ -34,12 +34,8 @@ class MultiLayerNetExtend(LayeredNet):
                  weight_init_std='relu', weight_decay_lambda=0, use_dropout=False,
                  dropout_ration=0.5, use_batchnorm=False):
         activation_layer = check_activation(activation)
-        self.input_size, self.output_size = input_size, output_size
-        self.hidden_size_list = hidden_size_list
-        self.hidden_layer_num = len(hidden_size_list)
+        self._sized(input_size, hidden_size_list, output_size, weight_init_std, weight_decay_lambda)
         self.use_dropout, self.use_batchnorm = use_dropout, use_batchnorm
-        self.weight_decay_lambda = weight_decay_lambda
-        self.params = initial_params([input_size, *hidden_size_list, output_size], weight_init_std)
         self.layers = OrderedDict()
         for index, size in enumerate(hidden_size_list, start=1):
             self.layers[f"Affine{index}"] = Affine(self.params[f"W{index}"], self.params[f"b{index}"])

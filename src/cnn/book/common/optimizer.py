@@ -34,29 +34,28 @@ class Momentum:
         self.lr, self.momentum = lr, momentum
         self.v = None
 
-    def update(self, params, grads):
+    def _velocity(self, params):
         if self.v is None:
             self.v = _zeros_like_each(params)
+        return self.v
+
+    def update(self, params, grads):
+        v = self._velocity(params)
         for key in params:
-            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
-            params[key] += self.v[key]
+            v[key] = self.momentum * v[key] - self.lr * grads[key]
+            params[key] += v[key]
 
 
-class Nesterov:
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient, in the form that updates the parameters directly."""
 
-    def __init__(self, lr=0.01, momentum=0.9):
-        self.lr, self.momentum = lr, momentum
-        self.v = None
-
     def update(self, params, grads):
-        if self.v is None:
-            self.v = _zeros_like_each(params)
+        v = self._velocity(params)
         for key in params:
-            params[key] += self.momentum * self.momentum * self.v[key]
+            params[key] += self.momentum * self.momentum * v[key]
             params[key] -= (1 + self.momentum) * self.lr * grads[key]
-            self.v[key] *= self.momentum
-            self.v[key] -= self.lr * grads[key]
+            v[key] *= self.momentum
+            v[key] -= self.lr * grads[key]
 
 
 class AdaGrad:
@@ -66,28 +65,31 @@ class AdaGrad:
         self.lr = lr
         self.h = None
 
-    def update(self, params, grads):
+    def _history(self, params):
         if self.h is None:
             self.h = _zeros_like_each(params)
+        return self.h
+
+    def update(self, params, grads):
+        h = self._history(params)
         for key in params:
-            self.h[key] += grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + EPSILON)
+            h[key] += grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(h[key]) + EPSILON)
 
 
-class RMSprop:
+class RMSprop(AdaGrad):
     """RMSprop: like AdaGrad, with a history ``h`` that decays by ``decay_rate`` each step."""
 
     def __init__(self, lr=0.01, decay_rate=0.99):
-        self.lr, self.decay_rate = lr, decay_rate
-        self.h = None
+        super().__init__(lr)
+        self.decay_rate = decay_rate
 
     def update(self, params, grads):
-        if self.h is None:
-            self.h = _zeros_like_each(params)
+        h = self._history(params)
         for key in params:
-            self.h[key] *= self.decay_rate
-            self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + EPSILON)
+            h[key] *= self.decay_rate
+            h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(h[key]) + EPSILON)
 
 
 class Adam:

@@ -20,8 +20,10 @@ class Trainer:
 
     Args:
         network: the network to train.
-        x_train, t_train: training samples and labels.
-        x_test, t_test: test samples and labels, evaluated after each epoch and at the end.
+        x_train: training samples.
+        t_train: their labels (class indices or one-hot rows).
+        x_test: test samples, evaluated after each epoch and at the end.
+        t_test: their labels.
         epochs: passes over the training set (each of ``train_size / mini_batch_size`` steps).
         mini_batch_size: samples per step.
         optimizer: ``'SGD'``, ``'Momentum'``, ``'Nesterov'``, ``'AdaGrad'``, ``'RMSprop'`` or

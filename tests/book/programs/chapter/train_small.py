@@ -2,7 +2,6 @@
 import sys, os
 sys.path.append(os.pardir)
 import pickle
-import numpy as np
 import matplotlib.pyplot as plt
 from dataset.mnist import load_mnist
 from common.trainer import Trainer
