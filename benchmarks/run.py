@@ -26,18 +26,13 @@ import cnn_ext
 import kernels
 import layers
 import model as model_py
+from timing import cpu_name
 
 HERE = Path(__file__).resolve().parent
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_name()
     try:
         import torch
         torch_version = torch.__version__

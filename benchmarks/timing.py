@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows of it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def median_seconds(function: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:
