@@ -108,6 +108,8 @@ def test_arguments_reach_the_program_and_options_anywhere_before_a_double_dash(t
     (["missing.py"], ["SCRIPT", "no such file", "missing.py"]),
     (["--seed", "-1", "echo.py"], ["--seed", "2**32 - 1", "-1"]),
     (["--seed", "x", "echo.py"], ["--seed", "invalid int value", "'x'"]),
+    (["--figures", "echo.py", "echo.py"], ["--figures must name a folder", "the file echo.py"]),
+    ([], ["required", "script"]),
 ])
 def test_bad_command_lines_are_refused_naming_the_argument(tmp_path, arguments, words):
     (tmp_path / "echo.py").write_text("print('ran')\n")

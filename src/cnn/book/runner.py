@@ -125,6 +125,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not 0 <= options.seed < 2 ** 32:
             parser.error(f"--seed must be between 0 and 2**32 - 1, got {options.seed}")
         np.random.seed(options.seed)
+    if options.figures is not None and options.figures.exists() and not options.figures.is_dir():
+        parser.error(f"--figures must name a folder (made if missing), got the file "
+                     f"{options.figures}")
     if options.float32:
         set_compute_dtype(np.float32)
     _prepare_figures(options.figures)
