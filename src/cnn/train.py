@@ -176,11 +176,11 @@ def run(args, world=None) -> Optional[float]:
         ranks = 1 if world is None else world.size
         refusal = JobRefused if ranks > 1 else ValueError  # the ranks refuse together
         raise refusal(f"--batch-size {args.batch_size} needs about {format_size(short.needed)} "
-                         f"for one training step of {type(model).__name__}"
-                         + (" on each rank" if ranks > 1 else "")
-                         + f", more than this process may take ({short.describe_budget()}): "
-                           f"{short.what_fits('--batch-size ', ranks)}, or pass "
-                           f"--no-memory-check to train anyway") from None
+                      f"for one training step of {type(model).__name__}"
+                      + (" on each rank" if ranks > 1 else "")
+                      + f", more than this process may take ({short.describe_budget()}): "
+                        f"{short.what_fits('--batch-size ', ranks)}, or pass "
+                        f"--no-memory-check to train anyway") from None
     except LossDiverged as diverged:
         raise FloatingPointError(f"the loss became {diverged.loss} at epoch {diverged.epoch}, "
                                  f"step {diverged.step}; training stopped. Try a smaller learning "

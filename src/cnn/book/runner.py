@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pkgutil
 import runpy
 import sys
 import time
@@ -35,8 +36,10 @@ def alias_book_packages() -> None:
     :mod:`cnn.book`'s modules in ``sys.modules``, where ``import`` looks before any folder."""
     for name, package in BOOK_PACKAGES.items():
         sys.modules[name] = package
-        for module in package.MODULES:
-            sys.modules[f"{name}.{module}"] = importlib.import_module(f"{package.__name__}.{module}")
+        for module in pkgutil.iter_modules(package.__path__):
+            if not module.name.startswith("_"):
+                sys.modules[f"{name}.{module.name}"] = importlib.import_module(
+                    f"{package.__name__}.{module.name}")
 
 
 def _headless() -> bool:

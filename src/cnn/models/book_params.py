@@ -8,6 +8,8 @@ from typing import Mapping, Union
 
 import numpy as np
 
+from cnn.book.params_file import load_params
+
 BookParams = Union[Mapping[str, np.ndarray], str, os.PathLike]
 
 
@@ -17,7 +19,6 @@ def read_book_params(params: BookParams) -> Mapping[str, np.ndarray]:
     if isinstance(params, Mapping):
         return params
     if isinstance(params, (str, os.PathLike)):
-        from cnn.book import load_params
         return load_params(params)
     raise TypeError(f"params must be the book's dict of arrays (W1, b1, ...) or the path of its "
                     f"params.pkl, got {type(params).__name__}")

@@ -3,6 +3,3 @@
 book's names, signatures and arithmetic. ``python -m cnn.book SCRIPT`` makes a book program's
 ``import common.layers`` (and the others) resolve to these modules."""
 
-#: The modules a book program may import as ``common.<name>``.
-MODULES = ("functions", "gradient", "util", "layers", "optimizer", "trainer", "multi_layer_net",
-           "multi_layer_net_extend")

@@ -262,9 +262,9 @@ class Pooling:
         return out
 
     def backward(self, dout):
-        padded_shape = self._padded(self.x[:1, :1]).shape[2:]
-        dx = cnn_ext.maxpool_backward(to_compute(dout), self.arg_max,
-                                      self.x.shape[:2] + padded_shape, self.pool_h,
+        count, channels, height, width = self.x.shape
+        padded_shape = (count, channels, height + 2 * self.pad, width + 2 * self.pad)
+        dx = cnn_ext.maxpool_backward(to_compute(dout), self.arg_max, padded_shape, self.pool_h,
                                       self.pool_w, self.stride)
         if self.pad:
             dx = dx[:, :, self.pad:-self.pad, self.pad:-self.pad]
