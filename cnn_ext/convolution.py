@@ -1,13 +1,13 @@
 """A whole convolution, forward and backward, each thread working through a slice of the batch.
 
 Three engines behind one contract, each splitting the batch over the kernel threads and
-allocating nothing of the batch's size besides the results; :func:`choose_engine` routes. For
-float32 with stride 1, the direct kernels of the instruction set in use
+allocating nothing of the batch's size besides the results; :func:`choose_engine` routes. With
+stride 1, the direct kernels of the instruction set in use
 (``cnn_ext.engines.direct.engine``, chosen by ``cnn_ext.engines.direct.dispatch``) read the zero-padded images themselves
 and keep tiles of outputs in registers. A depthwise convolution (one group per input channel)
 goes to the depthwise kernels (``cnn_ext.engines.depthwise``), which slide each channel's filters
-over it. Everything else (float64, strides above 1, groups, dilation, pads that differ between
-sides or axes, and an input gradient with a pad of at least the filter size) goes through the
+over it. Everything else (strides above 1, groups, dilation, pads that differ between sides or
+axes, and an input gradient with a pad of at least the filter size) goes through the
 unfold engine (``cnn_ext.engines.unfold``): blocks of unfolded columns in cache and matrix
 products.
 """
@@ -45,7 +45,7 @@ def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
     """The engine that computes this convolution (``backward``: its gradients): the one place
     that routes.
 
-    - ``"direct"``: float32, stride 1, one group, no dilation, one pad on every side; for the
+    - ``"direct"``: float32 or float64, stride 1, one group, no dilation, one pad on every side; for the
       gradients also a pad below the filter size, since the input gradient pads the output
       gradient by ``filter - 1 - pad``. dW and db take the same route with or without dx, so
       that they do not depend on ``input_grad``.
@@ -55,7 +55,7 @@ def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
     - ``"unfold"``: everything else.
     """
     (top, bottom), (left, right) = geometry.pad
-    if (x.dtype == np.float32 and geometry.plain and geometry.stride == (1, 1)
+    if (geometry.plain and geometry.stride == (1, 1)
             and top == bottom == left == right
             and (not backward or top < min(geometry.filter_h, geometry.filter_w))):
         return "direct"

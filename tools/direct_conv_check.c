@@ -40,8 +40,8 @@ static int check(ptrdiff_t n_images, ptrdiff_t channels, ptrdiff_t height, ptrdi
                  ptrdiff_t out_channels, ptrdiff_t filter, ptrdiff_t pad, unsigned seed) {
     /* The output's size by the stride-1 formula, as cnn_ext.geometry gives it to the kernels. */
     ptrdiff_t out_h = height + 2 * pad - filter + 1, out_w = width + 2 * pad - filter + 1;
-    conv_geometry g = make_geometry(channels, height, width, out_channels, filter, filter, pad, pad,
-                                    out_h, out_w);
+    conv_geometry g = make_geometry_f32(channels, height, width, out_channels, filter, filter, pad, pad,
+                                        out_h, out_w);
     ptrdiff_t taps = g.taps, outputs = n_images * out_channels * g.out_h * g.out_w;
     unsigned state = seed;
     float *x = random_floats((size_t)(n_images * channels * height * width), &state);
@@ -54,8 +54,8 @@ static int check(ptrdiff_t n_images, ptrdiff_t channels, ptrdiff_t height, ptrdi
     double *want_out = calloc((size_t)outputs, sizeof(double));
     double *want_dweights = calloc((size_t)(out_channels * taps), sizeof(double));
     double *want_dbias = calloc((size_t)out_channels, sizeof(double));
-    ptrdiff_t block = dw_images_per_block(&g, n_images);
-    ptrdiff_t floats = forward_scratch_floats(&g), backward = backward_scratch_floats(&g, block);
+    ptrdiff_t block = dw_images_per_block_f32(&g, n_images);
+    ptrdiff_t floats = forward_scratch_size_f32(&g), backward = backward_scratch_size_f32(&g, block);
     float *scratch = malloc((size_t)(floats > backward ? floats : backward) * sizeof(float));
     ptrdiff_t *offsets = malloc((size_t)taps * sizeof(ptrdiff_t));
 
@@ -76,8 +76,8 @@ static int check(ptrdiff_t n_images, ptrdiff_t channels, ptrdiff_t height, ptrdi
                     want_out[at] = sum;
                     want_dbias[o] += dout[at];
                 }
-    direct_forward(x, n_images, &g, weights, bias, out, scratch, offsets);
-    direct_weight_gradient(x, dout, n_images, &g, dweights, dbias, scratch, offsets);
+    direct_forward_f32(x, n_images, &g, weights, bias, 0, out, scratch, offsets);
+    direct_weight_gradient_f32(x, dout, n_images, &g, dweights, dbias, scratch, offsets);
     double forward_error = worst_error(out, want_out, (size_t)outputs);
     double gradient_error = worst_error(dweights, want_dweights, (size_t)(out_channels * taps));
     double bias_error = worst_error(dbias, want_dbias, (size_t)out_channels);

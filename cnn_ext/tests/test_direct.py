@@ -1,5 +1,5 @@
-"""The direct convolution kernels of every instruction-set path this CPU supports, against the
-float64 reference and the unfold engine: odd sizes, channel counts that are not multiples of
+"""The direct convolution kernels of every instruction-set path this CPU supports, float32 and
+float64, against the float64 reference and the unfold engine: odd sizes, channel counts that are not multiples of
 the vector width, one channel, batch 1, pads 0 to filter - 1 (and wider for the forward
 pass), 1x1 to 7x7 and rectangular filters; the adjoint identities; hypothesis properties;
 and the choice of a path."""
@@ -22,8 +22,9 @@ from cnn_ext.engines.direct.dispatch import SIMD_PATHS, choose_path, kernels_for
 from cnn_ext.tests.test_engine import reference_conv
 
 PATHS = supported_paths()
-# Sums of up to a few thousand float32 products: relative to the largest value.
-RELATIVE = 2e-5
+# Sums of up to a few thousand products, relative to the largest value: float32's rounding, and
+# float64's (its unit roundoff is 1.1e-16; a sum of k products errs by at most about k of them).
+RELATIVE = {np.float32: 2e-5, np.float64: 1e-12}
 
 # (N, C, H, W, out channels, filter_h, filter_w, pad)
 CASES = [
@@ -52,18 +53,18 @@ def case_id(case):
     return f"x{n}x{c}x{h}x{w}-oc{oc}-f{fh}x{fw}-p{pad}"
 
 
-def problem(case, rng):
+def problem(case, rng, dtype=np.float32):
     n, c, h, w, oc, fh, fw, pad = case
-    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
-    W = rng.standard_normal((oc, c, fh, fw)).astype(np.float32)
-    b = rng.standard_normal(oc).astype(np.float32)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    W = rng.standard_normal((oc, c, fh, fw)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype)
     return x, W, b, pad
 
 
-def assert_close(got, expected, what):
+def assert_close(got, expected, what, dtype=np.float32):
     scale = max(float(np.abs(expected).max()), 1e-6)
-    assert got.dtype == np.float32 and got.shape == expected.shape, what
-    assert_allclose(got, expected, rtol=0, atol=RELATIVE * scale, err_msg=what)
+    assert got.dtype == dtype and got.shape == expected.shape, what
+    assert_allclose(got, expected, rtol=0, atol=RELATIVE[dtype] * scale, err_msg=what)
 
 
 @pytest.fixture(params=PATHS)
@@ -71,26 +72,32 @@ def kernels(request):
     return kernels_for(request.param)
 
 
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
 @pytest.mark.parametrize("case", CASES + FORWARD_ONLY, ids=case_id)
-def test_forward_equals_the_float64_reference(case, kernels, rng):
-    x, W, b, pad = problem(case, rng)
+def test_forward_equals_the_float64_reference(case, kernels, dtype, rng):
+    x, W, b, pad = problem(case, rng, dtype)
     expected, _ = reference_conv(x.astype(np.float64), W.astype(np.float64), b.astype(np.float64), 1, pad)
-    assert_close(_direct_engine.forward(x, W, b, conv_geometry(x.shape, W.shape, 1, pad), kernels), expected, "out")
+    geometry = conv_geometry(x.shape, W.shape, 1, pad)
+    assert_close(_direct_engine.forward(x, W, b, geometry, kernels), expected, "out", dtype)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_gradients_equal_the_float64_reference_and_the_unfold_engine(case, kernels, rng):
-    x, W, b, pad = problem(case, rng)
+def test_gradients_equal_the_float64_reference_and_the_unfold_engine(case, kernels, dtype, rng):
+    x, W, b, pad = problem(case, rng, dtype)
     expected_out, gradients = reference_conv(x.astype(np.float64), W.astype(np.float64),
                                              b.astype(np.float64), 1, pad)
-    dout = rng.standard_normal(expected_out.shape).astype(np.float32)
+    dout = rng.standard_normal(expected_out.shape).astype(dtype)
     dx, dW, db = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), True, kernels)
     geometry = conv_geometry(x.shape, W.shape, 1, pad)
     unfolded = _unfold_engine.backward(x, W, dout, geometry, input_grad=True)
     for name, got, expected, second in zip(("dx", "dW", "db"), (dx, dW, db),
                                            gradients(dout.astype(np.float64)), unfolded):
-        assert_close(got, expected, name)
-        assert_close(got, second.astype(np.float64), f"{name} against the unfold engine")
+        assert_close(got, expected, name, dtype)
+        assert_close(got, second.astype(np.float64), f"{name} against the unfold engine", dtype)
     no_dx, dW_only, db_only = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), False, kernels)
     assert no_dx is None
     np.testing.assert_array_equal(dW_only, dW)
@@ -98,47 +105,51 @@ def test_gradients_equal_the_float64_reference_and_the_unfold_engine(case, kerne
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_the_gradients_are_adjoint_to_the_forward_pass(case, kernels, rng):
+def test_the_gradients_are_adjoint_to_the_forward_pass(case, kernels, dtype, rng):
     """<conv(x), dout> = <x, dx> = <W, dW> for the bias-free convolution."""
-    x, W, _, pad = problem(case, rng)
-    zero = np.zeros(W.shape[0], np.float32)
+    x, W, _, pad = problem(case, rng, dtype)
+    zero = np.zeros(W.shape[0], dtype)
     out = _direct_engine.forward(x, W, zero, conv_geometry(x.shape, W.shape, 1, pad), kernels).astype(np.float64)
-    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dout = rng.standard_normal(out.shape).astype(dtype)
     dx, dW, db = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), True, kernels)
     product = np.sum(out * dout)
     scale = np.sum(np.abs(out) * np.abs(dout))
-    assert abs(np.sum(x.astype(np.float64) * dx) - product) <= 1e-5 * scale
-    assert abs(np.sum(W.astype(np.float64) * dW) - product) <= 1e-5 * scale
-    assert_allclose(db, dout.sum(axis=(0, 2, 3), dtype=np.float64), rtol=1e-5, atol=1e-4)
+    tolerance = RELATIVE[dtype] / 2
+    assert abs(np.sum(x.astype(np.float64) * dx) - product) <= tolerance * scale
+    assert abs(np.sum(W.astype(np.float64) * dW) - product) <= tolerance * scale
+    assert_allclose(db, dout.sum(axis=(0, 2, 3), dtype=np.float64), rtol=tolerance,
+                    atol=tolerance * 10)
 
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 3), channels=st.integers(1, 9), out_channels=st.integers(1, 9),
        height=st.integers(1, 12), width=st.integers(1, 20), filter_h=st.integers(1, 5),
        filter_w=st.integers(1, 5), pad=st.integers(0, 4), path=st.sampled_from(PATHS),
-       seed=st.integers(0, 2 ** 16))
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2 ** 16))
 def test_direct_kernels_property(n, channels, out_channels, height, width, filter_h, filter_w, pad,
-                                 path, seed):
+                                 path, dtype, seed):
     if filter_h > height + 2 * pad or filter_w > width + 2 * pad:
         return  # no window fits: conv2d refuses it before any kernel runs
     rng = np.random.default_rng(seed)
-    x, W, b, pad = problem((n, channels, height, width, out_channels, filter_h, filter_w, pad), rng)
+    x, W, b, pad = problem((n, channels, height, width, out_channels, filter_h, filter_w, pad), rng,
+                           dtype)
     kernels = kernels_for(path)
     expected, gradients = reference_conv(x.astype(np.float64), W.astype(np.float64),
                                          b.astype(np.float64), 1, pad)
-    assert_close(_direct_engine.forward(x, W, b, conv_geometry(x.shape, W.shape, 1, pad), kernels), expected, "out")
+    geometry = conv_geometry(x.shape, W.shape, 1, pad)
+    assert_close(_direct_engine.forward(x, W, b, geometry, kernels), expected, "out", dtype)
     if pad < min(filter_h, filter_w):
-        dout = rng.standard_normal(expected.shape).astype(np.float32)
+        dout = rng.standard_normal(expected.shape).astype(dtype)
         got = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), True, kernels)
-        # Each gradient is a sum of products, which may cancel to almost nothing: float32's error
+        # Each gradient is a sum of products, which may cancel to almost nothing: the rounding error
         # is bounded by the same sum over the products' magnitudes, not by the result's size.
         _, magnitudes = reference_conv(np.abs(x).astype(np.float64), np.abs(W).astype(np.float64),
                                        b.astype(np.float64), 1, pad)
         for name, value, reference, bound in zip(("dx", "dW", "db"), got, gradients(dout.astype(np.float64)),
                                                  magnitudes(np.abs(dout).astype(np.float64))):
-            assert value.dtype == np.float32 and value.shape == reference.shape, name
-            assert_allclose(value, reference, rtol=0, atol=RELATIVE * max(float(bound.max()), 1e-6),
-                            err_msg=name)
+            assert value.dtype == dtype and value.shape == reference.shape, name
+            assert_allclose(value, reference, rtol=0,
+                            atol=RELATIVE[dtype] * max(float(bound.max()), 1e-6), err_msg=name)
 
 
 def test_views_and_non_contiguous_inputs_give_the_results_of_their_copies(rng):

@@ -1,4 +1,5 @@
-"""The direct engine: float32 convolutions with stride 1 by the kernels of one instruction set.
+"""The direct engine: float32 and float64 convolutions with stride 1 by the kernels of one
+instruction set.
 
 One call into compiled code per thread and pass (``cnn_ext/engines/direct/kernels.pxi`` over
 ``cnn_ext/engines/direct/direct_conv.h``): it pads the thread's images itself, computes
@@ -24,18 +25,20 @@ from cnn_ext.geometry import ConvGeometry
 
 def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
             kernels=None) -> np.ndarray:
-    """``conv2d_forward`` of checked float32 arrays with stride 1 and one pad on every side."""
+    """``conv2d_forward`` of checked float32 or float64 arrays with stride 1 and one pad on every
+    side."""
     kernels = kernels or dispatch.kernels
     pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
     out_channels, _, filter_h, filter_w = W.shape
-    out = np.empty((n_images, out_channels, geometry.out_h, geometry.out_w), dtype=np.float32)
-    floats, offsets = kernels.forward_scratch(channels, height, width, out_channels, filter_h,
-                                              filter_w, pad, pad, geometry.out_h, geometry.out_w)
+    out = np.empty((n_images, out_channels, geometry.out_h, geometry.out_w), dtype=x.dtype)
+    elements, offsets = kernels.forward_scratch(x.dtype == np.float64, channels, height, width,
+                                                out_channels, filter_h, filter_w, pad, pad,
+                                                geometry.out_h, geometry.out_w)
 
     def work(start: int, stop: int) -> None:
-        kernels.forward(x[start:stop], W, b, pad, pad, out[start:stop],
-                        scratch("direct", (floats,), np.float32),
+        kernels.forward(x[start:stop], W, b, pad, pad, False, out[start:stop],
+                        scratch("direct", (elements,), x.dtype),
                         scratch("direct offsets", (offsets,), np.intp))
 
     for_image_slices(n_images, out.size * W[0].size, work)
@@ -44,25 +47,25 @@ def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
 
 def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeometry,
              input_grad: bool, kernels=None) -> tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
-    """``conv2d_backward`` of checked float32 arrays with stride 1 and one pad on every side,
-    below the filter size."""
+    """``conv2d_backward`` of checked float32 or float64 arrays with stride 1 and one pad on every
+    side, below the filter size."""
     kernels = kernels or dispatch.kernels
     pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
     out_channels, _, filter_h, filter_w = W.shape
     # dx is the forward convolution of the padded dout with these filters: turned, channels swapped.
     turned = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)) if input_grad else None
-    dx = np.empty(x.shape, dtype=np.float32) if input_grad else None
+    dx = np.empty(x.shape, dtype=x.dtype) if input_grad else None
 
     def work(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        dweights = np.zeros((out_channels, W[0].size), dtype=np.float32)
-        dbias = np.zeros(out_channels, dtype=np.float32)
-        floats, offsets = kernels.backward_scratch(channels, height, width, out_channels,
-                                                   filter_h, filter_w, pad, pad, geometry.out_h,
-                                                   geometry.out_w, stop - start, input_grad)
+        dweights = np.zeros((out_channels, W[0].size), dtype=x.dtype)
+        dbias = np.zeros(out_channels, dtype=x.dtype)
+        elements, offsets = kernels.backward_scratch(
+            x.dtype == np.float64, channels, height, width, out_channels, filter_h, filter_w, pad,
+            pad, geometry.out_h, geometry.out_w, stop - start, input_grad)
         kernels.backward(x[start:stop], dout[start:stop], filter_h, filter_w, pad, pad,
                          dweights, dbias, turned, None if dx is None else dx[start:stop],
-                         scratch("direct", (floats,), np.float32),
+                         scratch("direct", (elements,), x.dtype),
                          scratch("direct offsets", (offsets,), np.intp))
         return dweights, dbias
 

@@ -1,0 +1,192 @@
+/* The direct kernels for one element type, written once: direct_conv.h includes this file twice,
+ * with `real` float and then double, the vector operations and VLEN of that type, and TYPED(name)
+ * giving each function and table its type's suffix (_f32, _f64). Read direct_conv.h first. */
+
+/* The output's size (out_h, out_w) comes from the caller, which has it from the one output-size
+ * formula of cnn_ext.geometry; the kernels derive only their own layout from it. */
+static conv_geometry TYPED(make_geometry)(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
+                                          ptrdiff_t out_channels, ptrdiff_t filter_h,
+                                          ptrdiff_t filter_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
+                                          ptrdiff_t out_h, ptrdiff_t out_w) {
+    conv_geometry g;
+    g.channels = channels; g.height = height; g.width = width; g.out_channels = out_channels;
+    g.filter_h = filter_h; g.filter_w = filter_w; g.pad_h = pad_h; g.pad_w = pad_w;
+    g.padded_h = height + 2 * pad_h;
+    g.padded_w = width + 2 * pad_w;
+    g.plane = g.padded_h * g.padded_w;
+    g.out_h = out_h;
+    g.out_w = out_w;
+    g.positions = g.out_h * g.padded_w;
+    g.wide = round_up(g.positions, VLEN);
+    g.image = channels * g.plane;
+    g.slack = g.wide - g.positions + filter_w + VLEN;
+    g.taps = channels * filter_h * filter_w;
+    g.oc_padded = round_up(out_channels, FWD_MR);
+    g.dw_rows = round_up(out_channels, DW_MR);
+    return g;
+}
+
+/* Copy image (C, H, W) into its padded planes; the border is zero. Rows are short (8 to 28
+ * values here), so plain loops, which the compiler vectorises, beat a memcpy call per row. */
+static void TYPED(pad_image)(const real *image, const conv_geometry *g, real *padded) {
+    const ptrdiff_t border = g->pad_h * g->padded_w, right = g->padded_w - g->pad_w - g->width;
+    for (ptrdiff_t c = 0; c < g->channels; c++) {
+        real *target = padded + c * g->plane;
+        for (ptrdiff_t i = 0; i < border; i++) *target++ = 0;
+        for (ptrdiff_t ih = 0; ih < g->height; ih++) {
+            const real *row = image + (c * g->height + ih) * g->width;
+            for (ptrdiff_t i = 0; i < g->pad_w; i++) *target++ = 0;
+            for (ptrdiff_t i = 0; i < g->width; i++) *target++ = row[i];
+            for (ptrdiff_t i = 0; i < right; i++) *target++ = 0;
+        }
+        for (ptrdiff_t i = 0; i < border; i++) *target++ = 0;
+    }
+}
+
+/* ---- forward ---------------------------------------------------------------------------- */
+
+ROWS_UP_TO(FWD_MR, DEFINE_FORWARD_TILES)
+
+typedef void (*TYPED(forward_tile))(const real *, const ptrdiff_t *, ptrdiff_t, const real *,
+                                    const real *, real *, ptrdiff_t);
+
+/* FORWARD_TILES[MR][NV] */
+static const TYPED(forward_tile) TYPED(FORWARD_TILES)[FWD_MR + 1][FWD_NV + 1] = {
+    {NULL}, ROWS_UP_TO(FWD_MR, FORWARD_TILE_ROW)};
+
+/* Elements of scratch direct_forward needs, and how many offsets. */
+static ptrdiff_t TYPED(forward_scratch_size)(const conv_geometry *g) {
+    return g->image + g->slack + g->oc_padded * g->wide + g->oc_padded * g->taps + g->oc_padded;
+}
+
+/* out (n, OC, out_h, out_w) = conv(x (n, C, H, W), weights (OC, C, filter_h, filter_w)) + bias,
+ * bias (OC,) or NULL for none; with `relu` nonzero, max(that, 0) instead (a NaN stays NaN), written
+ * as the outputs leave the wide grid, so the activation costs no pass of its own. */
+static void TYPED(direct_forward)(const real *x, ptrdiff_t n_images, const conv_geometry *g,
+                                  const real *weights, const real *bias, int relu, real *out,
+                                  real *scratch, ptrdiff_t *offsets) {
+    real *padded = scratch;
+    real *wide_out = padded + g->image + g->slack;
+    real *packed = wide_out + g->oc_padded * g->wide;
+    real *bias_padded = packed + g->oc_padded * g->taps;
+    const ptrdiff_t tile = FWD_NV * VLEN;
+
+    memset(padded + g->image, 0, (size_t)g->slack * sizeof(real));
+    for (ptrdiff_t block = 0; block < g->oc_padded; block += FWD_MR)
+        for (ptrdiff_t t = 0; t < g->taps; t++)
+            for (int m = 0; m < FWD_MR; m++)
+                packed[block * g->taps + t * FWD_MR + m] =
+                    block + m < g->out_channels ? weights[(block + m) * g->taps + t] : 0;
+    for (ptrdiff_t oc = 0; oc < g->oc_padded; oc++)
+        bias_padded[oc] = bias != NULL && oc < g->out_channels ? bias[oc] : 0;
+    tap_offsets(g, offsets);
+
+    for (ptrdiff_t n = 0; n < n_images; n++) {
+        TYPED(pad_image)(x + n * g->channels * g->height * g->width, g, padded);
+        for (ptrdiff_t block = 0; block < g->out_channels; block += FWD_MR) {
+            const real *w = packed + block * g->taps;
+            real *rows = wide_out + block * g->wide;
+            int channels = g->out_channels - block < FWD_MR ? (int)(g->out_channels - block) : FWD_MR;
+            ptrdiff_t q = 0;
+            for (; q + tile <= g->wide; q += tile)
+                TYPED(FORWARD_TILES)[channels][FWD_NV](padded + q, offsets, g->taps, w,
+                                                       bias_padded + block, rows + q, g->wide);
+            if (q < g->wide)
+                TYPED(FORWARD_TILES)[channels][(g->wide - q) / VLEN](
+                    padded + q, offsets, g->taps, w, bias_padded + block, rows + q, g->wide);
+        }
+        real *target = out + n * g->out_channels * g->out_h * g->out_w;
+        for (ptrdiff_t oc = 0; oc < g->out_channels; oc++)
+            for (ptrdiff_t oh = 0; oh < g->out_h; oh++) {
+                const real *row = wide_out + oc * g->wide + oh * g->padded_w;
+                if (relu)
+                    for (ptrdiff_t ow = 0; ow < g->out_w; ow++) {
+                        real value = row[ow];
+                        *target++ = value <= 0 ? 0 : value;
+                    }
+                else
+                    for (ptrdiff_t ow = 0; ow < g->out_w; ow++) *target++ = row[ow];
+            }
+    }
+}
+
+/* ---- weight and bias gradients ----------------------------------------------------------- */
+
+static ptrdiff_t TYPED(dw_images_per_block)(const conv_geometry *g, ptrdiff_t n_images) {
+    ptrdiff_t per_image = (g->image + g->dw_rows * g->wide) * (ptrdiff_t)sizeof(real);
+    ptrdiff_t block = DW_BLOCK_BYTES / per_image;
+    if (block < 1) block = 1;
+    return block < n_images ? block : n_images;
+}
+
+static ptrdiff_t TYPED(backward_scratch_size)(const conv_geometry *g, ptrdiff_t block) {
+    return block * (g->image + g->dw_rows * g->wide) + g->slack;
+}
+
+/* The output gradient of one image on the wide grid (zero at the dropped positions and in the
+ * padded channels), and its sum per channel added to dbias. */
+static void TYPED(widen_gradient)(const real *dout, const conv_geometry *g, real *wide,
+                                  real *dbias) {
+    const ptrdiff_t dropped = g->padded_w - g->out_w;
+    for (ptrdiff_t oc = 0; oc < g->dw_rows; oc++) {
+        real *target = wide + oc * g->wide;
+        real total = 0;
+        for (ptrdiff_t oh = 0; oh < g->out_h && oc < g->out_channels; oh++) {
+            const real *row = dout + (oc * g->out_h + oh) * g->out_w;
+            for (ptrdiff_t ow = 0; ow < g->out_w; ow++) {
+                total += row[ow];
+                *target++ = row[ow];
+            }
+            for (ptrdiff_t i = 0; i < dropped; i++) *target++ = 0;
+        }
+        for (real *end = wide + (oc + 1) * g->wide; target < end;) *target++ = 0;
+        if (oc < g->out_channels) dbias[oc] += total;
+    }
+}
+
+ROWS_UP_TO(DW_MR, DEFINE_WEIGHT_GRADIENT_TILES)
+
+typedef void (*TYPED(weight_gradient_tile))(const real *, const real *, ptrdiff_t,
+                                            const conv_geometry *, const ptrdiff_t *, ptrdiff_t,
+                                            ptrdiff_t, real *);
+
+/* WEIGHT_GRADIENT_TILES[MR][NT] */
+static const TYPED(weight_gradient_tile) TYPED(WEIGHT_GRADIENT_TILES)[DW_MR + 1][DW_NT + 1] = {
+    {NULL}, ROWS_UP_TO(DW_MR, WEIGHT_GRADIENT_TILE_ROW)};
+
+/* dweights (OC, C * filter_h * filter_w) and dbias (OC,) += the gradients over these images.
+ * Blocks of images are padded and widened into scratch (a block stays in the L2 cache);
+ * within a block, groups of images keep a channel tile's gradient rows in L1 while every tap
+ * block reads them, and each tile's vector sums are reduced once per group. */
+static void TYPED(direct_weight_gradient)(const real *x, const real *dout, ptrdiff_t n_images,
+                                          const conv_geometry *g, real *dweights, real *dbias,
+                                          real *scratch, ptrdiff_t *offsets) {
+    ptrdiff_t block = TYPED(dw_images_per_block)(g, n_images);
+    ptrdiff_t group = DW_GROUP_BYTES / (DW_MR * g->wide * (ptrdiff_t)sizeof(real));
+    real *padded = scratch;                          /* block images, then the slack */
+    real *wide = padded + block * g->image + g->slack;
+    if (group < 1) group = 1;
+    tap_offsets(g, offsets);
+    for (ptrdiff_t first = 0; first < n_images; first += block) {
+        ptrdiff_t count = n_images - first < block ? n_images - first : block;
+        for (ptrdiff_t b = 0; b < count; b++) {
+            ptrdiff_t n = first + b;
+            TYPED(pad_image)(x + n * g->channels * g->height * g->width, g, padded + b * g->image);
+            TYPED(widen_gradient)(dout + n * g->out_channels * g->out_h * g->out_w, g,
+                                  wide + b * g->dw_rows * g->wide, dbias);
+        }
+        memset(padded + count * g->image, 0, (size_t)g->slack * sizeof(real));
+        for (ptrdiff_t start = 0; start < count; start += group) {
+            ptrdiff_t members = count - start < group ? count - start : group;
+            for (ptrdiff_t oc0 = 0; oc0 < g->out_channels; oc0 += DW_MR) {
+                ptrdiff_t rows = g->out_channels - oc0 < DW_MR ? g->out_channels - oc0 : DW_MR;
+                for (ptrdiff_t t0 = 0; t0 < g->taps; t0 += DW_NT) {
+                    ptrdiff_t taps = g->taps - t0 < DW_NT ? g->taps - t0 : DW_NT;
+                    TYPED(WEIGHT_GRADIENT_TILES)[rows][taps](
+                        padded + start * g->image, wide + start * g->dw_rows * g->wide, members,
+                        g, offsets, oc0, t0, dweights);
+                }
+            }
+        }
+    }
+}
