@@ -47,8 +47,9 @@ extensions = [
         include_dirs=[numpy.get_include(), DIRECT],
         depends=INCLUDED,
     )
-    for name in ("loops.im2col", "loops.pool", "loops.activations", "engines.unfold_loops",
-                 "engines.depthwise_loops", "engines.direct.cpu", "runtime.memory", "_build_info")
+    for name in ("loops.im2col", "loops.pool", "loops.activations", "loops.batchnorm",
+                 "engines.unfold_loops", "engines.depthwise_loops", "engines.direct.cpu",
+                 "runtime.memory", "_build_info")
 ]
 
 

@@ -1,5 +1,5 @@
-"""Compiled kernels for convolution and pooling: im2col, col2im, max-pool and a blocked
-convolution engine.
+"""Compiled kernels for convolution, pooling and batch normalization: im2col, col2im, max-pool,
+batch normalization and a blocked convolution engine.
 
 >>> import numpy as np, cnn_ext
 >>> x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
@@ -22,6 +22,7 @@ except ModuleNotFoundError as missing:  # a source folder without its compiled m
 from cnn_ext.engines.direct.dispatch import simd_path
 from cnn_ext.runtime.threads import get_num_threads, set_num_threads
 from cnn_ext.convolution import conv2d_backward, conv2d_forward
+from cnn_ext.batchnorm import batchnorm_backward, batchnorm_forward
 from cnn_ext.kernels import (col2im, im2col, maxpool, maxpool_backward, maxpool_forward,
                              output_size, relu, relu_backward)
 from cnn_ext.scope import cached_memory, engine_scope, release_cached_memory
@@ -49,6 +50,7 @@ def _installed_version() -> str:
 __version__ = _installed_version()
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
-           "relu_backward", "conv2d_forward", "conv2d_backward", "output_size", "engine_scope",
+           "relu_backward", "conv2d_forward", "conv2d_backward", "batchnorm_forward",
+           "batchnorm_backward", "output_size", "engine_scope",
            "cached_memory", "release_cached_memory", "get_num_threads", "set_num_threads",
            "simd_path", "BOUNDS_CHECKED", "test", "__version__"]

@@ -72,11 +72,6 @@ def kernels(request):
     return kernels_for(request.param)
 
 
-@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
-def dtype(request):
-    return request.param
-
-
 @pytest.mark.parametrize("case", CASES + FORWARD_ONLY, ids=case_id)
 def test_forward_equals_the_float64_reference(case, kernels, dtype, rng):
     x, W, b, pad = problem(case, rng, dtype)

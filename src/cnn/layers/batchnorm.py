@@ -1,4 +1,5 @@
-"""Batch normalization over the batch (and, for images, the spatial axes)."""
+"""Batch normalization over the batch (and, for images, the spatial axes), by the compiled
+kernels of ``cnn_ext.batchnorm``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Optional
 
 import numpy as np
 
+import cnn_ext
 from cnn._checks import check_float, check_input, check_weight
 from cnn.layers.base import Layer
 
@@ -54,9 +56,7 @@ class BatchNormalization(Layer):
         self.add_param("beta", beta)
         self.add_buffer("running_mean", running_mean.copy())
         self.add_buffer("running_var", running_var.copy())
-        self.x_shape = None
-        self.normalized = None
-        self.std = None
+        self.x = self.mean = self.var = None
 
     @staticmethod
     def _like_gamma(gamma: np.ndarray, name: str, array) -> np.ndarray:
@@ -74,35 +74,26 @@ class BatchNormalization(Layer):
         if x.shape[1] != features:
             raise ValueError(f"BatchNormalization: expected input of shape (N, {features}) or "
                              f"(N, {features}, H, W), got shape {x.shape}")
-        rows = self._to_rows(x)  # (samples, features)
         running_mean, running_var = self.buffers
         if train:
-            mean = rows.mean(axis=0)
-            centered = rows - mean
-            var = (centered ** 2).mean(axis=0)
+            out, mean, var = cnn_ext.batchnorm_forward(x, gamma, beta, self.eps)
             running_mean[...] = self.momentum * running_mean + (1 - self.momentum) * mean
             running_var[...] = self.momentum * running_var + (1 - self.momentum) * var
+            # The backward pass needs only the input and the batch's statistics.
+            self.x, self.mean, self.var = x, mean, var
         else:
-            centered = rows - running_mean
-            var = running_var
-        std = np.sqrt(var + x.dtype.type(self.eps))
-        normalized = centered / std
-        # Inference keeps nothing: its backward would need the running statistics' formula.
-        self.x_shape, self.std, self.normalized = (x.shape, std, normalized) if train else (None,) * 3
-        return self._from_rows(gamma * normalized + beta, x.shape)
+            out, _, _ = cnn_ext.batchnorm_forward(x, gamma, beta, self.eps, running_mean,
+                                                  running_var)
+            # Inference keeps nothing: its backward would need the running statistics' formula.
+            self.x = self.mean = self.var = None
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check_dout(dout, self.x_shape)
+        self._check_dout(dout, self.x.shape)
         gamma, _ = self.params
-        dout = self._to_rows(dout)
-        # As the array's dtype: NumPy 1.x would turn float32 / (an int past 65535) into float64.
-        samples = dout.dtype.type(dout.shape[0])
-        self.grads[0][...] = (dout * self.normalized).sum(axis=0)
-        self.grads[1][...] = dout.sum(axis=0)
-        dnormalized = dout * gamma
-        dx = (dnormalized - dnormalized.mean(axis=0)
-              - self.normalized * (dnormalized * self.normalized).sum(axis=0) / samples) / self.std
-        return self._from_rows(dx, self.x_shape)
+        dx, self.grads[0][...], self.grads[1][...] = cnn_ext.batchnorm_backward(
+            dout, self.x, gamma, self.mean, self.var, self.eps)
+        return dx
 
     def output_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The sample's own shape, ``(features,)`` or ``(features, H, W)``."""
@@ -111,16 +102,6 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization needs {features} channels, ({features},) or "
                              f"({features}, H, W), gets {tuple(sample_shape)}")
         return tuple(sample_shape)
-
-    def _to_rows(self, x: np.ndarray) -> np.ndarray:
-        """(N, D) stays; (N, C, H, W) becomes (N*H*W, C)."""
-        return x if x.ndim == 2 else x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
-
-    def _from_rows(self, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        if len(shape) == 2:
-            return rows
-        n_images, channels, height, width = shape
-        return rows.reshape(n_images, height, width, channels).transpose(0, 3, 1, 2)
 
     def config(self) -> dict:
         return {"momentum": self.momentum, "eps": self.eps}
