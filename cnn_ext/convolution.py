@@ -1,8 +1,10 @@
 """A whole convolution, forward and backward, each thread working through a slice of the batch.
 
-Three engines behind one contract, each splitting the batch over the kernel threads and
-allocating nothing of the batch's size besides the results; :func:`choose_engine` routes. With
-stride 1, the direct kernels of the instruction set in use
+Four engines behind one contract, each splitting the batch over the kernel threads and
+allocating nothing of the batch's size besides the results; :func:`choose_engine` routes. The
+3x3 float32 convolutions with stride 1 and at least 16 channels on both sides go to Winograd's
+F(2x2, 3x3) (``cnn_ext.engines.direct.winograd``; its weight gradient is the direct kernels').
+With stride 1, the direct kernels of the instruction set in use
 (``cnn_ext.engines.direct.engine``, chosen by ``cnn_ext.engines.direct.dispatch``) read the zero-padded images themselves
 and keep tiles of outputs in registers. A depthwise convolution (one group per input channel)
 goes to the depthwise kernels (``cnn_ext.engines.depthwise``), which slide each channel's filters
@@ -14,16 +16,44 @@ products.
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import Optional
 
 import numpy as np
 
 from cnn_ext.engines import depthwise, unfold
 from cnn_ext.engines.direct import engine as direct
+from cnn_ext.engines.direct import winograd
 from cnn_ext._checks import check_float_array
 from cnn_ext.geometry import ConvGeometry, conv_geometry
+from cnn_ext.kernels import relu as relu_in_place
 
-__all__ = ["conv2d_forward", "conv2d_backward", "choose_engine"]
+__all__ = ["conv2d_forward", "conv2d_backward", "choose_engine", "WINOGRAD_ENV_VAR",
+           "WINOGRAD_MIN_CHANNELS"]
+
+#: The environment variable that forces Winograd's use: ``auto`` (the default: the rule of
+#: :func:`choose_engine`), ``always`` (every convolution it can compute) or ``never``.
+WINOGRAD_ENV_VAR = "CNN_EXT_WINOGRAD"
+#: Winograd runs when both the input and the output have at least this many channels. Below, its
+#: transforms cost more than the products they save: measured on AMD EPYC (Zen 4), batch 100,
+#: one thread, 1 -> 16 channels took 2.0x (AVX-512) and 2.8x (AVX2) the direct kernels' time,
+#: while 16 -> 16 to 64 -> 64 took 0.68-1.11x and 0.62-1.02x (benchmarks in the performance
+#: guide).
+WINOGRAD_MIN_CHANNELS = 16
+
+
+def _winograd_setting() -> str:
+    """``CNN_EXT_WINOGRAD`` read once: auto, always or never (anything else warns: auto)."""
+    value = os.environ.get(WINOGRAD_ENV_VAR, "").strip().lower() or "auto"
+    if value not in ("auto", "always", "never"):
+        warnings.warn(f"{WINOGRAD_ENV_VAR}={value!r} is not one of auto, always, never; using auto",
+                      RuntimeWarning, stacklevel=2)
+        value = "auto"
+    return value
+
+
+_WINOGRAD = _winograd_setting()
 
 
 def _check_conv_arguments(x, W, stride, pad, dilation, groups):
@@ -36,8 +66,10 @@ def _check_conv_arguments(x, W, stride, pad, dilation, groups):
 
 
 #: The engines by name, each with ``forward(x, W, b, geometry)`` and
-#: ``backward(x, W, dout, geometry, input_grad)`` of checked arrays.
-ENGINES = {"direct": direct, "depthwise": depthwise, "unfold": unfold}
+#: ``backward(x, W, dout, geometry, input_grad)`` of checked arrays; the direct and Winograd
+#: engines' ``forward`` also take ``relu=True``, which applies the activation as they write.
+ENGINES = {"direct": direct, "winograd": winograd, "depthwise": depthwise, "unfold": unfold}
+FUSED_RELU = ("direct", "winograd")
 
 
 def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
@@ -45,6 +77,9 @@ def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
     """The engine that computes this convolution (``backward``: its gradients): the one place
     that routes.
 
+    - ``"winograd"``: what the direct kernels take below, with float32, 3x3 filters and a pad
+      of at most 2, when both sides have at least :data:`WINOGRAD_MIN_CHANNELS` channels
+      (``CNN_EXT_WINOGRAD=always``: whatever their number; ``never``: none).
     - ``"direct"``: float32 or float64, stride 1, one group, no dilation, one pad on every side; for the
       gradients also a pad below the filter size, since the input gradient pads the output
       gradient by ``filter - 1 - pad``. dW and db take the same route with or without dx, so
@@ -58,13 +93,19 @@ def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
     if (geometry.plain and geometry.stride == (1, 1)
             and top == bottom == left == right
             and (not backward or top < min(geometry.filter_h, geometry.filter_w))):
+        if (_WINOGRAD != "never" and x.dtype == np.float32
+                and (geometry.filter_h, geometry.filter_w) == (3, 3) and top <= 2
+                and (_WINOGRAD == "always"
+                     or min(x.shape[1], W.shape[0]) >= WINOGRAD_MIN_CHANNELS)):
+            return "winograd"
         return "direct"
     if geometry.groups == x.shape[1] > 1 and W.shape[1] == 1:
         return "depthwise"
     return "unfold"
 
 
-def conv2d_forward(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1) -> np.ndarray:
+def conv2d_forward(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1,
+                   relu: bool = False) -> np.ndarray:
     """Convolution (cross-correlation) of a batch of images, bias included.
 
     Args:
@@ -79,6 +120,9 @@ def conv2d_forward(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1) -> np.
         groups: the channels split into this many groups, each convolved with its own
             ``OC // groups`` filters; ``groups == C`` is a depthwise convolution (with
             ``OC // C`` filters per channel, the channel multiplier).
+        relu: return ``max(out, 0)`` instead (a NaN stays NaN), computed as the direct and
+            Winograd kernels write their outputs (a pass over memory saved); the other engines
+            apply it after.
 
     Returns:
         out, shape (N, OC, out_h, out_w), C-contiguous, with
@@ -98,7 +142,11 @@ def conv2d_forward(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1) -> np.
     if b.dtype != x.dtype or b.shape != (out_channels,):
         raise ValueError(f"b must have shape ({out_channels},) and dtype {x.dtype}, "
                          f"got shape {b.shape} and dtype {b.dtype}")
-    return ENGINES[choose_engine(x, W, geometry)].forward(x, W, b, geometry)
+    name = choose_engine(x, W, geometry)
+    if name in FUSED_RELU:
+        return ENGINES[name].forward(x, W, b, geometry, relu=bool(relu))
+    out = ENGINES[name].forward(x, W, b, geometry)
+    return relu_in_place(out, inplace=True) if relu else out
 
 
 def conv2d_backward(x, W, dout, stride=1, pad=0, dilation=1, groups: int = 1,

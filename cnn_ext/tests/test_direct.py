@@ -206,3 +206,25 @@ def test_the_environment_variable_forces_a_path_or_warns(requested, tmp_path):
     else:  # a path this CPU lacks, or no path at all: the best one, with a warning
         assert result.stdout.strip() == PATHS[-1]
         assert "RuntimeWarning" in result.stderr and "CNN_EXT_SIMD" in result.stderr
+
+
+@pytest.mark.parametrize("case", [CASES[1], CASES[5], CASES[12]], ids=case_id)
+def test_the_fused_relu_is_the_relu_of_the_output(case, kernels, dtype, rng):
+    x, W, b, pad = problem(case, rng, dtype)
+    x[0, 0, 0, 0] = np.nan  # a NaN stays NaN through the activation
+    geometry = conv_geometry(x.shape, W.shape, 1, pad)
+    plain = _direct_engine.forward(x, W, b, geometry, kernels)
+    fused = _direct_engine.forward(x, W, b, geometry, kernels, relu=True)
+    np.testing.assert_array_equal(fused, np.where(plain <= 0, 0, plain))
+    assert np.isnan(fused).sum() == np.isnan(plain).sum() > 0
+
+
+@pytest.mark.parametrize("settings", [dict(stride=2, pad=1), dict(pad=1, groups=4), dict(pad=(1, 0))],
+                         ids=["unfold", "depthwise", "uneven-pad"])
+def test_engines_without_a_fused_relu_apply_it_after(settings, dtype, rng):
+    x = rng.standard_normal((2, 4, 9, 9)).astype(dtype)
+    W = rng.standard_normal((4, 4 // settings.get("groups", 1), 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    plain = cnn_ext.conv2d_forward(x, W, b, **settings)
+    np.testing.assert_array_equal(cnn_ext.conv2d_forward(x, W, b, relu=True, **settings),
+                                  np.maximum(plain, 0))

@@ -53,7 +53,27 @@ static inline void f32_store(float *p, f32_vec v) { _mm512_storeu_ps(p, v); }
 static inline f32_vec f32_set1(float x) { return _mm512_set1_ps(x); }
 static inline f32_vec f32_zero(void) { return _mm512_setzero_ps(); }
 static inline f32_vec f32_fma(f32_vec a, f32_vec b, f32_vec c) { return _mm512_fmadd_ps(a, b, c); }
+static inline f32_vec f32_add(f32_vec a, f32_vec b) { return _mm512_add_ps(a, b); }
+static inline f32_vec f32_sub(f32_vec a, f32_vec b) { return _mm512_sub_ps(a, b); }
 static inline float f32_sum(f32_vec v) { return _mm512_reduce_add_ps(v); }
+static inline f32_vec f32_relu(f32_vec v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+static inline void f32_store_first(float *p, f32_vec v, ptrdiff_t count) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1u), v);
+}
+static inline f32_vec f32_load_first(const float *p, ptrdiff_t count) {
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1u), p);
+}
+static inline void f32_deinterleave(f32_vec a, f32_vec b, f32_vec *even, f32_vec *odd) {
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                            28, 30);
+    *even = _mm512_permutex2var_ps(a, evens, b);
+    *odd = _mm512_permutex2var_ps(a, _mm512_add_epi32(evens, _mm512_set1_epi32(1)), b);
+}
+static inline void f32_interleave(f32_vec a, f32_vec b, f32_vec *low, f32_vec *high) {
+    const __m512i lows = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    *low = _mm512_permutex2var_ps(a, lows, b);
+    *high = _mm512_permutex2var_ps(a, _mm512_add_epi32(lows, _mm512_set1_epi32(8)), b);
+}
 #define F64_VLEN 8
 typedef __m512d f64_vec;
 static inline f64_vec f64_load(const double *p) { return _mm512_loadu_pd(p); }
@@ -79,6 +99,31 @@ static inline void f32_store(float *p, f32_vec v) { _mm256_storeu_ps(p, v); }
 static inline f32_vec f32_set1(float x) { return _mm256_set1_ps(x); }
 static inline f32_vec f32_zero(void) { return _mm256_setzero_ps(); }
 static inline f32_vec f32_fma(f32_vec a, f32_vec b, f32_vec c) { return _mm256_fmadd_ps(a, b, c); }
+static inline f32_vec f32_add(f32_vec a, f32_vec b) { return _mm256_add_ps(a, b); }
+static inline f32_vec f32_sub(f32_vec a, f32_vec b) { return _mm256_sub_ps(a, b); }
+static inline f32_vec f32_relu(f32_vec v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
+static inline void f32_store_first(float *p, f32_vec v, ptrdiff_t count) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(p, mask, v);
+}
+static inline f32_vec f32_load_first(const float *p, ptrdiff_t count) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_maskload_ps(p, mask);
+}
+static inline void f32_deinterleave(f32_vec a, f32_vec b, f32_vec *even, f32_vec *odd) {
+    /* Within 128-bit halves, then the 64-bit pairs put in order. */
+    __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    __m256 odds = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odds), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+static inline void f32_interleave(f32_vec a, f32_vec b, f32_vec *low, f32_vec *high) {
+    __m256 lows = _mm256_unpacklo_ps(a, b), highs = _mm256_unpackhi_ps(a, b);
+    *low = _mm256_permute2f128_ps(lows, highs, 0x20);
+    *high = _mm256_permute2f128_ps(lows, highs, 0x31);
+}
 static inline float f32_sum(f32_vec v) {
     __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     half = _mm_add_ps(half, _mm_movehl_ps(half, half));
@@ -120,6 +165,8 @@ typedef double f64_vec __attribute__((vector_size(32)));
     static inline void T##_store(real *p, T##_vec v) { memcpy(p, &v, sizeof v); }             \
     static inline T##_vec T##_set1(real x) { return (T##_vec){0} + x; }                       \
     static inline T##_vec T##_fma(T##_vec a, T##_vec b, T##_vec c) { return a * b + c; }      \
+    static inline T##_vec T##_add(T##_vec a, T##_vec b) { return a + b; }                    \
+    static inline T##_vec T##_sub(T##_vec a, T##_vec b) { return a - b; }                    \
     static inline real T##_sum(T##_vec v) {                                                    \
         real total = 0;                                                                        \
         for (int i = 0; i < VLEN; i++) total += v[i];                                          \
@@ -140,6 +187,14 @@ typedef struct { double lane[F64_VLEN]; } f64_vec;
         for (int i = 0; i < VLEN; i++) c.lane[i] += a.lane[i] * b.lane[i];                     \
         return c;                                                                              \
     }                                                                                          \
+    static inline T##_vec T##_add(T##_vec a, T##_vec b) {                                     \
+        for (int i = 0; i < VLEN; i++) a.lane[i] += b.lane[i];                                 \
+        return a;                                                                              \
+    }                                                                                          \
+    static inline T##_vec T##_sub(T##_vec a, T##_vec b) {                                     \
+        for (int i = 0; i < VLEN; i++) a.lane[i] -= b.lane[i];                                 \
+        return a;                                                                              \
+    }                                                                                          \
     static inline real T##_sum(T##_vec v) {                                                    \
         real total = 0;                                                                        \
         for (int i = 0; i < VLEN; i++) total += v.lane[i];                                     \
@@ -150,6 +205,43 @@ DEFINE_GENERIC_VECTOR(f32, float, F32_VLEN)
 DEFINE_GENERIC_VECTOR(f64, double, F64_VLEN)
 static inline f32_vec f32_zero(void) { return f32_set1(0.0f); }
 static inline f64_vec f64_zero(void) { return f64_set1(0.0); }
+/* Lane shuffles and partial stores, through memory: the compiler picks the instructions. */
+static inline f32_vec f32_relu(f32_vec v) {
+    float lanes[F32_VLEN];
+    f32_store(lanes, v);
+    for (int i = 0; i < F32_VLEN; i++) lanes[i] = lanes[i] < 0 ? 0.0f : lanes[i];
+    return f32_load(lanes);
+}
+static inline void f32_store_first(float *p, f32_vec v, ptrdiff_t count) {
+    memcpy(p, &v, (size_t)count * sizeof(float));
+}
+static inline f32_vec f32_load_first(const float *p, ptrdiff_t count) {
+    float lanes[F32_VLEN] = {0};
+    memcpy(lanes, p, (size_t)count * sizeof(float));
+    return f32_load(lanes);
+}
+static inline void f32_deinterleave(f32_vec a, f32_vec b, f32_vec *even, f32_vec *odd) {
+    float lanes[2 * F32_VLEN], evens[F32_VLEN], odds[F32_VLEN];
+    f32_store(lanes, a);
+    f32_store(lanes + F32_VLEN, b);
+    for (int i = 0; i < F32_VLEN; i++) {
+        evens[i] = lanes[2 * i];
+        odds[i] = lanes[2 * i + 1];
+    }
+    *even = f32_load(evens);
+    *odd = f32_load(odds);
+}
+static inline void f32_interleave(f32_vec a, f32_vec b, f32_vec *low, f32_vec *high) {
+    float first[F32_VLEN], second[F32_VLEN], lanes[2 * F32_VLEN];
+    f32_store(first, a);
+    f32_store(second, b);
+    for (int i = 0; i < F32_VLEN; i++) {
+        lanes[2 * i] = first[i];
+        lanes[2 * i + 1] = second[i];
+    }
+    *low = f32_load(lanes);
+    *high = f32_load(lanes + F32_VLEN);
+}
 /* x86-64's baseline has 16 registers of 16 bytes, and a vector here takes two. */
 #define FWD_MR 4
 #define FWD_NV 1
@@ -324,5 +416,7 @@ static void tap_offsets(const conv_geometry *g, ptrdiff_t *offsets) {
 #undef vec_zero
 #undef vec_fma
 #undef vec_sum
+
+#include "winograd.h"
 
 #endif

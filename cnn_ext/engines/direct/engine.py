@@ -23,10 +23,16 @@ from cnn_ext.runtime.workspace import scratch
 from cnn_ext.geometry import ConvGeometry
 
 
+def turned_filters(W: np.ndarray) -> np.ndarray:
+    """The filters of the input gradient, a forward convolution of the padded output gradient:
+    ``W`` (OC, C, fh, fw) turned 180 degrees with its channel axes swapped, (C, OC, fh, fw)."""
+    return np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+
+
 def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
-            kernels=None) -> np.ndarray:
+            kernels=None, relu: bool = False) -> np.ndarray:
     """``conv2d_forward`` of checked float32 or float64 arrays with stride 1 and one pad on every
-    side."""
+    side; with ``relu``, ``max(that, 0)``."""
     kernels = kernels or dispatch.kernels
     pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
@@ -37,7 +43,7 @@ def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
                                                 geometry.out_h, geometry.out_w)
 
     def work(start: int, stop: int) -> None:
-        kernels.forward(x[start:stop], W, b, pad, pad, False, out[start:stop],
+        kernels.forward(x[start:stop], W, b, pad, pad, relu, out[start:stop],
                         scratch("direct", (elements,), x.dtype),
                         scratch("direct offsets", (offsets,), np.intp))
 
@@ -53,8 +59,7 @@ def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeome
     pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
     out_channels, _, filter_h, filter_w = W.shape
-    # dx is the forward convolution of the padded dout with these filters: turned, channels swapped.
-    turned = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)) if input_grad else None
+    turned = turned_filters(W) if input_grad else None
     dx = np.empty(x.shape, dtype=x.dtype) if input_grad else None
 
     def work(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:

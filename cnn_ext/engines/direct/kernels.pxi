@@ -41,6 +41,16 @@ cdef extern from "direct_conv.h" nogil:
     void direct_weight_gradient_f64(const double *x, const double *dout, ptrdiff_t n_images,
                                     const conv_geometry *g, double *dweights, double *dbias,
                                     double *scratch, ptrdiff_t *offsets)
+    ctypedef struct winograd_geometry:
+        pass
+    winograd_geometry make_winograd_geometry(ptrdiff_t channels, ptrdiff_t height,
+                                             ptrdiff_t width, ptrdiff_t out_channels,
+                                             ptrdiff_t pad, ptrdiff_t out_h, ptrdiff_t out_w,
+                                             ptrdiff_t n_images)
+    ptrdiff_t winograd_scratch_floats(const winograd_geometry *g)
+    void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_geometry *g,
+                          const float *weights, const float *bias, int relu, float *out,
+                          float *scratch, ptrdiff_t *offsets)
 
 #: The instruction set these kernels were compiled for.
 INSTRUCTION_SET = CNN_SIMD_NAME.decode()
@@ -80,11 +90,43 @@ def forward_scratch(bint double, Py_ssize_t channels, Py_ssize_t height, Py_ssiz
     return forward_scratch_size(double, &g), g.taps
 
 
+def winograd_scratch(Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
+                     Py_ssize_t out_channels, Py_ssize_t pad, Py_ssize_t out_h, Py_ssize_t out_w,
+                     Py_ssize_t n_images):
+    """``(floats, offsets)``: the scratch :func:`winograd` needs for ``n_images`` images."""
+    cdef winograd_geometry g = make_winograd_geometry(channels, height, width, out_channels, pad,
+                                                      out_h, out_w, n_images)
+    return winograd_scratch_floats(&g), channels
+
+
+def winograd(
+    const float[:, :, :, ::1] x,  # IN (B, C, H, W)
+    const float[:, :, :, ::1] weights,  # IN (OC, C, 3, 3)
+    const float[::1] bias,  # IN (OC,), or None for none
+    Py_ssize_t pad,
+    bint relu,
+    float[:, :, :, ::1] out,  # OUT (B, OC, out_h, out_w)
+    float[::1] scratch,  # SCRATCH (winograd_scratch()[0],)
+    Py_ssize_t[::1] offsets,  # SCRATCH (winograd_scratch()[1],)
+):
+    """:func:`forward` of 3x3 filters by Winograd's F(2x2, 3x3) (float32 only)."""
+    cdef winograd_geometry g = make_winograd_geometry(x.shape[1], x.shape[2], x.shape[3],
+                                                      weights.shape[0], pad, out.shape[2],
+                                                      out.shape[3], x.shape[0])
+    cdef const float *bias_data = NULL
+    if bias is not None:
+        bias_data = &bias[0]
+    with nogil:
+        winograd_forward(&x[0, 0, 0, 0], x.shape[0], &g, &weights[0, 0, 0, 0], bias_data, relu,
+                         &out[0, 0, 0, 0], &scratch[0], <ptrdiff_t *>&offsets[0])
+
+
 def backward_scratch(bint double, Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
                      Py_ssize_t out_channels, Py_ssize_t filter_h, Py_ssize_t filter_w,
                      Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t out_h, Py_ssize_t out_w,
                      Py_ssize_t n_images, bint input_grad):
-    """``(elements, offsets)``: the scratch :func:`backward` needs for ``n_images`` images."""
+    """``(elements, offsets)``: the scratch :func:`backward` needs for ``n_images`` images
+    (with the input gradient by direct convolution)."""
     cdef conv_geometry g = geometry(double, channels, height, width, out_channels, filter_h,
                                     filter_w, pad_h, pad_w, out_h, out_w)
     cdef conv_geometry t

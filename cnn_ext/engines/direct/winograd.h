@@ -1,0 +1,262 @@
+/* Winograd's F(2x2, 3x3) convolution of float32 images with stride 1 (Lavin and Gray 2016).
+ *
+ * Included by direct_conv.h after the float kernels, whose vector operations and register tiles
+ * it reuses: the same instruction set, the same module. Read direct_conv.h first.
+ *
+ * The outputs are cut into tiles of 2x2; each reads a 4x4 patch d of the zero-padded image,
+ * overlapping its neighbours by two rows and columns. With the 3x3 filter g,
+ *
+ *     y = A^T [ (G g G^T) * (B^T d B) ] A          (* is the elementwise product of 4x4 arrays)
+ *
+ *     B^T = | 1  0 -1  0 |     G = |  1    0    0  |     A^T = | 1  1  1  0 |
+ *           | 0  1  1  0 |         | 1/2  1/2  1/2 |           | 0  1 -1 -1 |
+ *           | 0 -1  1  0 |         | 1/2 -1/2  1/2 |
+ *           | 0  1  0 -1 |         |  0    0    1  |
+ *
+ * so 4 outputs cost 16 multiplications per input channel instead of 36. Summed over the input
+ * channels, each of the 16 positions xi of the 4x4 arrays is a matrix product:
+ * M[xi] (OC x tiles) = U[xi] (OC x C) . V[xi] (C x tiles), with U the transformed filters and V
+ * the transformed patches. A call works through its images a chunk at a time (as many images
+ * as keep V and M within WINOGRAD_CHUNK_BYTES), in three stages:
+ *
+ * 1. input transform, one channel plane at a time: the plane is zero-padded, then for each row
+ *    of tiles the vertical half of B^T d B combines four rows over every column, those rows are
+ *    split into even and odd columns, and the horizontal half combines them so that consecutive
+ *    tiles of the row are consecutive lanes of a vector. V[xi][c] holds the chunk's tiles in
+ *    order (image, tile row, tile column); a vector that runs past the end of a tile row writes
+ *    lanes the next row overwrites (the last into slack);
+ * 2. the 16 products, by the forward register tiles of direct_conv.h: "taps" are the input
+ *    channels, at offsets c * stride into V[xi], the filters packed as [xi][channel block][c][FWD_MR];
+ * 3. output transform, A^T M A, vectorised over the tiles of a row, with the bias (and ReLU),
+ *    written into the output rows (the last row and column of tiles may be cut by an odd size).
+ *
+ * Rounding: the transforms have entries 0, +-1/2 and +-1, so each transformed value is a sum of
+ * at most 4 (input, and output per half) or 9 (filter) terms: float32's error stays within a
+ * small constant factor of direct convolution's, which the tests bound.
+ *
+ * Trust: as for the direct kernels, the Cython wrappers pass C-contiguous buffers and scratch of
+ * at least winograd_scratch_floats() floats; nothing is checked here.
+ */
+
+#define WINOGRAD_CHUNK_BYTES (512 << 10)
+
+/* The layout of one Winograd convolution (3x3 filters, one pad on every side). */
+typedef struct {
+    ptrdiff_t channels, height, width, out_channels, pad, out_h, out_w;
+    ptrdiff_t tiles_h, tiles_w, tiles;  /* rows and columns of 2x2 tiles, tiles per image */
+    ptrdiff_t padded_h;                 /* rows of the zero-padded plane: 2 * tiles_h + 2 */
+    ptrdiff_t half;                     /* floats of an even or odd half row, with slack */
+    ptrdiff_t images;                   /* images per chunk */
+    ptrdiff_t stride;                   /* floats between V's (and M's) channel rows */
+    ptrdiff_t oc_padded;                /* out_channels rounded up to whole forward tiles */
+} winograd_geometry;
+
+static winograd_geometry make_winograd_geometry(ptrdiff_t channels, ptrdiff_t height,
+                                                ptrdiff_t width, ptrdiff_t out_channels,
+                                                ptrdiff_t pad, ptrdiff_t out_h, ptrdiff_t out_w,
+                                                ptrdiff_t n_images) {
+    winograd_geometry g;
+    g.channels = channels; g.height = height; g.width = width; g.out_channels = out_channels;
+    g.pad = pad; g.out_h = out_h; g.out_w = out_w;
+    g.tiles_h = (out_h + 1) / 2;
+    g.tiles_w = (out_w + 1) / 2;
+    g.tiles = g.tiles_h * g.tiles_w;
+    g.padded_h = 2 * g.tiles_h + 2;
+    g.half = round_up(g.tiles_w + 1 + pad, F32_VLEN) + F32_VLEN;
+    g.oc_padded = round_up(out_channels, FWD_MR);
+    ptrdiff_t per_image = 16 * (channels + g.oc_padded) * g.tiles * (ptrdiff_t)sizeof(float);
+    g.images = WINOGRAD_CHUNK_BYTES / per_image;
+    if (g.images < 1) g.images = 1;
+    if (g.images > n_images) g.images = n_images;
+    g.stride = round_up(g.images * g.tiles, F32_VLEN) + F32_VLEN;
+    return g;
+}
+
+/* Floats of scratch a call needs, and of its parts, in this order. */
+static ptrdiff_t winograd_filters_floats(const winograd_geometry *g) {
+    return 16 * g->oc_padded * g->channels;
+}
+static ptrdiff_t winograd_plane_floats(const winograd_geometry *g) {
+    return g->padded_h * 2 * g->half;
+}
+static ptrdiff_t winograd_scratch_floats(const winograd_geometry *g) {
+    return winograd_filters_floats(g) + 16 * (g->channels + g->oc_padded) * g->stride +
+           winograd_plane_floats(g) + FWD_MR;
+}
+
+/* U = G g G^T of every filter, packed as [xi][channel block][c][FWD_MR] (zero past the last
+ * output channel). */
+static void winograd_filters(const float *weights, const winograd_geometry *g, float *packed) {
+    for (ptrdiff_t oc = 0; oc < g->oc_padded; oc++)
+        for (ptrdiff_t c = 0; c < g->channels; c++) {
+            float u[4][4] = {{0}};
+            if (oc < g->out_channels) {
+                const float *f = weights + (oc * g->channels + c) * 9;
+                float a[4][3];  /* G g */
+                for (int j = 0; j < 3; j++) {
+                    a[0][j] = f[j];
+                    a[1][j] = 0.5f * (f[j] + f[3 + j] + f[6 + j]);
+                    a[2][j] = 0.5f * (f[j] - f[3 + j] + f[6 + j]);
+                    a[3][j] = f[6 + j];
+                }
+                for (int i = 0; i < 4; i++) {  /* (G g) G^T */
+                    u[i][0] = a[i][0];
+                    u[i][1] = 0.5f * (a[i][0] + a[i][1] + a[i][2]);
+                    u[i][2] = 0.5f * (a[i][0] - a[i][1] + a[i][2]);
+                    u[i][3] = a[i][2];
+                }
+            }
+            ptrdiff_t block = oc / FWD_MR * FWD_MR, m = oc % FWD_MR;
+            for (int xi = 0; xi < 16; xi++)
+                packed[(xi * g->oc_padded + block) * g->channels + c * FWD_MR + m] =
+                    u[xi / 4][xi % 4];
+        }
+}
+
+/* Stage 1 for one image of the chunk (the chunk's image `member`) and every channel. Each image
+ * row is split into its even and odd columns straight into the halves of its padded row
+ * (halves[row][0] and [1]), shifted by the pad (an odd pad swaps the halves); the pad's places
+ * are never written, so they stay zero, and lanes past the row's end load as zero. Then tile
+ * (th, tw) reads columns 2tw..2tw+3 of rows 2th..2th+3, which are even[tw], odd[tw],
+ * even[tw + 1] and odd[tw + 1]: vectors over the tiles of a row. */
+static void winograd_input(const float *image, ptrdiff_t member, const winograd_geometry *g,
+                           float *V, float *halves) {
+    const ptrdiff_t next = g->channels * g->stride;   /* V[xi + 1] */
+    /* Image column 2k lands in padded column 2k + pad, image column 2k + 1 in 2k + 1 + pad. */
+    const ptrdiff_t even_into = g->pad % 2, even_shift = g->pad / 2;
+    const ptrdiff_t odd_shift = (g->pad + 1) / 2;
+    for (ptrdiff_t c = 0; c < g->channels; c++) {
+        for (ptrdiff_t ih = 0; ih < g->height; ih++) {
+            const float *row = image + (c * g->height + ih) * g->width;
+            float *padded = halves + (ih + g->pad) * 2 * g->half;
+            float *evens = padded + even_into * g->half + even_shift;
+            float *odds = padded + (1 - even_into) * g->half + odd_shift;
+            for (ptrdiff_t k = 0; 2 * k * F32_VLEN < g->width; k++) {
+                ptrdiff_t at = 2 * k * F32_VLEN, left = g->width - at;
+                f32_vec a = f32_load_first(row + at, left < F32_VLEN ? left : F32_VLEN);
+                left -= F32_VLEN;
+                f32_vec b = left <= 0 ? f32_zero()
+                                      : f32_load_first(row + at + F32_VLEN,
+                                                       left < F32_VLEN ? left : F32_VLEN);
+                f32_vec e, o;
+                f32_deinterleave(a, b, &e, &o);
+                f32_store(evens + k * F32_VLEN, e);
+                f32_store(odds + k * F32_VLEN, o);
+            }
+        }
+        for (ptrdiff_t th = 0; th < g->tiles_h; th++) {
+            float *first = V + c * g->stride + member * g->tiles + th * g->tiles_w;
+            for (ptrdiff_t tw = 0; tw < g->tiles_w; tw += F32_VLEN) {
+                f32_vec h[4][4];  /* d B, row by row */
+                for (int r = 0; r < 4; r++) {
+                    const float *even = halves + (2 * th + r) * 2 * g->half + tw;
+                    const float *odd = even + g->half;
+                    f32_vec e0 = f32_load(even), e1 = f32_load(even + 1);
+                    f32_vec o0 = f32_load(odd), o1 = f32_load(odd + 1);
+                    h[r][0] = f32_sub(e0, e1);
+                    h[r][1] = f32_add(o0, e1);
+                    h[r][2] = f32_sub(e1, o0);
+                    h[r][3] = f32_sub(o0, o1);
+                }
+                float *out = first + tw;
+                for (int j = 0; j < 4; j++) {  /* B^T (d B) */
+                    f32_store(out + j * next, f32_sub(h[0][j], h[2][j]));
+                    f32_store(out + (4 + j) * next, f32_add(h[1][j], h[2][j]));
+                    f32_store(out + (8 + j) * next, f32_sub(h[2][j], h[1][j]));
+                    f32_store(out + (12 + j) * next, f32_sub(h[1][j], h[3][j]));
+                }
+            }
+        }
+    }
+}
+
+/* Stage 3 for one image of the chunk: out (OC, out_h, out_w) of that image. The two outputs
+ * of a tile row's tiles are interleaved into the output row; a last tile cut by an odd width
+ * writes one. */
+static void winograd_output(const float *M, ptrdiff_t member, const winograd_geometry *g,
+                            const float *bias, int relu, float *out) {
+    const ptrdiff_t next = g->oc_padded * g->stride;  /* M[xi + 1] */
+    for (ptrdiff_t oc = 0; oc < g->out_channels; oc++) {
+        f32_vec start = f32_set1(bias != NULL ? bias[oc] : 0.0f);
+        for (ptrdiff_t th = 0; th < g->tiles_h; th++) {
+            const float *first = M + oc * g->stride + member * g->tiles + th * g->tiles_w;
+            float *top_row = out + (oc * g->out_h + 2 * th) * g->out_w;
+            int rows = 2 * th + 1 < g->out_h ? 2 : 1;
+            for (ptrdiff_t tw = 0; tw < g->tiles_w; tw += F32_VLEN) {
+                f32_vec m[16], p[4][2], y[2][2];
+                for (int xi = 0; xi < 16; xi++) m[xi] = f32_load(first + xi * next + tw);
+                for (int i = 0; i < 4; i++) {  /* M A */
+                    p[i][0] = f32_add(f32_add(m[4 * i], m[4 * i + 1]), m[4 * i + 2]);
+                    p[i][1] = f32_sub(f32_sub(m[4 * i + 1], m[4 * i + 2]), m[4 * i + 3]);
+                }
+                for (int j = 0; j < 2; j++) {  /* A^T (M A), plus the bias */
+                    y[0][j] = f32_add(f32_add(start, p[0][j]), f32_add(p[1][j], p[2][j]));
+                    y[1][j] = f32_sub(f32_add(start, p[1][j]), f32_add(p[2][j], p[3][j]));
+                }
+                ptrdiff_t values = g->out_w - 2 * tw;  /* left in the row */
+                if (values > 2 * F32_VLEN) values = 2 * F32_VLEN;
+                for (int r = 0; r < rows; r++) {
+                    f32_vec low, high;
+                    f32_interleave(y[r][0], y[r][1], &low, &high);
+                    if (relu) {
+                        low = f32_relu(low);
+                        high = f32_relu(high);
+                    }
+                    float *target = top_row + r * g->out_w + 2 * tw;
+                    if (values >= F32_VLEN) {
+                        f32_store(target, low);
+                        f32_store_first(target + F32_VLEN, high, values - F32_VLEN);
+                    } else {
+                        f32_store_first(target, low, values);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* out (n, OC, out_h, out_w) = conv(x (n, C, H, W), weights (OC, C, 3, 3)) + bias (or NULL),
+ * with `relu` nonzero max(that, 0); the three stages above, a chunk of images at a time. */
+static void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_geometry *g,
+                             const float *weights, const float *bias, int relu, float *out,
+                             float *scratch, ptrdiff_t *offsets) {
+    float *packed = scratch;
+    float *V = packed + winograd_filters_floats(g);
+    float *M = V + 16 * g->channels * g->stride;
+    float *work = M + 16 * g->oc_padded * g->stride;
+    float *zeros = work + winograd_plane_floats(g);
+    const ptrdiff_t tile = FWD_NV * F32_VLEN, image = g->channels * g->height * g->width;
+
+    winograd_filters(weights, g, packed);
+    /* Lanes past the last tile are computed too, and must hold numbers (not denormal noise). */
+    memset(V, 0, (size_t)(16 * (g->channels + g->oc_padded) * g->stride) * sizeof(float));
+    memset(work, 0, (size_t)winograd_plane_floats(g) * sizeof(float));
+    for (int m = 0; m < FWD_MR; m++) zeros[m] = 0;
+    for (ptrdiff_t c = 0; c < g->channels; c++) offsets[c] = c * g->stride;
+
+    for (ptrdiff_t first = 0; first < n_images; first += g->images) {
+        ptrdiff_t count = n_images - first < g->images ? n_images - first : g->images;
+        for (ptrdiff_t b = 0; b < count; b++)
+            winograd_input(x + (first + b) * image, b, g, V, work);
+        ptrdiff_t positions = round_up(count * g->tiles, F32_VLEN);
+        for (int xi = 0; xi < 16; xi++) {
+            const float *v = V + xi * g->channels * g->stride;
+            for (ptrdiff_t block = 0; block < g->out_channels; block += FWD_MR) {
+                const float *w = packed + (xi * g->oc_padded + block) * g->channels;
+                float *rows = M + (xi * g->oc_padded + block) * g->stride;
+                int channels = g->out_channels - block < FWD_MR ? (int)(g->out_channels - block)
+                                                                 : FWD_MR;
+                ptrdiff_t q = 0;
+                for (; q + tile <= positions; q += tile)
+                    FORWARD_TILES_f32[channels][FWD_NV](v + q, offsets, g->channels, w, zeros,
+                                                        rows + q, g->stride);
+                if (q < positions)
+                    FORWARD_TILES_f32[channels][(positions - q) / F32_VLEN](
+                        v + q, offsets, g->channels, w, zeros, rows + q, g->stride);
+            }
+        }
+        for (ptrdiff_t b = 0; b < count; b++)
+            winograd_output(M, b, g, bias, relu,
+                            out + (first + b) * g->out_channels * g->out_h * g->out_w);
+    }
+}
