@@ -1,11 +1,12 @@
-"""LeNet or the book's DeepConvNet on full MNIST: seconds per training epoch and step, inference
-on the test set, and memory.
+"""LeNet, the book's DeepConvNet or cnn.models.ResNet on full MNIST: seconds per training epoch
+and step, inference on the test set, and memory.
 
 Run by run.py in a child process per framework, so that each peak RSS is its own:
     python benchmarks/model.py cnn-ext --threads 2
     python benchmarks/model.py torch --threads 2
     python benchmarks/model.py cnn-ext --model deepconvnet --epochs 1
-Prints one JSON object: the median epoch (LeNet: batch 128; DeepConvNet: batch 100; Adam)
+    python benchmarks/model.py torch --model resnet --epochs 1
+Prints one JSON object: the median epoch (LeNet: batch 128; the others: batch 100; Adam)
 and the mean training step within it, the median time to predict the 10,000 test images in
 batches of 128 and of 1000, how far the resident memory rises while predicting them in
 batches of 1000, and the process's peak resident memory.
@@ -23,11 +24,13 @@ from pathlib import Path
 
 from timing import median_seconds, peak_growth_mb, peak_rss_mb
 
-BATCH_SIZES = {"lenet": 128, "deepconvnet": 100}
+BATCH_SIZES = {"lenet": 128, "deepconvnet": 100, "resnet": 100}
 INFERENCE_BATCHES = (128, 1000)
 # The convolutions (3x3: out channels, pad) and 2x2 max poolings of the book's DeepConvNet
 # (cnn.models.DeepConvNet), for PyTorch's copy of it.
 DEEP_CONV_NET = [(16, 1), (16, 1), "pool", (32, 1), (32, 2), "pool", (64, 1), (64, 1), "pool"]
+# The stages of cnn.models.ResNet: output channels and stride.
+RESNET_STAGES = ((16, 1), (32, 2), (64, 2))
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
 
 
@@ -50,14 +53,14 @@ def inference_figures(predict, release_cache=lambda: None) -> dict:
 
 def cnn_ext_run(data, model_name: str, epochs: int, threads: int) -> dict:
     import cnn_ext
-    from cnn.models import DeepConvNet, LeNet
+    from cnn.models import DeepConvNet, LeNet, ResNet
     from cnn.optim import Adam
     from cnn.trainer import Trainer
 
     cnn_ext.set_num_threads(threads)
     (x_train, t_train), (x_test, t_test) = data
     batch = BATCH_SIZES[model_name]
-    model = LeNet(seed=0) if model_name == "lenet" else DeepConvNet(seed=0)
+    model = {"lenet": LeNet, "deepconvnet": DeepConvNet, "resnet": ResNet}[model_name](seed=0)
     warmup = Trainer(model, Adam(lr=1e-3), batch_size=batch, log=None, progress=False)
     warmup.fit(x_train[:20 * batch], t_train[:20 * batch], epochs=1)
     trainer = Trainer(model, Adam(lr=1e-3), batch_size=batch, log=None, progress=False)
@@ -69,8 +72,34 @@ def cnn_ext_run(data, model_name: str, epochs: int, threads: int) -> dict:
             "test_accuracy": model.accuracy(x_test, t_test), "simd": cnn_ext.simd_path()}
 
 
+def torch_resnet():
+    """PyTorch's copy of cnn.models.ResNet with its default stages."""
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, channels_in: int, channels: int, stride: int) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(channels_in, channels, 3, stride, 1), nn.BatchNorm2d(channels),
+                nn.ReLU(inplace=True), nn.Conv2d(channels, channels, 3, 1, 1),
+                nn.BatchNorm2d(channels))
+            self.shortcut = nn.Identity() if (channels_in, stride) == (channels, 1) else \
+                nn.Sequential(nn.Conv2d(channels_in, channels, 1, stride), nn.BatchNorm2d(channels))
+
+        def forward(self, x):
+            return nn.functional.relu(self.body(x) + self.shortcut(x))
+
+    layers, channels = [nn.Conv2d(1, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU(inplace=True)], 16
+    for stage_channels, stride in RESNET_STAGES:
+        layers.append(Block(channels, stage_channels, stride))
+        channels = stage_channels
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
+
+
 def torch_model(model_name: str):
     from torch import nn
+    if model_name == "resnet":
+        return torch_resnet()
     if model_name == "lenet":
         return nn.Sequential(
             nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),

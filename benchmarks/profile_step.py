@@ -1,6 +1,9 @@
-"""Where one LeNet training step goes: milliseconds per layer, forward and backward.
+"""Where one training step goes: milliseconds per layer, forward and backward.
 
-    python benchmarks/profile_step.py [--model lenet|deepconvnet] [--batch-size N] [--steps 50]
+    python benchmarks/profile_step.py [--model lenet|deepconvnet|resnet] [--batch-size N] [--steps 50]
+
+The layers inside a residual block are timed one by one too (indented under the block, whose
+own line includes them).
 
 The step is the Trainer's: ``model.train_step`` (forward in training mode, loss, backward
 without the first layer's input gradient), then the Adam update, all steps inside one
@@ -17,8 +20,11 @@ from collections import defaultdict
 import numpy as np
 
 import cnn_ext
-from cnn.models import DeepConvNet, LeNet
+from cnn.models import DeepConvNet, LeNet, ResNet
 from cnn.optim import Adam
+
+
+MODELS = {"lenet": LeNet, "deepconvnet": DeepConvNet, "resnet": ResNet}
 
 
 class Timers:
@@ -43,22 +49,29 @@ class Timers:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["lenet", "deepconvnet"], default="lenet")
+    parser.add_argument("--model", choices=sorted(MODELS), default="lenet")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="samples per step (default: 128 for LeNet, 100 for DeepConvNet)")
+                        help="samples per step (default: 128 for LeNet, 100 for the others)")
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     batch_size = args.batch_size or (128 if args.model == "lenet" else 100)
     x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, batch_size)
-    model = LeNet(seed=0) if args.model == "lenet" else DeepConvNet(seed=0)
+    model = MODELS[args.model](seed=0)
     optimizer = Adam(lr=1e-3)
     timers = Timers()
-    names = [f"{index:>2} {layer!r}" for index, layer in enumerate(model.layers)]
-    for name, layer in zip(names, model.layers):
-        timers.wrap(layer, "forward", name, "forward")
-        timers.wrap(layer, "backward", name, "backward")
+    names, inner_names = [], set()
+    for index, layer in enumerate(model.layers):
+        names.append(f"{index:>2} {layer!r}"[:46])
+        timers.wrap(layer, "forward", names[-1], "forward")
+        timers.wrap(layer, "backward", names[-1], "backward")
+        for branch in ("shortcut", "body"):
+            for inner_index, inner in enumerate(getattr(layer, branch, None) or []):
+                names.append(f"   {index}.{branch}[{inner_index}] {inner!r}"[:46])
+                inner_names.add(names[-1])
+                timers.wrap(inner, "forward", names[-1], "forward")
+                timers.wrap(inner, "backward", names[-1], "backward")
     # train_step calls backward_params on the first layer only (elsewhere backward calls it)
     timers.wrap(model.layers[0], "backward_params", names[0], "backward")
     timers.wrap(model.loss, "forward", "loss", "forward")
@@ -70,7 +83,7 @@ def main() -> None:
             model.train_step(x, t)
             optimizer.update(model.named_params(), model.named_grads())
     per_step = {key: seconds / args.steps * 1e3 for key, seconds in timers.seconds.items()}
-    total = sum(per_step.values())
+    total = sum(seconds for (name, _), seconds in per_step.items() if name not in inner_names)
     print(f"{'layer':<46} {'forward ms':>10} {'backward ms':>11} {'share':>6}")
     for name in names + ["loss", "optimizer"]:
         forward, backward = per_step.get((name, "forward"), 0.0), per_step.get((name, "backward"), 0.0)

@@ -49,8 +49,8 @@ def _over_channels(channels: int, elements: int, work) -> None:
     for_image_slices(channels, elements, work)
 
 
-def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, mean=None,
-                      var=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, mean=None, var=None,
+                      relu: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normalize each channel of ``x``, then scale by ``gamma`` and shift by ``beta``.
 
     Args:
@@ -61,6 +61,7 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, mean=None,
         mean: the mean to normalize by, shape (C,), the dtype of ``x``; give ``mean`` and ``var``
             together (inference), or neither, to use the batch's own statistics (training).
         var: the variance to normalize by, likewise.
+        relu: return ``max(out, 0)`` instead (a NaN stays NaN), computed as it is written.
 
     Returns:
         ``(out, mean, var)``: ``out = gamma * (x - mean) / sqrt(var + eps) + beta``, the shape
@@ -97,7 +98,7 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, mean=None,
     scale = (gamma / np.sqrt(var + dtype.type(eps))).astype(dtype)
     out = np.empty_like(x)
     _over_channels(channels, x.size, lambda start, stop: loops.normalize(
-        x, mean, scale, beta, out, start, stop))
+        x, mean, scale, beta, bool(relu), out, start, stop))
     return out.reshape(shape), mean, var
 
 

@@ -96,13 +96,15 @@ def normalize(
     const floating[::1] mean,  # IN (C,)
     const floating[::1] scale,  # IN (C,)
     const floating[::1] shift,  # IN (C,)
+    bint relu,
     floating[:, :, ::1] out,  # OUT (N, C, S)
     Py_ssize_t start,
     Py_ssize_t stop,
 ):
-    """``out = (x - mean[c]) * scale[c] + shift[c]`` over the channels ``start`` to ``stop``."""
+    """``out = (x - mean[c]) * scale[c] + shift[c]`` over the channels ``start`` to ``stop``;
+    with ``relu``, ``max(that, 0)`` (a NaN stays NaN)."""
     cdef Py_ssize_t n, c, i
-    cdef floating centre, factor, offset
+    cdef floating centre, factor, offset, value
     cdef const floating *source
     cdef floating *target
     with nogil:
@@ -113,8 +115,13 @@ def normalize(
                 offset = shift[c]
                 source = &x[n, c, 0]
                 target = &out[n, c, 0]
-                for i in range(x.shape[2]):
-                    target[i] = (source[i] - centre) * factor + offset
+                if relu:
+                    for i in range(x.shape[2]):
+                        value = (source[i] - centre) * factor + offset
+                        target[i] = 0 if value <= 0 else value
+                else:
+                    for i in range(x.shape[2]):
+                        target[i] = (source[i] - centre) * factor + offset
 
 
 def gradient_sums(

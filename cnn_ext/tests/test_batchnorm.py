@@ -154,3 +154,15 @@ def test_bad_input_is_refused_by_name(call, message):
     x = np.ones((2, 3, 4, 4))
     with pytest.raises((TypeError, ValueError), match=message):
         call(x, np.ones(3))
+
+
+def test_the_fused_relu_is_the_relu_of_the_output(dtype, rng):
+    x, gamma, beta, _ = problem((3, 4, 5, 6), dtype, rng)
+    x[0, 1, 2, 3] = np.nan  # a NaN stays NaN through the activation
+    for statistics in ((), (np.zeros(4, dtype), np.ones(4, dtype))):
+        plain, mean, var = batchnorm_forward(x, gamma, beta, 1e-5, *statistics)
+        fused, fused_mean, fused_var = batchnorm_forward(x, gamma, beta, 1e-5, *statistics, relu=True)
+        np.testing.assert_array_equal(fused, np.where(plain <= 0, 0, plain))
+        assert np.isnan(fused).sum() == np.isnan(plain).sum() > 0
+        np.testing.assert_array_equal(fused_mean, mean)
+        np.testing.assert_array_equal(fused_var, var)

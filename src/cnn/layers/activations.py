@@ -43,9 +43,11 @@ class Relu(Layer):
         self.inplace = bool(inplace)
         self.out = None
 
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = True, applied: bool = False) -> np.ndarray:
+        """``max(x, 0)``; with ``applied``, ``x`` is that already (the layer before computed it
+        as it wrote its output, see :mod:`cnn.layers.fusion`) and is kept as the result."""
         check_input(self.name, x, ANY_SHAPE, "(N, ...)")
-        out = cnn_ext.relu(x, inplace=self.inplace)
+        out = x if applied else cnn_ext.relu(x, inplace=self.inplace)
         # The result is the next layer's input anyway: keeping it costs no memory, unlike a mask.
         self.out = out if train else None
         return out

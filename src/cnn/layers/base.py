@@ -288,9 +288,9 @@ def _recording_the_mode(forward: Callable) -> Callable:
     """``forward`` that notes whether it ran in training mode (and not at all if it raised)."""
 
     @functools.wraps(forward)
-    def forward_noting_the_mode(self, x, train=True):
+    def forward_noting_the_mode(self, x, train=True, **options):
         self.__dict__["_trained_forward"] = False
-        out = forward(self, x, train)
+        out = forward(self, x, train, **options)
         self.__dict__["_trained_forward"] = bool(train)
         return out
 

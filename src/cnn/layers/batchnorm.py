@@ -67,7 +67,9 @@ class BatchNormalization(Layer):
                              f"{gamma.dtype}, got shape {array.shape} and dtype {array.dtype}")
         return array
 
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = True, relu: bool = False) -> np.ndarray:
+        """The normalized, scaled and shifted x; with ``relu``, ``max(that, 0)`` computed as it
+        is written (what a model asks for when a Relu follows, see :mod:`cnn.layers.fusion`)."""
         gamma, beta = self.params
         features = gamma.shape[0]
         check_input(self.name, x, (2, 4), f"(N, {features}) or (N, {features}, H, W)", gamma.dtype)
@@ -76,14 +78,14 @@ class BatchNormalization(Layer):
                              f"(N, {features}, H, W), got shape {x.shape}")
         running_mean, running_var = self.buffers
         if train:
-            out, mean, var = cnn_ext.batchnorm_forward(x, gamma, beta, self.eps)
+            out, mean, var = cnn_ext.batchnorm_forward(x, gamma, beta, self.eps, relu=relu)
             running_mean[...] = self.momentum * running_mean + (1 - self.momentum) * mean
             running_var[...] = self.momentum * running_var + (1 - self.momentum) * var
             # The backward pass needs only the input and the batch's statistics.
             self.x, self.mean, self.var = x, mean, var
         else:
             out, _, _ = cnn_ext.batchnorm_forward(x, gamma, beta, self.eps, running_mean,
-                                                  running_var)
+                                                  running_var, relu=relu)
             # Inference keeps nothing: its backward would need the running statistics' formula.
             self.x = self.mean = self.var = None
         return out

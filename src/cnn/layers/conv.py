@@ -124,14 +124,18 @@ class Convolution(SkippableInputGradient):
         return cls(W, np.zeros(out_channels, W.dtype), stride=stride, pad=pad, dilation=dilation,
                    groups=groups)
 
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = True, relu: bool = False) -> np.ndarray:
+        """The convolution of x (N, C, H, W); with ``relu``, ``max(that, 0)`` computed as the
+        kernels write it (what a model asks for when a Relu follows, see
+        :mod:`cnn.layers.fusion`)."""
         W, b = self.params
         in_channels = self.in_channels
         check_input("Convolution", x, (4,), f"(N, {in_channels}, H, W)", W.dtype)
         if x.shape[1] != in_channels:
             raise ValueError(f"Convolution: expected input of shape (N, {in_channels}, H, W), "
                              f"got shape {x.shape}")
-        out = cnn_ext.conv2d_forward(x, W, b, self.strides, self.pads, self.dilations, self.groups)
+        out = cnn_ext.conv2d_forward(x, W, b, self.strides, self.pads, self.dilations, self.groups,
+                                     relu=relu)
         # Training keeps the input (not its unfolded columns): backward unfolds it again,
         # a block of images at a time, which costs less than storing the columns.
         self.x = x if train else None

@@ -10,6 +10,7 @@ import numpy as np
 from cnn._checks import check_input, describe
 from cnn.layers.activations import Relu
 from cnn.layers.base import Layer, arrays_under
+from cnn.layers.fusion import forward_layers
 from cnn.layers.registry import build_part, describe_part
 
 __all__ = ["Residual"]
@@ -69,12 +70,8 @@ class Residual(Layer):
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, range(2, 33), "(N, ...)")
-        short = x
-        for layer in self.shortcut or []:
-            short = layer.forward(short, train=train)
-        out = x
-        for layer in self.body:
-            out = layer.forward(out, train=train)
+        short = forward_layers(self.shortcut or [], x, train)
+        out = forward_layers(self.body, x, train)
         if out.shape != short.shape:
             raise _mismatch(out.shape, short.shape, f"an input of shape {x.shape}")
         self.out_shape = out.shape if train else None

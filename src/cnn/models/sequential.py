@@ -10,6 +10,7 @@ import cnn_ext
 from cnn._checks import check_int, check_samples, describe
 from cnn.functions import softmax
 from cnn.layers.base import Layer
+from cnn.layers.fusion import forward_layers
 from cnn.losses import Loss, SoftmaxWithLoss, class_indices
 from cnn.memory import prediction_chunk
 from cnn.metrics import accuracy
@@ -239,9 +240,7 @@ class Sequential(ModelFiles, Layer):
         return loss, scores
 
     def _forward_layers(self, x: np.ndarray, train: bool) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x, train=train)
-        return x
+        return forward_layers(self.layers, x, train)
 
     def _backward_layers(self, dout: np.ndarray, input_grad: bool) -> Optional[np.ndarray]:
         """Backpropagate ``dout``, the gradient of the last layer's output, through the layers."""

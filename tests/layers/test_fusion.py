@@ -1,0 +1,92 @@
+"""A Relu fused into the convolution or batch norm before it: the same outputs and gradients as
+running every layer on its own, for every engine the convolution may take, and only where the
+layers allow it."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from cnn.layers import (Affine, BatchNormalization, Convolution, Flatten, Pooling, Relu,
+                        Residual)
+from cnn.layers.fusion import forward_layers
+from cnn.models import Sequential
+
+
+def one_by_one(layers, x, train):
+    for layer in layers:
+        x = layer.forward(x, train=train)
+    return x
+
+
+def backward(layers, dout):
+    for layer in reversed(layers):
+        dout = layer.backward(dout)
+    return dout
+
+
+def stack(rng, dtype, channels, x, **conv):
+    """conv, relu, conv, batch norm, relu, pool, flatten, affine, for the input ``x``."""
+    layers = [Convolution.create(1, channels, 3, rng=rng, dtype=dtype, **conv), Relu(),
+              Convolution.create(channels, channels, 3, pad=1, rng=rng, dtype=dtype),
+              BatchNormalization(np.ones(channels, dtype), np.zeros(channels, dtype)),
+              Relu(inplace=True), Pooling(2, 2), Flatten()]
+    features = one_by_one(copy.deepcopy(layers), x, False).shape[1]
+    return layers + [Affine.create(features, 3, rng=rng, dtype=dtype)]
+
+
+@pytest.mark.parametrize("channels, conv", [(4, dict(pad=1)), (16, dict(pad=1)),
+                                            (4, dict(stride=2, pad=1)), (4, dict(pad=((1, 0), (1, 1))))],
+                         ids=["direct", "winograd", "unfold", "uneven-pad"])
+@pytest.mark.parametrize("train", [True, False])
+def test_fused_layers_give_the_outputs_and_gradients_of_the_layers_one_by_one(channels, conv, train,
+                                                                             dtype, rng):
+    x = rng.standard_normal((3, 1, 12, 12)).astype(dtype)
+    layers = stack(rng, dtype, channels, x, **conv)
+    alone = copy.deepcopy(layers)
+    fused_out = forward_layers(layers, x, train)
+    expected = one_by_one(alone, x, train)
+    np.testing.assert_array_equal(fused_out, expected)
+    if train:
+        dout = rng.standard_normal(expected.shape).astype(dtype)
+        np.testing.assert_array_equal(backward(layers, dout), backward(alone, dout))
+        for fused_layer, layer in zip(layers, alone):
+            for got, want in zip(fused_layer.grads, layer.grads):
+                np.testing.assert_array_equal(got, want)
+
+
+def test_the_relu_keeps_the_fused_output_and_only_exact_layer_classes_fuse(rng):
+    calls = []
+
+    class LoggingConvolution(Convolution):
+        def forward(self, x, train=True):  # a subclass without the relu option is not fused
+            calls.append(train)
+            return super().forward(x, train)
+
+    conv = Convolution.create(1, 4, 3, pad=1, rng=rng, dtype=np.float32)
+    logging_conv = LoggingConvolution(conv.params[0].copy(), conv.params[1].copy(), pad=1)
+    relu, other_relu = Relu(), Relu()
+    x = rng.standard_normal((2, 1, 6, 6)).astype(np.float32)
+    out = forward_layers([conv, relu], x, True)
+    assert relu.out is out and out.min() >= 0
+    np.testing.assert_array_equal(forward_layers([logging_conv, other_relu], x, True), out)
+    assert calls == [True]
+
+
+def test_a_residual_block_and_a_model_run_fused(rng):
+    block = Residual([Convolution.create(16, 16, 3, pad=1, rng=rng, dtype=np.float32),
+                      BatchNormalization(np.ones(16, np.float32), np.zeros(16, np.float32)),
+                      Relu(inplace=True),
+                      Convolution.create(16, 16, 3, pad=1, rng=rng, dtype=np.float32)])
+    model = Sequential([Convolution.create(1, 16, 3, pad=1, rng=rng, dtype=np.float32), Relu(),
+                        block, Relu(), Flatten(), Affine.create(16 * 36, 10, rng=rng, dtype=np.float32)],
+                       input_shape=(1, 6, 6))
+    x = rng.standard_normal((4, 1, 6, 6)).astype(np.float32)
+    twin = copy.deepcopy(model)
+    loss, scores = model.train_step(x, np.arange(4))
+    expected = one_by_one(twin.layers, x, True)
+    np.testing.assert_array_equal(scores, expected)
+    twin.loss.forward(expected, np.arange(4))
+    backward(twin.layers, twin.loss.backward(1.0))
+    for got, want in zip(model.grads, twin.grads):
+        np.testing.assert_array_equal(got, want)
