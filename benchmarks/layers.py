@@ -1,5 +1,6 @@
-"""Whole layers, cnn_ext's engine against PyTorch: every convolution of LeNet (batch 128) and of
-the book's DeepConvNet (batch 100), two depthwise 3x3 convolutions of a MobileNet-style block
+"""Whole layers, cnn_ext's engine against PyTorch: every convolution of LeNet (batch 128), of the
+book's DeepConvNet and of cnn.models.ResNet (batch 100; its stride-2 3x3 and 1x1 layers and its
+3x3 layers on 14x14 and 7x7 maps), two depthwise 3x3 convolutions of a MobileNet-style block
 (groups = channels, multipliers 1 and 2), forward and forward+backward, and max pooling.
 
     python benchmarks/layers.py                       # the table: each framework in its own process
@@ -8,10 +9,10 @@ the book's DeepConvNet (batch 100), two depthwise 3x3 convolutions of a MobileNe
 
 cnn_ext's calls are timed inside one ``cnn_ext.engine_scope()``, as a model's ``fit`` or
 ``predict_batches`` runs them. A first layer needs no input gradient, so its backward is
-the weight gradient only (in PyTorch: an input without ``requires_grad``). GFLOP/s count the
-multiply-adds of the convolution (2 per tap and output pixel; the backward passes as many
-again for dW and for dx); the peak is FMA units x lanes x 2 x clock of this machine (see
-timing.machine_peak).
+the weight gradient only (in PyTorch: an input without ``requires_grad``). GFLOP/s are effective:
+the multiply-adds of direct convolution (2 per tap and output pixel; the backward passes as many
+again for dW and for dx) over the time, so a Winograd layer, which does fewer, can pass the peak;
+the peak is FMA units x lanes x 2 x the clock measured on this machine (timing.machine_peak).
 """
 
 from __future__ import annotations
@@ -28,18 +29,25 @@ import numpy as np
 from timing import machine_peak, median_seconds
 
 HERE = Path(__file__).resolve().parent
-# name, input shape, out channels, filter size, pad, whether the input needs a gradient, groups
+# name, input shape, out channels, filter size, pad, whether the input needs a gradient, groups,
+# stride
 CONV_LAYERS = [
-    ("LeNet conv1 5x5 1->6", (128, 1, 28, 28), 6, 5, 2, False, 1),
-    ("LeNet conv2 5x5 6->16", (128, 6, 14, 14), 16, 5, 2, True, 1),
-    ("deep conv1 3x3 1->16", (100, 1, 28, 28), 16, 3, 1, False, 1),
-    ("deep conv2 3x3 16->16", (100, 16, 28, 28), 16, 3, 1, True, 1),
-    ("deep conv3 3x3 16->32", (100, 16, 14, 14), 32, 3, 1, True, 1),
-    ("deep conv4 3x3 32->32 p2", (100, 32, 14, 14), 32, 3, 2, True, 1),
-    ("deep conv5 3x3 32->64", (100, 32, 8, 8), 64, 3, 1, True, 1),
-    ("deep conv6 3x3 64->64", (100, 64, 8, 8), 64, 3, 1, True, 1),
-    ("depthwise 3x3 32", (100, 32, 28, 28), 32, 3, 1, True, 32),
-    ("depthwise 3x3 32 x2", (100, 32, 14, 14), 64, 3, 1, True, 32),
+    ("LeNet conv1 5x5 1->6", (128, 1, 28, 28), 6, 5, 2, False, 1, 1),
+    ("LeNet conv2 5x5 6->16", (128, 6, 14, 14), 16, 5, 2, True, 1, 1),
+    ("deep conv1 3x3 1->16", (100, 1, 28, 28), 16, 3, 1, False, 1, 1),
+    ("deep conv2 3x3 16->16", (100, 16, 28, 28), 16, 3, 1, True, 1, 1),
+    ("deep conv3 3x3 16->32", (100, 16, 14, 14), 32, 3, 1, True, 1, 1),
+    ("deep conv4 3x3 32->32 p2", (100, 32, 14, 14), 32, 3, 2, True, 1, 1),
+    ("deep conv5 3x3 32->64", (100, 32, 8, 8), 64, 3, 1, True, 1, 1),
+    ("deep conv6 3x3 64->64", (100, 64, 8, 8), 64, 3, 1, True, 1, 1),
+    ("ResNet 3x3 16->32 s2", (100, 16, 28, 28), 32, 3, 1, True, 1, 2),
+    ("ResNet 1x1 16->32 s2", (100, 16, 28, 28), 32, 1, 0, True, 1, 2),
+    ("ResNet 3x3 32->32 14x14", (100, 32, 14, 14), 32, 3, 1, True, 1, 1),
+    ("ResNet 3x3 32->64 s2", (100, 32, 14, 14), 64, 3, 1, True, 1, 2),
+    ("ResNet 1x1 32->64 s2", (100, 32, 14, 14), 64, 1, 0, True, 1, 2),
+    ("ResNet 3x3 64->64 7x7", (100, 64, 7, 7), 64, 3, 1, True, 1, 1),
+    ("depthwise 3x3 32", (100, 32, 28, 28), 32, 3, 1, True, 32, 1),
+    ("depthwise 3x3 32 x2", (100, 32, 14, 14), 64, 3, 1, True, 32, 1),
 ]
 POOL_LAYERS = [
     ("LeNet pool1 2x2", (128, 6, 28, 28)),
@@ -47,11 +55,11 @@ POOL_LAYERS = [
 ]
 
 
-def conv_flops(shape, out_channels, size, pad, groups) -> float:
-    """Multiply-adds x 2 of one forward pass."""
+def conv_flops(shape, out_channels, size, pad, groups, stride) -> float:
+    """Multiply-adds x 2 of one forward pass by direct convolution."""
     n, channels, height, width = shape
     return 2.0 * n * out_channels * (channels // groups) * size * size * \
-        (height + 2 * pad - size + 1) * (width + 2 * pad - size + 1)
+        ((height + 2 * pad - size) // stride + 1) * ((width + 2 * pad - size) // stride + 1)
 
 
 def cnn_ext_timings(repeats: int) -> dict:
@@ -59,19 +67,20 @@ def cnn_ext_timings(repeats: int) -> dict:
     rng = np.random.default_rng(0)
     timings = {}
     with cnn_ext.engine_scope():
-        for name, shape, out_channels, size, pad, input_grad, groups in CONV_LAYERS:
+        for name, shape, out_channels, size, pad, input_grad, groups, stride in CONV_LAYERS:
             x = rng.standard_normal(shape).astype(np.float32)
             W = (rng.standard_normal((out_channels, shape[1] // groups, size, size)) * 0.1
                  ).astype(np.float32)
             b = np.zeros(out_channels, np.float32)
-            dout = rng.standard_normal(cnn_ext.conv2d_forward(x, W, b, 1, pad, groups=groups).shape
-                                       ).astype(np.float32)
+            dout = rng.standard_normal(
+                cnn_ext.conv2d_forward(x, W, b, stride, pad, groups=groups).shape).astype(np.float32)
             timings[name, "forward"] = median_seconds(
-                lambda: cnn_ext.conv2d_forward(x, W, b, 1, pad, groups=groups), repeats)
+                lambda: cnn_ext.conv2d_forward(x, W, b, stride, pad, groups=groups), repeats)
 
             def both():
-                cnn_ext.conv2d_forward(x, W, b, 1, pad, groups=groups)
-                cnn_ext.conv2d_backward(x, W, dout, 1, pad, groups=groups, input_grad=input_grad)
+                cnn_ext.conv2d_forward(x, W, b, stride, pad, groups=groups)
+                cnn_ext.conv2d_backward(x, W, dout, stride, pad, groups=groups,
+                                        input_grad=input_grad)
 
             timings[name, "forward+backward"] = median_seconds(both, repeats)
         for name, shape in POOL_LAYERS:
@@ -92,19 +101,19 @@ def torch_timings(repeats: int) -> dict:
     import torch.nn.functional as F
     rng = np.random.default_rng(0)
     timings = {}
-    for name, shape, out_channels, size, pad, input_grad, groups in CONV_LAYERS:
+    for name, shape, out_channels, size, pad, input_grad, groups, stride in CONV_LAYERS:
         x = torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).requires_grad_(input_grad)
         W = torch.randn(out_channels, shape[1] // groups, size, size, requires_grad=True)
         b = torch.zeros(out_channels, requires_grad=True)
-        dout = torch.randn(F.conv2d(x, W, b, 1, pad, groups=groups).shape)
+        dout = torch.randn(F.conv2d(x, W, b, stride, pad, groups=groups).shape)
 
         def forward():
             with torch.no_grad():
-                F.conv2d(x, W, b, 1, pad, groups=groups)
+                F.conv2d(x, W, b, stride, pad, groups=groups)
 
         timings[name, "forward"] = median_seconds(forward, repeats)
         timings[name, "forward+backward"] = median_seconds(
-            lambda: F.conv2d(x, W, b, 1, pad, groups=groups).backward(dout), repeats)
+            lambda: F.conv2d(x, W, b, stride, pad, groups=groups).backward(dout), repeats)
     for name, shape in POOL_LAYERS:
         x = torch.from_numpy(np.maximum(rng.standard_normal(shape), 0).astype(np.float32))
         x.requires_grad_(True)
@@ -142,16 +151,15 @@ def rows(ours: dict, theirs: dict | None, threads: int) -> list[dict]:
     """One row per layer and pass: milliseconds, the ratio to PyTorch, GFLOP/s, fraction of peak."""
     peak = machine_peak(ours["simd"], threads)
     theirs_by_key = {(name, passes): seconds for name, passes, seconds in theirs["timings"]} if theirs else {}
-    shapes = {name: (shape, out_channels, size, pad, input_grad, groups)
-              for name, shape, out_channels, size, pad, input_grad, groups in CONV_LAYERS}
+    shapes = {layer[0]: layer[1:] for layer in CONV_LAYERS}
     table = []
     for name, passes, seconds in ours["timings"]:
         row = {"layer": name, "pass": passes, "simd": ours["simd"], "cnn_ext": seconds}
         if (name, passes) in theirs_by_key:
             row["torch"] = theirs_by_key[name, passes]
         if name in shapes:
-            shape, out_channels, size, pad, input_grad, groups = shapes[name]
-            flops = conv_flops(shape, out_channels, size, pad, groups)
+            shape, out_channels, size, pad, input_grad, groups, stride = shapes[name]
+            flops = conv_flops(shape, out_channels, size, pad, groups, stride)
             flops *= 1 if passes == "forward" else (3 if input_grad else 2)
             row["gflops"] = flops / seconds / 1e9
             row["peak_fraction"] = flops / seconds / peak["flops"]

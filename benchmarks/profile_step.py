@@ -1,6 +1,7 @@
 """Where one training step goes: milliseconds per layer, forward and backward.
 
-    python benchmarks/profile_step.py [--model lenet|deepconvnet|resnet] [--batch-size N] [--steps 50]
+    python benchmarks/profile_step.py [--model lenet|simpleconvnet|deepconvnet|resnet]
+                                      [--dtype float32|float64] [--batch-size N] [--steps 50]
 
 The layers inside a residual block are timed one by one too (indented under the block, whose
 own line includes them).
@@ -20,11 +21,12 @@ from collections import defaultdict
 import numpy as np
 
 import cnn_ext
-from cnn.models import DeepConvNet, LeNet, ResNet
+from cnn.models import DeepConvNet, LeNet, ResNet, SimpleConvNet
 from cnn.optim import Adam
 
 
-MODELS = {"lenet": LeNet, "deepconvnet": DeepConvNet, "resnet": ResNet}
+MODELS = {"lenet": LeNet, "simpleconvnet": SimpleConvNet, "deepconvnet": DeepConvNet,
+          "resnet": ResNet}
 
 
 class Timers:
@@ -53,12 +55,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="samples per step (default: 128 for LeNet, 100 for the others)")
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     batch_size = args.batch_size or (128 if args.model == "lenet" else 100)
-    x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
+    x = rng.random((batch_size, 1, 28, 28)).astype(args.dtype)
     t = rng.integers(0, 10, batch_size)
-    model = MODELS[args.model](seed=0)
+    model = MODELS[args.model](seed=0, dtype=np.dtype(args.dtype))
     optimizer = Adam(lr=1e-3)
     timers = Timers()
     names, inner_names = [], set()

@@ -20,6 +20,8 @@ from cnn.layers.base import Layer
 from cnn.layers.batchnorm import BatchNormalization
 from cnn.layers.conv import Convolution
 
+__all__ = ["FUSES_RELU", "forward_layers"]
+
 #: The layer classes whose forward applies a following Relu itself.
 FUSES_RELU = (Convolution, BatchNormalization)
 
