@@ -118,6 +118,10 @@ for path in $(cd "$empty" && "$venv/bin/python" -c "from cnn_ext.engines.direct.
         (cd "$empty" && CNN_EXT_SIMD=$path "$venv/bin/python" -m cnn_ext.tests -q "$@" | sed -n '1p;$p')
     fi
 done
+for setting in always never; do
+    echo "CNN_EXT_WINOGRAD=$setting (Winograd for every 3x3 layer it can take, or for none):"
+    (cd "$empty" && CNN_EXT_WINOGRAD=$setting "$venv/bin/python" -m cnn_ext.tests -q "$@" | sed -n '1p;$p')
+done
 echo "cnn-train --train-size 500 --epochs 2 --data-dir DIR:"
 (cd "$empty" && "$venv/bin/cnn-train" --train-size 500 --epochs 2 --data-dir "$project/data/mnist" \
     --out "$empty/run" > "$work/cnn-train.log")

@@ -39,3 +39,15 @@ def tol(dtype):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def winograd_setting(monkeypatch):
+    """``setting("auto" | "always" | "never")`` routes as CNN_EXT_WINOGRAD would (read at import),
+    for tests of the routing that must not depend on the environment they run in."""
+    from cnn_ext import convolution
+
+    def setting(value: str) -> None:
+        monkeypatch.setattr(convolution, "_WINOGRAD", value)
+
+    return setting

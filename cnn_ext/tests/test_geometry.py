@@ -61,7 +61,9 @@ def test_pairs_and_pooling_strides_resolve_in_one_place():
     (np.float64, (4, 1, 3, 3), dict(pad=1, groups=4, stride=2), True, "depthwise"),
 ], ids=["direct", "direct-backward", "direct-wide-pad", "wide-pad-backward", "float64",
         "stride", "uneven-pad", "dilation", "groups", "depthwise", "depthwise-float64"])
-def test_choose_engine_routes_each_case(dtype, weight_shape, settings, backward, engine):
+def test_choose_engine_routes_each_case(dtype, weight_shape, settings, backward, engine,
+                                        winograd_setting):
+    winograd_setting("auto")
     x = np.zeros((2, 4, 9, 9), dtype)
     W = np.zeros(weight_shape, dtype)
     geometry = conv_geometry(x.shape, W.shape, **settings)
@@ -69,7 +71,9 @@ def test_choose_engine_routes_each_case(dtype, weight_shape, settings, backward,
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_one_input_channel_in_one_group_is_an_ordinary_convolution(dtype, engine="direct"):
+def test_one_input_channel_in_one_group_is_an_ordinary_convolution(dtype, winograd_setting,
+                                                                    engine="direct"):
+    winograd_setting("auto")
     x, W = np.zeros((2, 1, 28, 28), dtype), np.zeros((30, 1, 5, 5), dtype)
     geometry = conv_geometry(x.shape, W.shape)
     assert choose_engine(x, W, geometry) == engine

@@ -95,6 +95,24 @@ def test_gradients_equal_the_float64_reference(case, kernels, rng):
     np.testing.assert_array_equal(db, got[2])
 
 
+@pytest.mark.parametrize("case", CASES + FORWARD_ONLY, ids=case_id)
+def test_the_weight_gradient_kernel_equals_the_float64_reference(case, kernels, rng):
+    """On every path, whether or not its engine uses it (WINOGRAD_WEIGHT_GRADIENT)."""
+    x, W, b, pad = problem(case, rng)
+    out, gradients = reference_conv(x.astype(np.float64), W.astype(np.float64),
+                                    b.astype(np.float64), 1, pad)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    _, dW, db = gradients(dout.astype(np.float64))
+    dweights = np.ones((W.shape[0], W[0].size), np.float32)  # the kernel adds to what is there
+    dbias = np.ones(W.shape[0], np.float32)
+    floats, offsets = kernels.winograd_gradient_scratch(*x.shape[1:], W.shape[0], pad,
+                                                        *out.shape[2:], x.shape[0])
+    kernels.winograd_gradient(x, dout, pad, dweights, dbias,
+                              np.full(floats, np.nan, np.float32), np.empty(offsets, np.intp))
+    assert_close(dweights.reshape(W.shape) - 1, dW, "dW")
+    assert_close(dbias - 1, db, "db")
+
+
 @pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[9]], ids=case_id)
 def test_the_fused_relu_is_the_relu_of_the_output(case, kernels, rng):
     x, W, b, pad = problem(case, rng)
@@ -133,7 +151,9 @@ def test_results_do_not_depend_on_the_split_over_threads(threads, rng):
     (16, 16, np.float32, 5, 2, "direct"),
     (16, 16, np.float32, 3, 3, "direct"),  # the input gradient would pad by -1
 ])
-def test_the_routing_rule(channels, out_channels, dtype, filter_size, pad, expected):
+def test_the_routing_rule(channels, out_channels, dtype, filter_size, pad, expected,
+                          winograd_setting):
+    winograd_setting("auto")
     x = np.zeros((2, channels, 9, 9), dtype)
     W = np.zeros((out_channels, channels, filter_size, filter_size), dtype)
     assert choose_engine(x, W, conv_geometry(x.shape, W.shape, 1, pad), backward=pad < 3) == expected
@@ -158,7 +178,8 @@ def test_the_environment_setting_forces_the_choice(setting, expected, tmp_path):
         == (setting == "sometimes")
 
 
-def test_the_public_functions_route_through_winograd(rng):
+def test_the_public_functions_route_through_winograd(rng, winograd_setting):
+    winograd_setting("auto")
     x, W, b, pad = problem((3, 16, 10, 10, 16, 1), rng)
     geometry = conv_geometry(x.shape, W.shape, 1, pad)
     np.testing.assert_array_equal(cnn_ext.conv2d_forward(x, W, b, 1, pad),

@@ -38,7 +38,11 @@
  * at least winograd_scratch_floats() floats; nothing is checked here.
  */
 
+/* Bytes of V and M for all 16 positions (forward), and of V and D for one position (weight
+ * gradient, whose products reduce over the chunk's tiles: a longer chunk reduces its vector
+ * sums less often, and one position's rows are what stays in L2 while they are read). */
 #define WINOGRAD_CHUNK_BYTES (512 << 10)
+#define WINOGRAD_GRADIENT_CHUNK_BYTES (256 << 10)
 
 /* The layout of one Winograd convolution (3x3 filters, one pad on every side). */
 typedef struct {
@@ -54,7 +58,7 @@ typedef struct {
 static winograd_geometry make_winograd_geometry(ptrdiff_t channels, ptrdiff_t height,
                                                 ptrdiff_t width, ptrdiff_t out_channels,
                                                 ptrdiff_t pad, ptrdiff_t out_h, ptrdiff_t out_w,
-                                                ptrdiff_t n_images) {
+                                                ptrdiff_t n_images, int gradient) {
     winograd_geometry g;
     g.channels = channels; g.height = height; g.width = width; g.out_channels = out_channels;
     g.pad = pad; g.out_h = out_h; g.out_w = out_w;
@@ -64,8 +68,9 @@ static winograd_geometry make_winograd_geometry(ptrdiff_t channels, ptrdiff_t he
     g.padded_h = 2 * g.tiles_h + 2;
     g.half = round_up(g.tiles_w + 1 + pad, F32_VLEN) + F32_VLEN;
     g.oc_padded = round_up(out_channels, FWD_MR);
-    ptrdiff_t per_image = 16 * (channels + g.oc_padded) * g.tiles * (ptrdiff_t)sizeof(float);
-    g.images = WINOGRAD_CHUNK_BYTES / per_image;
+    ptrdiff_t per_image = (channels + g.oc_padded) * g.tiles * (ptrdiff_t)sizeof(float);
+    g.images = gradient ? WINOGRAD_GRADIENT_CHUNK_BYTES / per_image
+                        : WINOGRAD_CHUNK_BYTES / (16 * per_image);
     if (g.images < 1) g.images = 1;
     if (g.images > n_images) g.images = n_images;
     g.stride = round_up(g.images * g.tiles, F32_VLEN) + F32_VLEN;
@@ -259,4 +264,137 @@ static void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_
             winograd_output(M, b, g, bias, relu,
                             out + (first + b) * g->out_channels * g->out_h * g->out_w);
     }
+}
+
+/* ---- the weight gradient ------------------------------------------------------------------
+ *
+ * With D = A dy A^T the output gradient of a tile taken to 4x4 (A = (A^T)^T, 4x2), the loss
+ * sum(dy * y) over a tile is sum(D * U * V), so the gradient of the filter g is
+ *
+ *     dg = G^T [ sum over tiles of D[k] * V[c] ] G,
+ *
+ * and the sum over tiles is, for each of the 16 positions xi, a product of D[xi] (OC x tiles)
+ * and V[xi]^T (tiles x C): the direct kernels' weight-gradient tiles compute it, the tiles playing
+ * the positions and the input channels the taps. V is the forward pass's input transform; the
+ * 16 sums (OC x C each) gather over every chunk, and G^T . G takes them to 3x3 at the end. */
+
+static ptrdiff_t winograd_gradient_scratch_floats(const winograd_geometry *g) {
+    return 16 * (g->channels + g->oc_padded) * g->stride + 16 * g->oc_padded * g->channels +
+           winograd_plane_floats(g) + 4 * g->half;
+}
+
+/* D of one image of the chunk (its image `member`), and each channel's sum of dy added to
+ * dbias. dy's two rows of a tile row are split into even and odd columns (lanes past the row,
+ * and a row past the map, are zero), then D = A dy A^T by vectors over the row's tiles. */
+static void winograd_output_gradient(const float *dout, ptrdiff_t member,
+                                     const winograd_geometry *g, float *D, float *dbias,
+                                     float *halves) {
+    const ptrdiff_t next = g->oc_padded * g->stride;  /* D[xi + 1] */
+    const ptrdiff_t pieces = (g->out_w + 2 * F32_VLEN - 1) / (2 * F32_VLEN);
+    for (ptrdiff_t oc = 0; oc < g->out_channels; oc++) {
+        f32_vec total = f32_zero();
+        for (ptrdiff_t th = 0; th < g->tiles_h; th++) {
+            for (int r = 0; r < 2; r++) {
+                float *even = halves + 2 * r * g->half, *odd = even + g->half;
+                ptrdiff_t oh = 2 * th + r;
+                for (ptrdiff_t k = 0; k < pieces; k++) {
+                    f32_vec a = f32_zero(), b = f32_zero();
+                    if (oh < g->out_h) {
+                        const float *row = dout + (oc * g->out_h + oh) * g->out_w;
+                        ptrdiff_t at = 2 * k * F32_VLEN, left = g->out_w - at;
+                        a = f32_load_first(row + at, left < F32_VLEN ? left : F32_VLEN);
+                        left -= F32_VLEN;
+                        if (left > 0)
+                            b = f32_load_first(row + at + F32_VLEN, left < F32_VLEN ? left : F32_VLEN);
+                        total = f32_add(total, f32_add(a, b));
+                    }
+                    f32_vec e, o;
+                    f32_deinterleave(a, b, &e, &o);
+                    f32_store(even + k * F32_VLEN, e);
+                    f32_store(odd + k * F32_VLEN, o);
+                }
+            }
+            float *first = D + oc * g->stride + member * g->tiles + th * g->tiles_w;
+            for (ptrdiff_t tw = 0; tw < g->tiles_w; tw += F32_VLEN) {
+                f32_vec e0 = f32_load(halves + tw), o0 = f32_load(halves + g->half + tw);
+                f32_vec e1 = f32_load(halves + 2 * g->half + tw);
+                f32_vec o1 = f32_load(halves + 3 * g->half + tw);
+                f32_vec zero = f32_zero();
+                f32_vec u[4] = {e0, f32_add(e0, e1), f32_sub(e0, e1), f32_sub(zero, e1)};
+                f32_vec v[4] = {o0, f32_add(o0, o1), f32_sub(o0, o1), f32_sub(zero, o1)};
+                float *out = first + tw;
+                for (int i = 0; i < 4; i++) {  /* (A dy) A^T, row by row */
+                    f32_store(out + (4 * i) * next, u[i]);
+                    f32_store(out + (4 * i + 1) * next, f32_add(u[i], v[i]));
+                    f32_store(out + (4 * i + 2) * next, f32_sub(u[i], v[i]));
+                    f32_store(out + (4 * i + 3) * next, f32_sub(zero, v[i]));
+                }
+            }
+        }
+        dbias[oc] += f32_sum(total);
+    }
+}
+
+/* dweights (OC, C, 3, 3) and dbias (OC,) += the gradients over these images. */
+static void winograd_weight_gradient(const float *x, const float *dout, ptrdiff_t n_images,
+                                     const winograd_geometry *g, float *dweights, float *dbias,
+                                     float *scratch, ptrdiff_t *offsets) {
+    float *V = scratch;
+    float *D = V + 16 * g->channels * g->stride;
+    float *sums = D + 16 * g->oc_padded * g->stride;  /* [xi][oc][c] */
+    float *work = sums + 16 * g->oc_padded * g->channels;
+    float *dout_halves = work + winograd_plane_floats(g);
+    const ptrdiff_t image = g->channels * g->height * g->width;
+    const ptrdiff_t gradient = g->out_channels * g->out_h * g->out_w;
+    /* The products' shape for the weight-gradient tiles: positions are the chunk's tiles (the
+     * whole stride, zero past the last), "taps" are the input channels. */
+    conv_geometry products;
+    memset(&products, 0, sizeof products);
+    products.wide = g->stride;
+    products.taps = g->channels;
+    products.dw_rows = g->oc_padded;
+
+    memset(scratch, 0, (size_t)winograd_gradient_scratch_floats(g) * sizeof(float));
+    for (ptrdiff_t c = 0; c < g->channels; c++) offsets[c] = c * g->stride;
+    for (ptrdiff_t first = 0; first < n_images; first += g->images) {
+        ptrdiff_t count = n_images - first < g->images ? n_images - first : g->images;
+        for (ptrdiff_t b = 0; b < count; b++) {
+            winograd_input(x + (first + b) * image, b, g, V, work);
+            winograd_output_gradient(dout + (first + b) * gradient, b, g, D, dbias, dout_halves);
+        }
+        /* A short last chunk: the tiles past it hold the previous chunk's D. */
+        for (ptrdiff_t row = 0; count < g->images && row < 16 * g->oc_padded; row++)
+            memset(D + row * g->stride + count * g->tiles, 0,
+                   (size_t)(g->stride - count * g->tiles) * sizeof(float));
+        for (int xi = 0; xi < 16; xi++) {
+            const float *v = V + xi * g->channels * g->stride;
+            const float *d = D + xi * g->oc_padded * g->stride;
+            float *sum = sums + xi * g->oc_padded * g->channels;
+            for (ptrdiff_t oc0 = 0; oc0 < g->out_channels; oc0 += DW_MR) {
+                ptrdiff_t block = g->out_channels - oc0 < DW_MR ? g->out_channels - oc0 : DW_MR;
+                for (ptrdiff_t c0 = 0; c0 < g->channels; c0 += DW_NT) {
+                    ptrdiff_t taps = g->channels - c0 < DW_NT ? g->channels - c0 : DW_NT;
+                    WEIGHT_GRADIENT_TILES_f32[block][taps](v, d, 1, &products, offsets, oc0, c0,
+                                                           sum);
+                }
+            }
+        }
+    }
+    for (ptrdiff_t oc = 0; oc < g->out_channels; oc++)
+        for (ptrdiff_t c = 0; c < g->channels; c++) {
+            float m[4][4], t[3][4];
+            for (int xi = 0; xi < 16; xi++)
+                m[xi / 4][xi % 4] = sums[(xi * g->oc_padded + oc) * g->channels + c];
+            for (int j = 0; j < 4; j++) {  /* G^T m */
+                t[0][j] = m[0][j] + 0.5f * (m[1][j] + m[2][j]);
+                t[1][j] = 0.5f * (m[1][j] - m[2][j]);
+                t[2][j] = 0.5f * (m[1][j] + m[2][j]) + m[3][j];
+            }
+            float *w = dweights + (oc * g->channels + c) * 9;
+            for (int i = 0; i < 3; i++) {  /* (G^T m) G */
+                w[3 * i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+                w[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
+                w[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+            }
+        }
 }

@@ -4,7 +4,9 @@ The kernels live beside the direct ones (``cnn_ext/engines/direct/winograd.h``, 
 same per-instruction-set modules, whose register tiles do its matrix products). The forward pass
 and the input gradient (a 3x3 convolution of the output gradient, padded by ``2 - pad``, with the
 filters turned and their channel axes swapped) run by Winograd; the weight and bias gradients by
-the direct kernels. :func:`cnn_ext.convolution.choose_engine` sends only what this covers.
+Winograd where the instruction set's kernels say it pays (``WINOGRAD_WEIGHT_GRADIENT``: the
+baseline and AVX2 paths), else by the direct kernels. :func:`cnn_ext.convolution.choose_engine`
+sends only what this covers.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
 def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeometry,
              input_grad: bool, kernels=None) -> tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
     """``conv2d_backward`` of checked float32 arrays, 3x3 filters, stride 1, one pad of at most
-    2 on every side: dW and db by the direct kernels, dx by Winograd."""
+    2 on every side: dx by Winograd, dW and db as the module's ``WINOGRAD_WEIGHT_GRADIENT``
+    says."""
     kernels = kernels or dispatch.kernels
     pad = geometry.pad[0][0]
     n_images, channels, height, width = x.shape
@@ -59,12 +62,20 @@ def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeome
     def work(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         dweights = np.zeros((out_channels, W[0].size), dtype=np.float32)
         dbias = np.zeros(out_channels, dtype=np.float32)
-        floats, offsets = kernels.backward_scratch(False, channels, height, width, out_channels,
-                                                   3, 3, pad, pad, geometry.out_h, geometry.out_w,
-                                                   stop - start, False)
-        kernels.backward(x[start:stop], dout[start:stop], 3, 3, pad, pad, dweights, dbias, None,
-                         None, scratch("direct", (floats,), np.float32),
-                         scratch("direct offsets", (offsets,), np.intp))
+        if kernels.WINOGRAD_WEIGHT_GRADIENT:
+            floats, offsets = kernels.winograd_gradient_scratch(
+                channels, height, width, out_channels, pad, geometry.out_h, geometry.out_w,
+                stop - start)
+            kernels.winograd_gradient(x[start:stop], dout[start:stop], pad, dweights, dbias,
+                                      scratch("winograd", (floats,), np.float32),
+                                      scratch("winograd offsets", (offsets,), np.intp))
+        else:
+            floats, offsets = kernels.backward_scratch(
+                False, channels, height, width, out_channels, 3, 3, pad, pad, geometry.out_h,
+                geometry.out_w, stop - start, False)
+            kernels.backward(x[start:stop], dout[start:stop], 3, 3, pad, pad, dweights, dbias,
+                             None, None, scratch("direct", (floats,), np.float32),
+                             scratch("direct offsets", (offsets,), np.intp))
         if input_grad:
             _winograd(kernels, dout[start:stop], turned, None, 2 - pad, False, dx[start:stop])
         return dweights, dbias
