@@ -42,9 +42,55 @@
 #include <stddef.h>
 #include <string.h>
 
-/* The vector operations of each element type: f32_* on floats, f64_* on doubles. */
-#if defined(CNN_SIMD_AVX512)
+/* The vector operations of each element type: f32_* on floats, f64_* on doubles. AVX2's
+ * vectors of 8 floats (f32x8_*) are the f32 vectors of the AVX2 path, and on the AVX-512 path
+ * the narrow vectors of Winograd's transforms for maps a few tiles wide. */
+#if defined(CNN_SIMD_AVX512) || defined(CNN_SIMD_AVX2)
 #include <immintrin.h>
+typedef __m256 f32x8_vec;
+static inline f32x8_vec f32x8_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void f32x8_store(float *p, f32x8_vec v) { _mm256_storeu_ps(p, v); }
+static inline f32x8_vec f32x8_set1(float x) { return _mm256_set1_ps(x); }
+static inline f32x8_vec f32x8_zero(void) { return _mm256_setzero_ps(); }
+static inline f32x8_vec f32x8_fma(f32x8_vec a, f32x8_vec b, f32x8_vec c) {
+    return _mm256_fmadd_ps(a, b, c);
+}
+static inline f32x8_vec f32x8_add(f32x8_vec a, f32x8_vec b) { return _mm256_add_ps(a, b); }
+static inline f32x8_vec f32x8_sub(f32x8_vec a, f32x8_vec b) { return _mm256_sub_ps(a, b); }
+static inline f32x8_vec f32x8_relu(f32x8_vec v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
+static inline void f32x8_store_first(float *p, f32x8_vec v, ptrdiff_t count) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(p, mask, v);
+}
+static inline f32x8_vec f32x8_load_first(const float *p, ptrdiff_t count) {
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_maskload_ps(p, mask);
+}
+static inline void f32x8_deinterleave(f32x8_vec a, f32x8_vec b, f32x8_vec *even,
+                                      f32x8_vec *odd) {
+    /* Within 128-bit halves, then the 64-bit pairs put in order. */
+    __m256d evens = _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+    __m256d odds = _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(evens, _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(odds, _MM_SHUFFLE(3, 1, 2, 0)));
+}
+static inline void f32x8_interleave(f32x8_vec a, f32x8_vec b, f32x8_vec *low,
+                                    f32x8_vec *high) {
+    __m256 lows = _mm256_unpacklo_ps(a, b), highs = _mm256_unpackhi_ps(a, b);
+    *low = _mm256_permute2f128_ps(lows, highs, 0x20);
+    *high = _mm256_permute2f128_ps(lows, highs, 0x31);
+}
+static inline float f32x8_sum(f32x8_vec v) {
+    __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    half = _mm_add_ss(half, _mm_shuffle_ps(half, half, 1));
+    return _mm_cvtss_f32(half);
+}
+#endif
+
+#if defined(CNN_SIMD_AVX512)
 #define CNN_SIMD_NAME "avx512"
 #define F32_VLEN 16
 typedef __m512 f32_vec;
@@ -88,52 +134,29 @@ static inline double f64_sum(f64_vec v) { return _mm512_reduce_add_pd(v); }
 #define FWD_NV 6
 #define DW_MR 4
 #define DW_NT 6
+/* Winograd's transforms of maps at most 8 tiles wide (16 pixels) run on 8-lane vectors. */
+#define WINOGRAD_NARROW 1
 /* Winograd's weight gradient (winograd.h) measured 1.02-1.41x the direct kernels' time here
- * (AMD EPYC Zen 4, one thread, batch 100, 16-64 channels): its transforms fill few of the 16
- * lanes on these maps. */
+ * (AMD EPYC Zen 4, one thread, batch 100, 16-64 channels). */
 #define WINOGRAD_WEIGHT_GRADIENT 0
 
 #elif defined(CNN_SIMD_AVX2)
-#include <immintrin.h>
 #define CNN_SIMD_NAME "avx2"
 #define F32_VLEN 8
-typedef __m256 f32_vec;
-static inline f32_vec f32_load(const float *p) { return _mm256_loadu_ps(p); }
-static inline void f32_store(float *p, f32_vec v) { _mm256_storeu_ps(p, v); }
-static inline f32_vec f32_set1(float x) { return _mm256_set1_ps(x); }
-static inline f32_vec f32_zero(void) { return _mm256_setzero_ps(); }
-static inline f32_vec f32_fma(f32_vec a, f32_vec b, f32_vec c) { return _mm256_fmadd_ps(a, b, c); }
-static inline f32_vec f32_add(f32_vec a, f32_vec b) { return _mm256_add_ps(a, b); }
-static inline f32_vec f32_sub(f32_vec a, f32_vec b) { return _mm256_sub_ps(a, b); }
-static inline f32_vec f32_relu(f32_vec v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
-static inline void f32_store_first(float *p, f32_vec v, ptrdiff_t count) {
-    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count),
-                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    _mm256_maskstore_ps(p, mask, v);
-}
-static inline f32_vec f32_load_first(const float *p, ptrdiff_t count) {
-    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count),
-                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    return _mm256_maskload_ps(p, mask);
-}
-static inline void f32_deinterleave(f32_vec a, f32_vec b, f32_vec *even, f32_vec *odd) {
-    /* Within 128-bit halves, then the 64-bit pairs put in order. */
-    __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    __m256 odds = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odds), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-static inline void f32_interleave(f32_vec a, f32_vec b, f32_vec *low, f32_vec *high) {
-    __m256 lows = _mm256_unpacklo_ps(a, b), highs = _mm256_unpackhi_ps(a, b);
-    *low = _mm256_permute2f128_ps(lows, highs, 0x20);
-    *high = _mm256_permute2f128_ps(lows, highs, 0x31);
-}
-static inline float f32_sum(f32_vec v) {
-    __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    half = _mm_add_ps(half, _mm_movehl_ps(half, half));
-    half = _mm_add_ss(half, _mm_shuffle_ps(half, half, 1));
-    return _mm_cvtss_f32(half);
-}
+typedef f32x8_vec f32_vec;
+#define f32_load f32x8_load
+#define f32_store f32x8_store
+#define f32_set1 f32x8_set1
+#define f32_zero f32x8_zero
+#define f32_fma f32x8_fma
+#define f32_add f32x8_add
+#define f32_sub f32x8_sub
+#define f32_relu f32x8_relu
+#define f32_store_first f32x8_store_first
+#define f32_load_first f32x8_load_first
+#define f32_deinterleave f32x8_deinterleave
+#define f32_interleave f32x8_interleave
+#define f32_sum f32x8_sum
 #define F64_VLEN 4
 typedef __m256d f64_vec;
 static inline f64_vec f64_load(const double *p) { return _mm256_loadu_pd(p); }

@@ -118,106 +118,75 @@ static void winograd_filters(const float *weights, const winograd_geometry *g, f
         }
 }
 
-/* Stage 1 for one image of the chunk (the chunk's image `member`) and every channel. Each image
- * row is split into its even and odd columns straight into the halves of its padded row
- * (halves[row][0] and [1]), shifted by the pad (an odd pad swaps the halves); the pad's places
- * are never written, so they stay zero, and lanes past the row's end load as zero. Then tile
- * (th, tw) reads columns 2tw..2tw+3 of rows 2th..2th+3, which are even[tw], odd[tw],
- * even[tw + 1] and odd[tw + 1]: vectors over the tiles of a row. */
-static void winograd_input(const float *image, ptrdiff_t member, const winograd_geometry *g,
-                           float *V, float *halves) {
-    const ptrdiff_t next = g->channels * g->stride;   /* V[xi + 1] */
-    /* Image column 2k lands in padded column 2k + pad, image column 2k + 1 in 2k + 1 + pad. */
-    const ptrdiff_t even_into = g->pad % 2, even_shift = g->pad / 2;
-    const ptrdiff_t odd_shift = (g->pad + 1) / 2;
-    for (ptrdiff_t c = 0; c < g->channels; c++) {
-        for (ptrdiff_t ih = 0; ih < g->height; ih++) {
-            const float *row = image + (c * g->height + ih) * g->width;
-            float *padded = halves + (ih + g->pad) * 2 * g->half;
-            float *evens = padded + even_into * g->half + even_shift;
-            float *odds = padded + (1 - even_into) * g->half + odd_shift;
-            for (ptrdiff_t k = 0; 2 * k * F32_VLEN < g->width; k++) {
-                ptrdiff_t at = 2 * k * F32_VLEN, left = g->width - at;
-                f32_vec a = f32_load_first(row + at, left < F32_VLEN ? left : F32_VLEN);
-                left -= F32_VLEN;
-                f32_vec b = left <= 0 ? f32_zero()
-                                      : f32_load_first(row + at + F32_VLEN,
-                                                       left < F32_VLEN ? left : F32_VLEN);
-                f32_vec e, o;
-                f32_deinterleave(a, b, &e, &o);
-                f32_store(evens + k * F32_VLEN, e);
-                f32_store(odds + k * F32_VLEN, o);
-            }
-        }
-        for (ptrdiff_t th = 0; th < g->tiles_h; th++) {
-            float *first = V + c * g->stride + member * g->tiles + th * g->tiles_w;
-            for (ptrdiff_t tw = 0; tw < g->tiles_w; tw += F32_VLEN) {
-                f32_vec h[4][4];  /* d B, row by row */
-                for (int r = 0; r < 4; r++) {
-                    const float *even = halves + (2 * th + r) * 2 * g->half + tw;
-                    const float *odd = even + g->half;
-                    f32_vec e0 = f32_load(even), e1 = f32_load(even + 1);
-                    f32_vec o0 = f32_load(odd), o1 = f32_load(odd + 1);
-                    h[r][0] = f32_sub(e0, e1);
-                    h[r][1] = f32_add(o0, e1);
-                    h[r][2] = f32_sub(e1, o0);
-                    h[r][3] = f32_sub(o0, o1);
-                }
-                float *out = first + tw;
-                for (int j = 0; j < 4; j++) {  /* B^T (d B) */
-                    f32_store(out + j * next, f32_sub(h[0][j], h[2][j]));
-                    f32_store(out + (4 + j) * next, f32_add(h[1][j], h[2][j]));
-                    f32_store(out + (8 + j) * next, f32_sub(h[2][j], h[1][j]));
-                    f32_store(out + (12 + j) * next, f32_sub(h[1][j], h[3][j]));
-                }
-            }
-        }
-    }
+#ifndef WINOGRAD_NARROW
+#define WINOGRAD_NARROW 0
+#endif
+
+#define W_(prefix, op) prefix##_##op
+#define W_PASTE(prefix, op) W_(prefix, op)
+#define W(op) W_PASTE(WPREFIX, op)
+#define WT_(name, width) name##_##width
+#define WT_PASTE(name, width) WT_(name, width)
+#define WT(name) WT_PASTE(name, WWIDTH)
+
+#define WVEC f32_vec
+#define WPREFIX f32
+#define WLEN F32_VLEN
+#define WWIDTH wide
+#include "winograd_transforms.h"
+#undef WVEC
+#undef WPREFIX
+#undef WLEN
+#undef WWIDTH
+#if WINOGRAD_NARROW
+#define WVEC f32x8_vec
+#define WPREFIX f32x8
+#define WLEN 8
+#define WWIDTH narrow
+#include "winograd_transforms.h"
+#undef WVEC
+#undef WPREFIX
+#undef WLEN
+#undef WWIDTH
+#endif
+
+/* Whether a map's transforms take the narrow vectors. */
+static inline int winograd_narrow(const winograd_geometry *g) {
+    return WINOGRAD_NARROW && g->tiles_w <= 8;
 }
 
-/* Stage 3 for one image of the chunk: out (OC, out_h, out_w) of that image. The two outputs
- * of a tile row's tiles are interleaved into the output row; a last tile cut by an odd width
- * writes one. */
+static void winograd_input(const float *image, ptrdiff_t member, const winograd_geometry *g,
+                           float *V, float *halves) {
+#if WINOGRAD_NARROW
+    if (winograd_narrow(g)) {
+        winograd_input_narrow(image, member, g, V, halves);
+        return;
+    }
+#endif
+    winograd_input_wide(image, member, g, V, halves);
+}
+
 static void winograd_output(const float *M, ptrdiff_t member, const winograd_geometry *g,
                             const float *bias, int relu, float *out) {
-    const ptrdiff_t next = g->oc_padded * g->stride;  /* M[xi + 1] */
-    for (ptrdiff_t oc = 0; oc < g->out_channels; oc++) {
-        f32_vec start = f32_set1(bias != NULL ? bias[oc] : 0.0f);
-        for (ptrdiff_t th = 0; th < g->tiles_h; th++) {
-            const float *first = M + oc * g->stride + member * g->tiles + th * g->tiles_w;
-            float *top_row = out + (oc * g->out_h + 2 * th) * g->out_w;
-            int rows = 2 * th + 1 < g->out_h ? 2 : 1;
-            for (ptrdiff_t tw = 0; tw < g->tiles_w; tw += F32_VLEN) {
-                f32_vec m[16], p[4][2], y[2][2];
-                for (int xi = 0; xi < 16; xi++) m[xi] = f32_load(first + xi * next + tw);
-                for (int i = 0; i < 4; i++) {  /* M A */
-                    p[i][0] = f32_add(f32_add(m[4 * i], m[4 * i + 1]), m[4 * i + 2]);
-                    p[i][1] = f32_sub(f32_sub(m[4 * i + 1], m[4 * i + 2]), m[4 * i + 3]);
-                }
-                for (int j = 0; j < 2; j++) {  /* A^T (M A), plus the bias */
-                    y[0][j] = f32_add(f32_add(start, p[0][j]), f32_add(p[1][j], p[2][j]));
-                    y[1][j] = f32_sub(f32_add(start, p[1][j]), f32_add(p[2][j], p[3][j]));
-                }
-                ptrdiff_t values = g->out_w - 2 * tw;  /* left in the row */
-                if (values > 2 * F32_VLEN) values = 2 * F32_VLEN;
-                for (int r = 0; r < rows; r++) {
-                    f32_vec low, high;
-                    f32_interleave(y[r][0], y[r][1], &low, &high);
-                    if (relu) {
-                        low = f32_relu(low);
-                        high = f32_relu(high);
-                    }
-                    float *target = top_row + r * g->out_w + 2 * tw;
-                    if (values >= F32_VLEN) {
-                        f32_store(target, low);
-                        f32_store_first(target + F32_VLEN, high, values - F32_VLEN);
-                    } else {
-                        f32_store_first(target, low, values);
-                    }
-                }
-            }
-        }
+#if WINOGRAD_NARROW
+    if (winograd_narrow(g)) {
+        winograd_output_narrow(M, member, g, bias, relu, out);
+        return;
     }
+#endif
+    winograd_output_wide(M, member, g, bias, relu, out);
+}
+
+static void winograd_output_gradient(const float *dout, ptrdiff_t member,
+                                     const winograd_geometry *g, float *D, float *dbias,
+                                     float *halves) {
+#if WINOGRAD_NARROW
+    if (winograd_narrow(g)) {
+        winograd_output_gradient_narrow(dout, member, g, D, dbias, halves);
+        return;
+    }
+#endif
+    winograd_output_gradient_wide(dout, member, g, D, dbias, halves);
 }
 
 /* out (n, OC, out_h, out_w) = conv(x (n, C, H, W), weights (OC, C, 3, 3)) + bias (or NULL),
@@ -281,58 +250,6 @@ static void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_
 static ptrdiff_t winograd_gradient_scratch_floats(const winograd_geometry *g) {
     return 16 * (g->channels + g->oc_padded) * g->stride + 16 * g->oc_padded * g->channels +
            winograd_plane_floats(g) + 4 * g->half;
-}
-
-/* D of one image of the chunk (its image `member`), and each channel's sum of dy added to
- * dbias. dy's two rows of a tile row are split into even and odd columns (lanes past the row,
- * and a row past the map, are zero), then D = A dy A^T by vectors over the row's tiles. */
-static void winograd_output_gradient(const float *dout, ptrdiff_t member,
-                                     const winograd_geometry *g, float *D, float *dbias,
-                                     float *halves) {
-    const ptrdiff_t next = g->oc_padded * g->stride;  /* D[xi + 1] */
-    const ptrdiff_t pieces = (g->out_w + 2 * F32_VLEN - 1) / (2 * F32_VLEN);
-    for (ptrdiff_t oc = 0; oc < g->out_channels; oc++) {
-        f32_vec total = f32_zero();
-        for (ptrdiff_t th = 0; th < g->tiles_h; th++) {
-            for (int r = 0; r < 2; r++) {
-                float *even = halves + 2 * r * g->half, *odd = even + g->half;
-                ptrdiff_t oh = 2 * th + r;
-                for (ptrdiff_t k = 0; k < pieces; k++) {
-                    f32_vec a = f32_zero(), b = f32_zero();
-                    if (oh < g->out_h) {
-                        const float *row = dout + (oc * g->out_h + oh) * g->out_w;
-                        ptrdiff_t at = 2 * k * F32_VLEN, left = g->out_w - at;
-                        a = f32_load_first(row + at, left < F32_VLEN ? left : F32_VLEN);
-                        left -= F32_VLEN;
-                        if (left > 0)
-                            b = f32_load_first(row + at + F32_VLEN, left < F32_VLEN ? left : F32_VLEN);
-                        total = f32_add(total, f32_add(a, b));
-                    }
-                    f32_vec e, o;
-                    f32_deinterleave(a, b, &e, &o);
-                    f32_store(even + k * F32_VLEN, e);
-                    f32_store(odd + k * F32_VLEN, o);
-                }
-            }
-            float *first = D + oc * g->stride + member * g->tiles + th * g->tiles_w;
-            for (ptrdiff_t tw = 0; tw < g->tiles_w; tw += F32_VLEN) {
-                f32_vec e0 = f32_load(halves + tw), o0 = f32_load(halves + g->half + tw);
-                f32_vec e1 = f32_load(halves + 2 * g->half + tw);
-                f32_vec o1 = f32_load(halves + 3 * g->half + tw);
-                f32_vec zero = f32_zero();
-                f32_vec u[4] = {e0, f32_add(e0, e1), f32_sub(e0, e1), f32_sub(zero, e1)};
-                f32_vec v[4] = {o0, f32_add(o0, o1), f32_sub(o0, o1), f32_sub(zero, o1)};
-                float *out = first + tw;
-                for (int i = 0; i < 4; i++) {  /* (A dy) A^T, row by row */
-                    f32_store(out + (4 * i) * next, u[i]);
-                    f32_store(out + (4 * i + 1) * next, f32_add(u[i], v[i]));
-                    f32_store(out + (4 * i + 2) * next, f32_sub(u[i], v[i]));
-                    f32_store(out + (4 * i + 3) * next, f32_sub(zero, v[i]));
-                }
-            }
-        }
-        dbias[oc] += f32_sum(total);
-    }
 }
 
 /* dweights (OC, C, 3, 3) and dbias (OC,) += the gradients over these images. */
