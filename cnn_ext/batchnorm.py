@@ -123,7 +123,8 @@ def batchnorm_backward(dout, x, gamma, mean, var,
     Example:
         >>> x = np.array([[1.0], [3.0]])
         >>> out, mean, var = batchnorm_forward(x, np.ones(1), np.zeros(1), eps=0.0)
-        >>> dx, dgamma, dbeta = batchnorm_backward(np.array([[1.0], [1.0]]), x, np.ones(1), mean, var, eps=0.0)
+        >>> dout = np.array([[1.0], [1.0]])
+        >>> dx, dgamma, dbeta = batchnorm_backward(dout, x, np.ones(1), mean, var, eps=0.0)
         >>> dx.tolist(), dgamma.tolist(), dbeta.tolist()  # a shift of every value changes nothing
         ([[0.0], [0.0]], [0.0], [2.0])
     """

@@ -80,9 +80,9 @@ def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
     - ``"winograd"``: what the direct kernels take below, with float32, 3x3 filters and a pad
       of at most 2, when both sides have at least :data:`WINOGRAD_MIN_CHANNELS` channels
       (``CNN_EXT_WINOGRAD=always``: whatever their number; ``never``: none).
-    - ``"direct"``: float32 or float64, stride 1, one group, no dilation, one pad on every side; for the
-      gradients also a pad below the filter size, since the input gradient pads the output
-      gradient by ``filter - 1 - pad``. dW and db take the same route with or without dx, so
+    - ``"direct"``: float32 or float64, stride 1, one group, no dilation, one pad on every
+      side; for the gradients also a pad below the filter size, since the input gradient pads
+      the output gradient by ``filter - 1 - pad``. dW and db take the same route with or without dx, so
       that they do not depend on ``input_grad``.
     - ``"depthwise"``: one group per input channel, of several channels (each channel slides
       its own filters). A single channel in one group is an ordinary convolution, which the

@@ -190,7 +190,11 @@ static inline double f64_sum(f64_vec v) {
 typedef float f32_vec __attribute__((vector_size(32)));
 typedef double f64_vec __attribute__((vector_size(32)));
 #define DEFINE_GENERIC_VECTOR(T, real, VLEN)                                                   \
-    static inline T##_vec T##_load(const real *p) { T##_vec v; memcpy(&v, p, sizeof v); return v; } \
+    static inline T##_vec T##_load(const real *p) {                                           \
+        T##_vec v;                                                                             \
+        memcpy(&v, p, sizeof v);                                                               \
+        return v;                                                                              \
+    }                                                                                          \
     static inline void T##_store(real *p, T##_vec v) { memcpy(p, &v, sizeof v); }             \
     static inline T##_vec T##_set1(real x) { return (T##_vec){0} + x; }                       \
     static inline T##_vec T##_fma(T##_vec a, T##_vec b, T##_vec c) { return a * b + c; }      \
@@ -205,7 +209,11 @@ typedef double f64_vec __attribute__((vector_size(32)));
 typedef struct { float lane[F32_VLEN]; } f32_vec;
 typedef struct { double lane[F64_VLEN]; } f64_vec;
 #define DEFINE_GENERIC_VECTOR(T, real, VLEN)                                                   \
-    static inline T##_vec T##_load(const real *p) { T##_vec v; memcpy(&v, p, sizeof v); return v; } \
+    static inline T##_vec T##_load(const real *p) {                                           \
+        T##_vec v;                                                                             \
+        memcpy(&v, p, sizeof v);                                                               \
+        return v;                                                                              \
+    }                                                                                          \
     static inline void T##_store(real *p, T##_vec v) { memcpy(p, &v, sizeof v); }             \
     static inline T##_vec T##_set1(real x) {                                                   \
         T##_vec v;                                                                             \

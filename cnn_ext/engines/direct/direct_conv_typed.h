@@ -86,7 +86,8 @@ static void TYPED(direct_forward)(const real *x, ptrdiff_t n_images, const conv_
         for (ptrdiff_t block = 0; block < g->out_channels; block += FWD_MR) {
             const real *w = packed + block * g->taps;
             real *rows = wide_out + block * g->wide;
-            int channels = g->out_channels - block < FWD_MR ? (int)(g->out_channels - block) : FWD_MR;
+            int channels = g->out_channels - block < FWD_MR ? (int)(g->out_channels - block)
+                                                            : FWD_MR;
             ptrdiff_t q = 0;
             for (; q + tile <= g->wide; q += tile)
                 TYPED(FORWARD_TILES)[channels][FWD_NV](padded + q, offsets, g->taps, w,

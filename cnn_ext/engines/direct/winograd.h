@@ -19,14 +19,16 @@
  * the transformed patches. A call works through its images a chunk at a time (as many images
  * as keep V and M within WINOGRAD_CHUNK_BYTES), in three stages:
  *
- * 1. input transform, one channel plane at a time: the plane is zero-padded, then for each row
- *    of tiles the vertical half of B^T d B combines four rows over every column, those rows are
- *    split into even and odd columns, and the horizontal half combines them so that consecutive
- *    tiles of the row are consecutive lanes of a vector. V[xi][c] holds the chunk's tiles in
- *    order (image, tile row, tile column); a vector that runs past the end of a tile row writes
- *    lanes the next row overwrites (the last into slack);
+ * 1. input transform, one channel plane at a time: each row of the plane is split into its
+ *    even and odd columns (in its zero-padded place), so that tile (th, tw) finds its four
+ *    columns at even[tw], odd[tw], even[tw + 1] and odd[tw + 1]: B^T d B is computed by vectors
+ *    over the tiles of a row (winograd_transforms.h; on AVX-512, vectors of 8 for maps at most 8
+ *    tiles wide). V[xi][c] holds the chunk's tiles in order (image, tile row, tile column); a
+ *    vector that runs past the end of a tile row writes lanes the next row overwrites (the
+ *    last into slack);
  * 2. the 16 products, by the forward register tiles of direct_conv.h: "taps" are the input
- *    channels, at offsets c * stride into V[xi], the filters packed as [xi][channel block][c][FWD_MR];
+ *    channels, at offsets c * stride into V[xi], the filters packed as
+ *    [xi][channel block][c][FWD_MR];
  * 3. output transform, A^T M A, vectorised over the tiles of a row, with the bias (and ReLU),
  *    written into the output rows (the last row and column of tiles may be cut by an odd size).
  *

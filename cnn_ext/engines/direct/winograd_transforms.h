@@ -9,8 +9,8 @@
  * are never written, so they stay zero, and lanes past the row's end load as zero. Then tile
  * (th, tw) reads columns 2tw..2tw+3 of rows 2th..2th+3, which are even[tw], odd[tw],
  * even[tw + 1] and odd[tw + 1]: vectors over the tiles of a row. */
-static void WT(winograd_input)(const float *image, ptrdiff_t member, const winograd_geometry *g,
-                           float *V, float *halves) {
+static void WT(winograd_input)(const float *image, ptrdiff_t member,
+                               const winograd_geometry *g, float *V, float *halves) {
     const ptrdiff_t next = g->channels * g->stride;   /* V[xi + 1] */
     /* Image column 2k lands in padded column 2k + pad, image column 2k + 1 in 2k + 1 + pad. */
     const ptrdiff_t even_into = g->pad % 2, even_shift = g->pad / 2;
@@ -26,8 +26,7 @@ static void WT(winograd_input)(const float *image, ptrdiff_t member, const winog
                 WVEC a = W(load_first)(row + at, left < WLEN ? left : WLEN);
                 left -= WLEN;
                 WVEC b = left <= 0 ? W(zero)()
-                                      : W(load_first)(row + at + WLEN,
-                                                       left < WLEN ? left : WLEN);
+                                   : W(load_first)(row + at + WLEN, left < WLEN ? left : WLEN);
                 WVEC e, o;
                 W(deinterleave)(a, b, &e, &o);
                 W(store)(evens + k * WLEN, e);
@@ -64,7 +63,7 @@ static void WT(winograd_input)(const float *image, ptrdiff_t member, const winog
  * of a tile row's tiles are interleaved into the output row; a last tile cut by an odd width
  * writes one. */
 static void WT(winograd_output)(const float *M, ptrdiff_t member, const winograd_geometry *g,
-                            const float *bias, int relu, float *out) {
+                                const float *bias, int relu, float *out) {
     const ptrdiff_t next = g->oc_padded * g->stride;  /* M[xi + 1] */
     for (ptrdiff_t oc = 0; oc < g->out_channels; oc++) {
         WVEC start = W(set1)(bias != NULL ? bias[oc] : 0.0f);
@@ -109,8 +108,8 @@ static void WT(winograd_output)(const float *M, ptrdiff_t member, const winograd
  * dbias. dy's two rows of a tile row are split into even and odd columns (lanes past the row,
  * and a row past the map, are zero), then D = A dy A^T by vectors over the row's tiles. */
 static void WT(winograd_output_gradient)(const float *dout, ptrdiff_t member,
-                                     const winograd_geometry *g, float *D, float *dbias,
-                                     float *halves) {
+                                         const winograd_geometry *g, float *D, float *dbias,
+                                         float *halves) {
     const ptrdiff_t next = g->oc_padded * g->stride;  /* D[xi + 1] */
     const ptrdiff_t pieces = (g->out_w + 2 * WLEN - 1) / (2 * WLEN);
     for (ptrdiff_t oc = 0; oc < g->out_channels; oc++) {
