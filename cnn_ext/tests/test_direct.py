@@ -209,15 +209,19 @@ def test_the_environment_variable_forces_a_path_or_warns(requested, tmp_path):
         assert "RuntimeWarning" in result.stderr and "CNN_EXT_SIMD" in result.stderr
 
 
-@pytest.mark.parametrize("case", [CASES[1], CASES[5], CASES[12]], ids=case_id)
-def test_the_fused_relu_is_the_relu_of_the_output(case, kernels, dtype, rng):
-    x, W, b, pad = problem(case, rng, dtype)
-    x[0, 0, 0, 0] = np.nan  # a NaN stays NaN through the activation
+def check_fused_relu(engine, x, W, b, pad, kernels):
+    """``engine.forward(..., relu=True)`` is the ReLU of its output, a NaN of ``x`` kept."""
+    x[0, 0, 0, 0] = np.nan
     geometry = conv_geometry(x.shape, W.shape, 1, pad)
-    plain = _direct_engine.forward(x, W, b, geometry, kernels)
-    fused = _direct_engine.forward(x, W, b, geometry, kernels, relu=True)
+    plain = engine.forward(x, W, b, geometry, kernels)
+    fused = engine.forward(x, W, b, geometry, kernels, relu=True)
     np.testing.assert_array_equal(fused, np.where(plain <= 0, 0, plain))
     assert np.isnan(fused).sum() == np.isnan(plain).sum() > 0
+
+
+@pytest.mark.parametrize("case", [CASES[1], CASES[5], CASES[12]], ids=case_id)
+def test_the_fused_relu_is_the_relu_of_the_output(case, kernels, dtype, rng):
+    check_fused_relu(_direct_engine, *problem(case, rng, dtype), kernels)
 
 
 @pytest.mark.parametrize("settings", [dict(stride=2, pad=1), dict(pad=1, groups=4), dict(pad=(1, 0))],

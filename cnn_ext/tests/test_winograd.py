@@ -23,6 +23,7 @@ from cnn_ext.convolution import WINOGRAD_MIN_CHANNELS, choose_engine
 from cnn_ext.engines.direct import winograd
 from cnn_ext.engines.direct.dispatch import kernels_for, supported_paths
 from cnn_ext.geometry import conv_geometry
+from cnn_ext.tests.test_direct import check_fused_relu
 from cnn_ext.tests.test_engine import reference_conv
 
 PATHS = supported_paths()
@@ -115,13 +116,7 @@ def test_the_weight_gradient_kernel_equals_the_float64_reference(case, kernels, 
 
 @pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[9]], ids=case_id)
 def test_the_fused_relu_is_the_relu_of_the_output(case, kernels, rng):
-    x, W, b, pad = problem(case, rng)
-    x[0, 0, 0, 0] = np.nan  # a NaN stays NaN through the activation
-    geometry = conv_geometry(x.shape, W.shape, 1, pad)
-    plain = winograd.forward(x, W, b, geometry, kernels)
-    fused = winograd.forward(x, W, b, geometry, kernels, relu=True)
-    np.testing.assert_array_equal(fused, np.where(plain <= 0, 0, plain))
-    assert np.isnan(fused).sum() == np.isnan(plain).sum() > 0
+    check_fused_relu(winograd, *problem(case, rng), kernels)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

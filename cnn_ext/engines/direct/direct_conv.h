@@ -288,6 +288,11 @@ static inline void f32_interleave(f32_vec a, f32_vec b, f32_vec *low, f32_vec *h
 #define WINOGRAD_WEIGHT_GRADIENT 1
 #endif
 
+/* The lanes of each vector, by the names direct_conv_types.h builds. */
+#define f32_lanes F32_VLEN
+#define f64_lanes F64_VLEN
+#define f32x8_lanes 8
+
 static inline ptrdiff_t round_up(ptrdiff_t value, ptrdiff_t multiple) {
     return (value + multiple - 1) / multiple * multiple;
 }
@@ -345,23 +350,23 @@ static void tap_offsets(const conv_geometry *g, ptrdiff_t *offsets) {
                                                 ptrdiff_t taps, const real *weights,          \
                                                 const real *bias, real *out,                  \
                                                 ptrdiff_t out_stride) {                       \
-        vec acc[MR][NV];                                                                       \
+        VEC acc[MR][NV];                                                                       \
         for (int m = 0; m < MR; m++) {                                                         \
-            vec start = vec_set1(bias[m]);                                                     \
+            VEC start = V(set1)(bias[m]);                                                     \
             for (int r = 0; r < NV; r++) acc[m][r] = start;                                    \
         }                                                                                      \
         for (ptrdiff_t t = 0; t < taps; t++) {                                                 \
             const real *source = x + offsets[t];                                              \
             const real *w = weights + t * FWD_MR;                                             \
-            vec in[NV];                                                                        \
-            for (int r = 0; r < NV; r++) in[r] = vec_load(source + r * VLEN);                  \
+            VEC in[NV];                                                                        \
+            for (int r = 0; r < NV; r++) in[r] = V(load)(source + r * LANES);                  \
             for (int m = 0; m < MR; m++) {                                                     \
-                vec weight = vec_set1(w[m]);                                                   \
-                for (int r = 0; r < NV; r++) acc[m][r] = vec_fma(weight, in[r], acc[m][r]);    \
+                VEC weight = V(set1)(w[m]);                                                   \
+                for (int r = 0; r < NV; r++) acc[m][r] = V(fma)(weight, in[r], acc[m][r]);    \
             }                                                                                  \
         }                                                                                      \
         for (int m = 0; m < MR; m++)                                                           \
-            for (int r = 0; r < NV; r++) vec_store(out + m * out_stride + r * VLEN, acc[m][r]); \
+            for (int r = 0; r < NV; r++) V(store)(out + m * out_stride + r * LANES, acc[m][r]); \
     }
 #define DEFINE_FORWARD_TILES(MR) UP_TO(FWD_NV, DEFINE_FORWARD_TILE, MR)
 #define FORWARD_ENTRY(MR, NV) TYPED(forward_tile_##MR##_##NV),
@@ -383,78 +388,40 @@ static void tap_offsets(const conv_geometry *g, ptrdiff_t *offsets) {
     static void TYPED(weight_gradient_tile_##MR##_##NT)(                                       \
             const real *padded, const real *wide,  ptrdiff_t group, const conv_geometry *g,   \
             const ptrdiff_t *offsets, ptrdiff_t oc0, ptrdiff_t t0, real *dweights) {           \
-        vec acc[MR][NT];                                                                       \
+        VEC acc[MR][NT];                                                                       \
         for (int m = 0; m < MR; m++)                                                           \
-            for (int t = 0; t < NT; t++) acc[m][t] = vec_zero();                               \
+            for (int t = 0; t < NT; t++) acc[m][t] = V(zero)();                               \
         for (ptrdiff_t b = 0; b < group; b++) {                                                \
             const real *x = padded + b * g->image;                                            \
             const real *d = wide + (b * g->dw_rows + oc0) * g->wide;                          \
-            for (ptrdiff_t q = 0; q < g->wide; q += VLEN) {                                    \
-                vec grad[MR];                                                                  \
-                for (int m = 0; m < MR; m++) grad[m] = vec_load(d + m * g->wide + q);          \
+            for (ptrdiff_t q = 0; q < g->wide; q += LANES) {                                    \
+                VEC grad[MR];                                                                  \
+                for (int m = 0; m < MR; m++) grad[m] = V(load)(d + m * g->wide + q);          \
                 for (int t = 0; t < NT; t++) {                                                 \
-                    vec in = vec_load(x + offsets[t0 + t] + q);                                \
-                    for (int m = 0; m < MR; m++) acc[m][t] = vec_fma(grad[m], in, acc[m][t]);  \
+                    VEC in = V(load)(x + offsets[t0 + t] + q);                                \
+                    for (int m = 0; m < MR; m++) acc[m][t] = V(fma)(grad[m], in, acc[m][t]);  \
                 }                                                                              \
             }                                                                                  \
         }                                                                                      \
         for (int m = 0; m < MR; m++)                                                           \
             for (int t = 0; t < NT; t++)                                                       \
-                dweights[(oc0 + m) * g->taps + t0 + t] += vec_sum(acc[m][t]);                  \
+                dweights[(oc0 + m) * g->taps + t0 + t] += V(sum)(acc[m][t]);                  \
     }
 
 #define DEFINE_WEIGHT_GRADIENT_TILES(MR) UP_TO(DW_NT, DEFINE_WEIGHT_GRADIENT_TILE, MR)
 #define WEIGHT_GRADIENT_ENTRY(MR, NT) TYPED(weight_gradient_tile_##MR##_##NT),
 #define WEIGHT_GRADIENT_TILE_ROW(MR) {NULL, UP_TO(DW_NT, WEIGHT_GRADIENT_ENTRY, MR)},
 
-/* The kernels of each type. */
-#define TYPED_(name, suffix) name##suffix
-#define TYPED_PASTE(name, suffix) TYPED_(name, suffix)
-#define TYPED(name) TYPED_PASTE(name, TYPE_SUFFIX)
-
+/* The kernels of each type: direct_conv_typed.h with `real` the element type and TYPE the
+ * prefix of its vector operations (f32_load, ...), which also suffixes each function's name
+ * (direct_forward_f32, ...). */
+#include "direct_conv_types.h"
 #define real float
-#define TYPE_SUFFIX _f32
-#define VLEN F32_VLEN
-#define vec f32_vec
-#define vec_load f32_load
-#define vec_store f32_store
-#define vec_set1 f32_set1
-#define vec_zero f32_zero
-#define vec_fma f32_fma
-#define vec_sum f32_sum
+#define TYPE f32
 #include "direct_conv_typed.h"
-#undef real
-#undef TYPE_SUFFIX
-#undef VLEN
-#undef vec
-#undef vec_load
-#undef vec_store
-#undef vec_set1
-#undef vec_zero
-#undef vec_fma
-#undef vec_sum
-
 #define real double
-#define TYPE_SUFFIX _f64
-#define VLEN F64_VLEN
-#define vec f64_vec
-#define vec_load f64_load
-#define vec_store f64_store
-#define vec_set1 f64_set1
-#define vec_zero f64_zero
-#define vec_fma f64_fma
-#define vec_sum f64_sum
+#define TYPE f64
 #include "direct_conv_typed.h"
-#undef real
-#undef TYPE_SUFFIX
-#undef VLEN
-#undef vec
-#undef vec_load
-#undef vec_store
-#undef vec_set1
-#undef vec_zero
-#undef vec_fma
-#undef vec_sum
 
 #include "winograd.h"
 

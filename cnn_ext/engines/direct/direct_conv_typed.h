@@ -1,6 +1,6 @@
 /* The direct kernels for one element type, written once: direct_conv.h includes this file twice,
- * with `real` float and then double, the vector operations and VLEN of that type, and TYPED(name)
- * giving each function and table its type's suffix (_f32, _f64). Read direct_conv.h first. */
+ * with `real` float and TYPE f32, then double and f64 (see direct_conv_types.h for the names
+ * they give). Read direct_conv.h first. */
 
 /* The output's size (out_h, out_w) comes from the caller, which has it from the one output-size
  * formula of cnn_ext.geometry; the kernels derive only their own layout from it. */
@@ -17,9 +17,9 @@ static conv_geometry TYPED(make_geometry)(ptrdiff_t channels, ptrdiff_t height, 
     g.out_h = out_h;
     g.out_w = out_w;
     g.positions = g.out_h * g.padded_w;
-    g.wide = round_up(g.positions, VLEN);
+    g.wide = round_up(g.positions, LANES);
     g.image = channels * g.plane;
-    g.slack = g.wide - g.positions + filter_w + VLEN;
+    g.slack = g.wide - g.positions + filter_w + LANES;
     g.taps = channels * filter_h * filter_w;
     g.oc_padded = round_up(out_channels, FWD_MR);
     g.dw_rows = round_up(out_channels, DW_MR);
@@ -69,7 +69,7 @@ static void TYPED(direct_forward)(const real *x, ptrdiff_t n_images, const conv_
     real *wide_out = padded + g->image + g->slack;
     real *packed = wide_out + g->oc_padded * g->wide;
     real *bias_padded = packed + g->oc_padded * g->taps;
-    const ptrdiff_t tile = FWD_NV * VLEN;
+    const ptrdiff_t tile = FWD_NV * LANES;
 
     memset(padded + g->image, 0, (size_t)g->slack * sizeof(real));
     for (ptrdiff_t block = 0; block < g->oc_padded; block += FWD_MR)
@@ -93,7 +93,7 @@ static void TYPED(direct_forward)(const real *x, ptrdiff_t n_images, const conv_
                 TYPED(FORWARD_TILES)[channels][FWD_NV](padded + q, offsets, g->taps, w,
                                                        bias_padded + block, rows + q, g->wide);
             if (q < g->wide)
-                TYPED(FORWARD_TILES)[channels][(g->wide - q) / VLEN](
+                TYPED(FORWARD_TILES)[channels][(g->wide - q) / LANES](
                     padded + q, offsets, g->taps, w, bias_padded + block, rows + q, g->wide);
         }
         real *target = out + n * g->out_channels * g->out_h * g->out_w;
@@ -191,3 +191,6 @@ static void TYPED(direct_weight_gradient)(const real *x, const real *dout, ptrdi
         }
     }
 }
+
+#undef real
+#undef TYPE

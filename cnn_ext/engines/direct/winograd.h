@@ -124,71 +124,35 @@ static void winograd_filters(const float *weights, const winograd_geometry *g, f
 #define WINOGRAD_NARROW 0
 #endif
 
-#define W_(prefix, op) prefix##_##op
-#define W_PASTE(prefix, op) W_(prefix, op)
-#define W(op) W_PASTE(WPREFIX, op)
-#define WT_(name, width) name##_##width
-#define WT_PASTE(name, width) WT_(name, width)
-#define WT(name) WT_PASTE(name, WWIDTH)
-
-#define WVEC f32_vec
-#define WPREFIX f32
-#define WLEN F32_VLEN
-#define WWIDTH wide
+#define TYPE f32
 #include "winograd_transforms.h"
-#undef WVEC
-#undef WPREFIX
-#undef WLEN
-#undef WWIDTH
 #if WINOGRAD_NARROW
-#define WVEC f32x8_vec
-#define WPREFIX f32x8
-#define WLEN 8
-#define WWIDTH narrow
+#define TYPE f32x8
 #include "winograd_transforms.h"
-#undef WVEC
-#undef WPREFIX
-#undef WLEN
-#undef WWIDTH
 #endif
 
-/* Whether a map's transforms take the narrow vectors. */
-static inline int winograd_narrow(const winograd_geometry *g) {
-    return WINOGRAD_NARROW && g->tiles_w <= 8;
-}
+/* The transforms of one call: on 8-lane vectors for maps at most 8 tiles wide where the
+ * instruction set has wider ones (WINOGRAD_NARROW), else on its own. */
+typedef struct {
+    void (*input)(const float *, ptrdiff_t, const winograd_geometry *, float *, float *);
+    void (*output)(const float *, ptrdiff_t, const winograd_geometry *, const float *, int,
+                   float *);
+    void (*output_gradient)(const float *, ptrdiff_t, const winograd_geometry *, float *, float *,
+                            float *);
+} winograd_transforms;
 
-static void winograd_input(const float *image, ptrdiff_t member, const winograd_geometry *g,
-                           float *V, float *halves) {
+static winograd_transforms transforms_for(const winograd_geometry *g) {
+    (void)g;  /* read only where there are narrow vectors */
 #if WINOGRAD_NARROW
-    if (winograd_narrow(g)) {
-        winograd_input_narrow(image, member, g, V, halves);
-        return;
+    if (g->tiles_w <= 8) {
+        winograd_transforms narrow = {winograd_input_f32x8, winograd_output_f32x8,
+                                      winograd_output_gradient_f32x8};
+        return narrow;
     }
 #endif
-    winograd_input_wide(image, member, g, V, halves);
-}
-
-static void winograd_output(const float *M, ptrdiff_t member, const winograd_geometry *g,
-                            const float *bias, int relu, float *out) {
-#if WINOGRAD_NARROW
-    if (winograd_narrow(g)) {
-        winograd_output_narrow(M, member, g, bias, relu, out);
-        return;
-    }
-#endif
-    winograd_output_wide(M, member, g, bias, relu, out);
-}
-
-static void winograd_output_gradient(const float *dout, ptrdiff_t member,
-                                     const winograd_geometry *g, float *D, float *dbias,
-                                     float *halves) {
-#if WINOGRAD_NARROW
-    if (winograd_narrow(g)) {
-        winograd_output_gradient_narrow(dout, member, g, D, dbias, halves);
-        return;
-    }
-#endif
-    winograd_output_gradient_wide(dout, member, g, D, dbias, halves);
+    winograd_transforms own = {winograd_input_f32, winograd_output_f32,
+                               winograd_output_gradient_f32};
+    return own;
 }
 
 /* out (n, OC, out_h, out_w) = conv(x (n, C, H, W), weights (OC, C, 3, 3)) + bias (or NULL),
@@ -203,6 +167,7 @@ static void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_
     float *zeros = work + winograd_plane_floats(g);
     const ptrdiff_t tile = FWD_NV * F32_VLEN, image = g->channels * g->height * g->width;
 
+    const winograd_transforms transforms = transforms_for(g);
     winograd_filters(weights, g, packed);
     /* Lanes past the last tile are computed too, and must hold numbers (not denormal noise). */
     memset(V, 0, (size_t)(16 * (g->channels + g->oc_padded) * g->stride) * sizeof(float));
@@ -213,7 +178,7 @@ static void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_
     for (ptrdiff_t first = 0; first < n_images; first += g->images) {
         ptrdiff_t count = n_images - first < g->images ? n_images - first : g->images;
         for (ptrdiff_t b = 0; b < count; b++)
-            winograd_input(x + (first + b) * image, b, g, V, work);
+            transforms.input(x + (first + b) * image, b, g, V, work);
         ptrdiff_t positions = round_up(count * g->tiles, F32_VLEN);
         for (int xi = 0; xi < 16; xi++) {
             const float *v = V + xi * g->channels * g->stride;
@@ -232,8 +197,8 @@ static void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_
             }
         }
         for (ptrdiff_t b = 0; b < count; b++)
-            winograd_output(M, b, g, bias, relu,
-                            out + (first + b) * g->out_channels * g->out_h * g->out_w);
+            transforms.output(M, b, g, bias, relu,
+                              out + (first + b) * g->out_channels * g->out_h * g->out_w);
     }
 }
 
@@ -273,13 +238,14 @@ static void winograd_weight_gradient(const float *x, const float *dout, ptrdiff_
     products.taps = g->channels;
     products.dw_rows = g->oc_padded;
 
+    const winograd_transforms transforms = transforms_for(g);
     memset(scratch, 0, (size_t)winograd_gradient_scratch_floats(g) * sizeof(float));
     for (ptrdiff_t c = 0; c < g->channels; c++) offsets[c] = c * g->stride;
     for (ptrdiff_t first = 0; first < n_images; first += g->images) {
         ptrdiff_t count = n_images - first < g->images ? n_images - first : g->images;
         for (ptrdiff_t b = 0; b < count; b++) {
-            winograd_input(x + (first + b) * image, b, g, V, work);
-            winograd_output_gradient(dout + (first + b) * gradient, b, g, D, dbias, dout_halves);
+            transforms.input(x + (first + b) * image, b, g, V, work);
+            transforms.output_gradient(dout + (first + b) * gradient, b, g, D, dbias, dout_halves);
         }
         /* A short last chunk: the tiles past it hold the previous chunk's D. */
         for (ptrdiff_t row = 0; count < g->images && row < 16 * g->oc_padded; row++)
