@@ -136,13 +136,13 @@ def test_small_arrays_and_arrays_made_outside_the_scope_are_not_cached(empty_cac
 def test_the_cache_never_holds_more_than_its_limits(empty_cache):
     block = LARGEST_CACHED_BLOCK
     with cached_allocations():
-        arrays = [np.ones(block // 8 - index) for index in range(20)]  # 20 sizes, 160 MiB
+        arrays = [np.ones(block // 8 - index) for index in range(20)]  # 20 sizes, > the cache
         del arrays
         held = cnn_ext.cached_memory()
         large = np.ones(block // 8 + 1)  # larger than a cached block may be: freed at once
         del large
         held_after_large = cnn_ext.cached_memory()
-    assert block * 12 < held <= CACHE_BYTES
+    assert block * 20 > CACHE_BYTES and CACHE_BYTES - block < held <= CACHE_BYTES  # filled
     assert held_after_large == held
 
 
