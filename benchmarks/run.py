@@ -1,7 +1,8 @@
 """Benchmark cnn-ext: kernels against memcpy, NumPy and PyTorch, whole layers against PyTorch,
-and LeNet's and DeepConvNet's training and inference, for every SIMD path this CPU supports.
+and the training and inference of LeNet, DeepConvNet and ResNet, for every SIMD path this CPU
+supports.
 
-    python benchmarks/run.py                 # everything; about 20 minutes on 2 cores
+    python benchmarks/run.py                 # everything; about 25 minutes on 2 cores
     python benchmarks/run.py --quick         # float32 kernels and layers, fewer repeats, no model
 
 Prints the tables and writes them, with the machine's description, as JSON
@@ -136,7 +137,7 @@ def main() -> None:
     results = {"machine": info, "threads": args.threads, "kernels": rows, "layers": layer_rows}
     if not (args.quick or args.no_model):
         results["models"] = {}
-        for model, epochs in (("lenet", args.model_epochs), ("deepconvnet", 1)):
+        for model, epochs in (("lenet", args.model_epochs), ("deepconvnet", 1), ("resnet", 1)):
             ours = [model_row("cnn-ext", model, args.threads, epochs, path) for path in paths]
             torch_row = model_row("torch", model, args.threads, epochs) if torch_available else None
             batch = model_py.BATCH_SIZES[model]
