@@ -8,8 +8,6 @@ needs only the input and the statistics, so a layer keeps no normalized copy of 
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from cnn_ext._checks import check_float_array

@@ -82,8 +82,8 @@ def choose_engine(x: np.ndarray, W: np.ndarray, geometry: ConvGeometry,
       (``CNN_EXT_WINOGRAD=always``: whatever their number; ``never``: none).
     - ``"direct"``: float32 or float64, stride 1, one group, no dilation, one pad on every
       side; for the gradients also a pad below the filter size, since the input gradient pads
-      the output gradient by ``filter - 1 - pad``. dW and db take the same route with or without dx, so
-      that they do not depend on ``input_grad``.
+      the output gradient by ``filter - 1 - pad``. dW and db take the same route with or
+      without dx, so that they do not depend on ``input_grad``.
     - ``"depthwise"``: one group per input channel, of several channels (each channel slides
       its own filters). A single channel in one group is an ordinary convolution, which the
       unfold engine's matrix products compute 5-6 times faster (float64, 30 filters of 5x5).

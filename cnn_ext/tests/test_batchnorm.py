@@ -120,13 +120,14 @@ def test_results_do_not_depend_on_the_split_over_threads(threads, dtype, rng):
     finally:
         cnn_ext.set_num_threads(previous)
     for c in range(9):  # each channel alone gives its slice
-        alone, alone_mean, alone_var = batchnorm_forward(x[:, c:c + 1], gamma[c:c + 1], beta[c:c + 1])
-        np.testing.assert_array_equal(alone, out[:, c:c + 1])
-        np.testing.assert_array_equal(alone_var, var[c:c + 1])
-        alone_gradients = batchnorm_backward(dout[:, c:c + 1], x[:, c:c + 1], gamma[c:c + 1],
-                                             alone_mean, alone_var)
+        one = slice(c, c + 1)
+        alone, alone_mean, alone_var = batchnorm_forward(x[:, one], gamma[one], beta[one])
+        np.testing.assert_array_equal(alone, out[:, one])
+        np.testing.assert_array_equal(alone_var, var[one])
+        alone_gradients = batchnorm_backward(dout[:, one], x[:, one], gamma[one], alone_mean,
+                                             alone_var)
         for got, whole in zip(alone_gradients, gradients):
-            np.testing.assert_array_equal(got, whole[:, c:c + 1] if whole.ndim == 4 else whole[c:c + 1])
+            np.testing.assert_array_equal(got, whole[:, one] if whole.ndim == 4 else whole[one])
 
 
 def test_a_constant_channel_normalizes_to_beta_and_passes_no_gradient(dtype):
@@ -142,13 +143,17 @@ def test_a_constant_channel_normalizes_to_beta_and_passes_no_gradient(dtype):
 
 @pytest.mark.parametrize("call, message", [
     (lambda x, g: batchnorm_forward(x[0], g, g), r"x must be a 2-D array \(N, C\) or a 4-D array"),
-    (lambda x, g: batchnorm_forward(x.astype(np.int32), g, g), "x must have dtype float32 or float64"),
-    (lambda x, g: batchnorm_forward(x, g[:2], g), r"gamma must have shape \(3,\) and dtype float64, got shape \(2,\)"),
-    (lambda x, g: batchnorm_forward(x, g, g.astype(np.float32)), "beta must have shape .* and dtype float64, got .* float32"),
+    (lambda x, g: batchnorm_forward(x.astype(np.int32), g, g),
+     "x must have dtype float32 or float64"),
+    (lambda x, g: batchnorm_forward(x, g[:2], g),
+     r"gamma must have shape \(3,\) and dtype float64, got shape \(2,\)"),
+    (lambda x, g: batchnorm_forward(x, g, g.astype(np.float32)),
+     "beta must have shape .* and dtype float64, got .* float32"),
     (lambda x, g: batchnorm_forward(x, g, g, -1.0), "eps must be a finite number >= 0, got -1.0"),
     (lambda x, g: batchnorm_forward(x, g, g, 1e-5, g), "mean and var must be given together"),
     (lambda x, g: batchnorm_forward(x, g, g, 0.0, g, -g * g), "var \\+ eps must be positive"),
-    (lambda x, g: batchnorm_backward(x[:1], x, g, g, g), r"dout must have the shape \(2, 3, 4, 4\)"),
+    (lambda x, g: batchnorm_backward(x[:1], x, g, g, g),
+     r"dout must have the shape \(2, 3, 4, 4\)"),
 ])
 def test_bad_input_is_refused_by_name(call, message):
     x = np.ones((2, 3, 4, 4))
@@ -161,7 +166,8 @@ def test_the_fused_relu_is_the_relu_of_the_output(dtype, rng):
     x[0, 1, 2, 3] = np.nan  # a NaN stays NaN through the activation
     for statistics in ((), (np.zeros(4, dtype), np.ones(4, dtype))):
         plain, mean, var = batchnorm_forward(x, gamma, beta, 1e-5, *statistics)
-        fused, fused_mean, fused_var = batchnorm_forward(x, gamma, beta, 1e-5, *statistics, relu=True)
+        fused, fused_mean, fused_var = batchnorm_forward(x, gamma, beta, 1e-5, *statistics,
+                                                         relu=True)
         np.testing.assert_array_equal(fused, np.where(plain <= 0, 0, plain))
         assert np.isnan(fused).sum() == np.isnan(plain).sum() > 0
         np.testing.assert_array_equal(fused_mean, mean)

@@ -36,7 +36,8 @@ def stack(rng, dtype, channels, x, **conv):
 
 
 @pytest.mark.parametrize("channels, conv", [(4, dict(pad=1)), (16, dict(pad=1)),
-                                            (4, dict(stride=2, pad=1)), (4, dict(pad=((1, 0), (1, 1))))],
+                                            (4, dict(stride=2, pad=1)),
+                                            (4, dict(pad=((1, 0), (1, 1))))],
                          ids=["direct", "winograd", "unfold", "uneven-pad"])
 @pytest.mark.parametrize("train", [True, False])
 def test_fused_layers_give_the_outputs_and_gradients_of_the_layers_one_by_one(channels, conv, train,
@@ -79,7 +80,8 @@ def test_a_residual_block_and_a_model_run_fused(rng):
                       Relu(inplace=True),
                       Convolution.create(16, 16, 3, pad=1, rng=rng, dtype=np.float32)])
     model = Sequential([Convolution.create(1, 16, 3, pad=1, rng=rng, dtype=np.float32), Relu(),
-                        block, Relu(), Flatten(), Affine.create(16 * 36, 10, rng=rng, dtype=np.float32)],
+                        block, Relu(), Flatten(),
+                        Affine.create(16 * 36, 10, rng=rng, dtype=np.float32)],
                        input_shape=(1, 6, 6))
     x = rng.standard_normal((4, 1, 6, 6)).astype(np.float32)
     twin = copy.deepcopy(model)
