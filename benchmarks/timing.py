@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import resource
@@ -46,10 +47,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.lru_cache(maxsize=None)
 def measured_clock_mhz(turns: int = 20_000_000) -> Optional[float]:
     """The clock one core runs at, in MHz, measured by timing a chain of dependent additions
     (compiled here with the system's C compiler; x86-64 only). The best of five runs, so that an
-    interruption does not count. None where it cannot be measured."""
+    interruption does not count; measured once per process. None where it cannot be measured."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return None
     with tempfile.TemporaryDirectory() as folder:

@@ -90,9 +90,10 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, mean=None, var=None,
     else:
         mean = _per_channel("mean", mean, channels, dtype)
         var = _per_channel("var", var, channels, dtype)
-        if not np.all(var + eps > 0):
-            raise ValueError(f"var + eps must be positive in every channel, got var {var} with "
-                             f"eps={eps}")
+        bad = np.flatnonzero(~(var + eps > 0))
+        if bad.size:
+            raise ValueError(f"var + eps must be positive in every channel, got var[{bad[0]}] = "
+                             f"{var[bad[0]]} with eps={eps} ({bad.size} such channels)")
     scale = (gamma / np.sqrt(var + dtype.type(eps))).astype(dtype)
     out = np.empty_like(x)
     _over_channels(channels, x.size, lambda start, stop: loops.normalize(

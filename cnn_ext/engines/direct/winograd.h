@@ -239,7 +239,9 @@ static void winograd_weight_gradient(const float *x, const float *dout, ptrdiff_
     products.dw_rows = g->oc_padded;
 
     const winograd_transforms transforms = transforms_for(g);
-    memset(scratch, 0, (size_t)winograd_gradient_scratch_floats(g) * sizeof(float));
+    /* The sums and the zero-padded halves start at zero; V and D are written chunk by chunk. */
+    memset(sums, 0, (size_t)(16 * g->oc_padded * g->channels + winograd_plane_floats(g) +
+                             4 * g->half) * sizeof(float));
     for (ptrdiff_t c = 0; c < g->channels; c++) offsets[c] = c * g->stride;
     for (ptrdiff_t first = 0; first < n_images; first += g->images) {
         ptrdiff_t count = n_images - first < g->images ? n_images - first : g->images;
@@ -247,9 +249,10 @@ static void winograd_weight_gradient(const float *x, const float *dout, ptrdiff_
             transforms.input(x + (first + b) * image, b, g, V, work);
             transforms.output_gradient(dout + (first + b) * gradient, b, g, D, dbias, dout_halves);
         }
-        /* A short last chunk: the tiles past it hold the previous chunk's D. */
-        for (ptrdiff_t row = 0; count < g->images && row < 16 * g->oc_padded; row++)
-            memset(D + row * g->stride + count * g->tiles, 0,
+        /* The products sum over every position of a row: past the chunk's tiles, V and D hold
+         * a vector's spill, an earlier chunk's values or whatever the scratch held; zero. */
+        for (ptrdiff_t row = 0; row < 16 * (g->channels + g->oc_padded); row++)
+            memset(V + row * g->stride + count * g->tiles, 0,
                    (size_t)(g->stride - count * g->tiles) * sizeof(float));
         for (int xi = 0; xi < 16; xi++) {
             const float *v = V + xi * g->channels * g->stride;
