@@ -45,20 +45,20 @@ def main() -> None:
         buffers = np.empty(floats, np.float32), np.empty(offsets, np.intp)
         winograd = median_seconds(lambda: kernels.winograd(x, W, b, pad, False, out, *buffers),
                                   11, 1)
-        floats, offsets = kernels.forward_scratch(False, *shape, 3, 3, pad, pad, out_size,
+        floats, offsets = kernels.forward_scratch(False, *shape, 3, 3, pad, pad, 1, out_size,
                                                   out_size)
         buffers = np.empty(floats, np.float32), np.empty(offsets, np.intp)
-        direct = median_seconds(lambda: kernels.forward(x, W, b, pad, pad, False, out, *buffers),
-                                11, 1)
+        direct = median_seconds(
+            lambda: kernels.forward(x, W, b, pad, pad, 1, False, out, *buffers), 11, 1)
         floats, offsets = kernels.winograd_gradient_scratch(*shape, pad, out_size, out_size, BATCH)
         buffers = np.empty(floats, np.float32), np.empty(offsets, np.intp)
         winograd_dw = median_seconds(
             lambda: kernels.winograd_gradient(x, dout, pad, dweights, dbias, *buffers), 11, 1)
-        floats, offsets = kernels.backward_scratch(False, *shape, 3, 3, pad, pad, out_size,
+        floats, offsets = kernels.backward_scratch(False, *shape, 3, 3, pad, pad, 1, out_size,
                                                    out_size, BATCH, False)
         buffers = np.empty(floats, np.float32), np.empty(offsets, np.intp)
         direct_dw = median_seconds(lambda: kernels.backward(
-            x, dout, 3, 3, pad, pad, dweights, dbias, None, None, *buffers), 11, 1)
+            x, dout, 3, 3, pad, pad, 1, dweights, dbias, None, None, *buffers), 11, 1)
         gflop = 2 * BATCH * out_channels * channels * 9 * out_size * out_size / 1e9
         print(f"{channels:>2}->{out_channels:<2} {size}x{size} pad {pad}: forward direct "
               f"{direct * 1e3:6.2f} ms ({gflop / direct:5.1f} GFLOP/s), Winograd "

@@ -83,6 +83,35 @@ def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry)
     return out
 
 
+def _fold_input_gradient(weights_t: np.ndarray, dout_rows: np.ndarray, geometry: ConvGeometry,
+                         dx: np.ndarray) -> None:
+    """dx of a block of images: the columns' gradient (transposed weights times the output
+    gradient, ``dout_rows`` (B, G, OC / G, P)) folded back onto the images."""
+    count, groups, _, pixels = dout_rows.shape
+    dcolumns = scratch("columns", (count, groups * weights_t.shape[1], pixels), dx.dtype)
+    np.matmul(weights_t, dout_rows, out=dcolumns.reshape(count, groups, -1, pixels))
+    fold_kernel(dcolumns, *_window(geometry), dx, _padded_image(dx, geometry))
+
+
+def transposed_weights(W: np.ndarray, groups: int) -> np.ndarray:
+    """(G, K / G, OC / G): each group's filters, transposed, for dx's columns."""
+    return np.ascontiguousarray(W.reshape(groups, W.shape[0] // groups, -1).transpose(0, 2, 1))
+
+
+def input_gradient(weights_t: np.ndarray, dout: np.ndarray, geometry: ConvGeometry,
+                   dx: np.ndarray) -> None:
+    """dx of a slice of the batch, by blocks of images in this thread, of checked arrays:
+    ``weights_t`` from :func:`transposed_weights`; the caller holds the BLAS single-threaded."""
+    n_images, out_channels = dout.shape[:2]
+    groups, pixels = geometry.groups, geometry.out_h * geometry.out_w
+    dout_rows = dout.reshape(n_images, groups, out_channels // groups, pixels)
+    block = _images_per_block(n_images, weights_t.shape[0] * weights_t.shape[1], pixels,
+                              dout.dtype.itemsize)
+    for first in range(0, n_images, block):
+        last = min(first + block, n_images)
+        _fold_input_gradient(weights_t, dout_rows[first:last], geometry, dx[first:last])
+
+
 def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeometry,
              input_grad: bool) -> tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
     """``(dx, dW, db)`` of checked arrays (dx None without ``input_grad``)."""
@@ -94,8 +123,7 @@ def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeome
     rows = group_entries + 1 if groups == 1 else groups * group_entries
     group_rows = rows // groups
     dout_rows = dout.reshape(n_images, groups, out_channels // groups, pixels)
-    # (G, K / G, OC / G): each group's filters, transposed, for dx's columns.
-    weights_t = np.ascontiguousarray(W.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1))
+    weights_t = transposed_weights(W, groups)
     dx = np.empty(x.shape, dtype=x.dtype) if input_grad else None
     block = _images_per_block(n_images, rows, pixels, x.dtype.itemsize)
 
@@ -113,10 +141,7 @@ def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeome
                       dout_rows[first:last].transpose(0, 1, 3, 2), out=per_image)
             gradient += per_image.sum(axis=0)
             if input_grad:
-                dcolumns = scratch("columns", (count, groups * group_entries, pixels), x.dtype)
-                np.matmul(weights_t, dout_rows[first:last],
-                          out=dcolumns.reshape(count, groups, group_entries, pixels))
-                fold_kernel(dcolumns, *window, dx[first:last], _padded_image(x, geometry))
+                _fold_input_gradient(weights_t, dout_rows[first:last], geometry, dx[first:last])
         return gradient
 
     with single_threaded_blas():

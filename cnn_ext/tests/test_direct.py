@@ -1,8 +1,8 @@
 """The direct convolution kernels of every instruction-set path this CPU supports, float32 and
 float64, against the float64 reference and the unfold engine: odd sizes, channel counts that are not multiples of
 the vector width, one channel, batch 1, pads 0 to filter - 1 (and wider for the forward
-pass), 1x1 to 7x7 and rectangular filters; the adjoint identities; hypothesis properties;
-and the choice of a path."""
+pass), 1x1 to 7x7 and rectangular filters, strides 1 to 3 (phase planes); the adjoint
+identities; hypothesis properties; and the choice of a path."""
 
 import os
 import subprocess
@@ -46,6 +46,25 @@ FORWARD_ONLY = [
     (2, 2, 5, 6, 3, 3, 3, 3),        # pad of the filter size: direct forward, unfold backward
     (1, 1, 2, 3, 2, 2, 1, 4),
 ]
+
+
+# (N, C, H, W, out channels, filter_h, filter_w, pad, stride): phase planes
+STRIDED = [
+    (2, 16, 28, 28, 32, 3, 3, 1, 2),   # ResNet's stride-2 3x3 layer
+    (2, 32, 14, 14, 64, 1, 1, 0, 2),   # ResNet's 1x1 shortcut: one phase plane
+    (3, 2, 7, 9, 5, 3, 3, 1, 2),       # odd sizes: the last phase rows are cut
+    (2, 3, 11, 6, 4, 3, 3, 0, 2),
+    (2, 4, 9, 13, 6, 5, 5, 2, 2),
+    (3, 2, 12, 12, 3, 3, 3, 1, 3),     # stride 3
+    (2, 3, 8, 8, 5, 2, 2, 0, 2),       # 2x2 filters: every tap in a phase of its own
+    (2, 2, 15, 15, 17, 7, 7, 3, 2),    # a 7x7 stem
+    (2, 3, 6, 7, 2, 4, 4, 3, 3),       # a pad past the filter
+    (1, 2, 5, 40, 3, 3, 2, 1, 2),      # a rectangular filter, a wide image
+]
+
+
+def strided_id(case):
+    return f"{case_id(case[:8])}-s{case[8]}"
 
 
 def case_id(case):
@@ -116,13 +135,42 @@ def test_the_gradients_are_adjoint_to_the_forward_pass(case, kernels, dtype, rng
                     atol=tolerance * 10)
 
 
+@pytest.mark.parametrize("case", STRIDED, ids=strided_id)
+def test_strided_passes_equal_the_float64_reference(case, kernels, dtype, rng):
+    x, W, b, pad = problem(case[:8], rng, dtype)
+    stride = case[8]
+    expected, gradients = reference_conv(x.astype(np.float64), W.astype(np.float64),
+                                         b.astype(np.float64), stride, pad)
+    geometry = conv_geometry(x.shape, W.shape, stride, pad)
+    assert_close(_direct_engine.forward(x, W, b, geometry, kernels), expected, "out", dtype)
+    dout = rng.standard_normal(expected.shape).astype(dtype)
+    got = _direct_engine.backward(x, W, dout, geometry, True, kernels)
+    for name, value, reference in zip(("dx", "dW", "db"), got, gradients(dout.astype(np.float64))):
+        assert_close(value, reference, name, dtype)
+    no_dx, dW, db = _direct_engine.backward(x, W, dout, geometry, False, kernels)
+    assert no_dx is None
+    np.testing.assert_array_equal(dW, got[1])
+    np.testing.assert_array_equal(db, got[2])
+
+
+def test_the_kernels_refuse_a_strided_input_gradient(rng):
+    kernels = kernels_for(PATHS[0])
+    x, W, _, _ = problem((1, 2, 7, 7, 3, 3, 3, 1), rng)
+    dout = np.zeros((1, 3, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="turned must be None with stride 2"):
+        kernels.backward(x, dout, 3, 3, 1, 1, 2, np.zeros((3, 18), np.float32),
+                         np.zeros(3, np.float32), _direct_engine.turned_filters(W),
+                         np.zeros_like(x), np.zeros(4096, np.float32), np.zeros(64, np.intp))
+
+
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 3), channels=st.integers(1, 9), out_channels=st.integers(1, 9),
        height=st.integers(1, 12), width=st.integers(1, 20), filter_h=st.integers(1, 5),
-       filter_w=st.integers(1, 5), pad=st.integers(0, 4), path=st.sampled_from(PATHS),
-       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2 ** 16))
+       filter_w=st.integers(1, 5), pad=st.integers(0, 4), stride=st.integers(1, 3),
+       path=st.sampled_from(PATHS), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2 ** 16))
 def test_direct_kernels_property(n, channels, out_channels, height, width, filter_h, filter_w, pad,
-                                 path, dtype, seed):
+                                 stride, path, dtype, seed):
     if filter_h > height + 2 * pad or filter_w > width + 2 * pad:
         return  # no window fits: conv2d refuses it before any kernel runs
     rng = np.random.default_rng(seed)
@@ -130,16 +178,16 @@ def test_direct_kernels_property(n, channels, out_channels, height, width, filte
                            dtype)
     kernels = kernels_for(path)
     expected, gradients = reference_conv(x.astype(np.float64), W.astype(np.float64),
-                                         b.astype(np.float64), 1, pad)
-    geometry = conv_geometry(x.shape, W.shape, 1, pad)
+                                         b.astype(np.float64), stride, pad)
+    geometry = conv_geometry(x.shape, W.shape, stride, pad)
     assert_close(_direct_engine.forward(x, W, b, geometry, kernels), expected, "out", dtype)
-    if pad < min(filter_h, filter_w):
+    if stride > 1 or pad < min(filter_h, filter_w):
         dout = rng.standard_normal(expected.shape).astype(dtype)
-        got = _direct_engine.backward(x, W, dout, conv_geometry(x.shape, W.shape, 1, pad), True, kernels)
+        got = _direct_engine.backward(x, W, dout, geometry, True, kernels)
         # Each gradient is a sum of products, which may cancel to almost nothing: the rounding error
         # is bounded by the same sum over the products' magnitudes, not by the result's size.
         _, magnitudes = reference_conv(np.abs(x).astype(np.float64), np.abs(W).astype(np.float64),
-                                       b.astype(np.float64), 1, pad)
+                                       b.astype(np.float64), stride, pad)
         for name, value, reference, bound in zip(("dx", "dW", "db"), got, gradients(dout.astype(np.float64)),
                                                  magnitudes(np.abs(dout).astype(np.float64))):
             assert value.dtype == dtype and value.shape == reference.shape, name
@@ -224,7 +272,7 @@ def test_the_fused_relu_is_the_relu_of_the_output(case, kernels, dtype, rng):
     check_fused_relu(_direct_engine, *problem(case, rng, dtype), kernels)
 
 
-@pytest.mark.parametrize("settings", [dict(stride=2, pad=1), dict(pad=1, groups=4), dict(pad=(1, 0))],
+@pytest.mark.parametrize("settings", [dict(dilation=2, pad=1), dict(pad=1, groups=4), dict(pad=(1, 0))],
                          ids=["unfold", "depthwise", "uneven-pad"])
 def test_engines_without_a_fused_relu_apply_it_after(settings, dtype, rng):
     x = rng.standard_normal((2, 4, 9, 9)).astype(dtype)

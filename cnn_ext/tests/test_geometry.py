@@ -53,14 +53,21 @@ def test_pairs_and_pooling_strides_resolve_in_one_place():
     (np.float32, (8, 4, 3, 3), dict(pad=3), False, "direct"),
     (np.float32, (8, 4, 3, 3), dict(pad=3), True, "unfold"),  # dx would pad dout by -1
     (np.float64, (8, 4, 3, 3), dict(pad=1), True, "direct"),
-    (np.float32, (8, 4, 3, 3), dict(pad=1, stride=2), False, "unfold"),
+    (np.float32, (8, 4, 3, 3), dict(pad=1, stride=2), False, "direct"),
+    (np.float64, (8, 4, 3, 3), dict(pad=4, stride=3), True, "direct"),  # any pad: phase planes
+    (np.float32, (8, 4, 1, 1), dict(stride=2), False, "direct"),
+    (np.float32, (8, 4, 1, 1), dict(stride=2), True, "unfold"),  # one product beats the tiles
+    (np.float32, (8, 4, 1, 1), dict(stride=1), True, "direct"),
+    (np.float32, (8, 4, 3, 3), dict(pad=1, stride=(2, 1)), False, "unfold"),
+    (np.float32, (8, 4, 3, 3), dict(pad=(1, 2), stride=2), False, "unfold"),
     (np.float32, (8, 4, 3, 3), dict(pad=(1, 0)), False, "unfold"),
     (np.float32, (8, 4, 3, 3), dict(pad=1, dilation=2), False, "unfold"),
     (np.float32, (8, 2, 3, 3), dict(pad=1, groups=2), False, "unfold"),
     (np.float32, (8, 1, 3, 3), dict(pad=1, groups=4), False, "depthwise"),
     (np.float64, (4, 1, 3, 3), dict(pad=1, groups=4, stride=2), True, "depthwise"),
 ], ids=["direct", "direct-backward", "direct-wide-pad", "wide-pad-backward", "float64",
-        "stride", "uneven-pad", "dilation", "groups", "depthwise", "depthwise-float64"])
+        "stride", "stride-3-wide-pad", "1x1-stride", "1x1-stride-backward", "1x1-backward",
+        "uneven-stride", "stride-uneven-pad", "uneven-pad", "dilation", "groups", "depthwise", "depthwise-float64"])
 def test_choose_engine_routes_each_case(dtype, weight_shape, settings, backward, engine,
                                         winograd_setting):
     winograd_setting("auto")

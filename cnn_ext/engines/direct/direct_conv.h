@@ -1,4 +1,4 @@
-/* Direct convolution of float32 and float64 images with stride 1, for one instruction set.
+/* Direct convolution of float32 and float64 images, for one instruction set.
  *
  * One Cython module per instruction set includes this file (through cnn_ext/engines/direct/kernels.pxi),
  * each compiled with its own flags and with CNN_SIMD_AVX512, CNN_SIMD_AVX2 or neither (the
@@ -16,6 +16,16 @@
  * of positions is one unaligned load. The cost: (filter_w - 1) / padded_w of the positions
  * are thrown away. A slack of zeros after the planes keeps the last vector's reads inside
  * the buffer.
+ *
+ * Strides. With stride s, each channel is laid out as phase planes instead: plane (p, q) holds
+ * the padded image's rows s * i + p and columns s * j + q, padded_h x padded_w of them
+ * (out_h + (filter_h - 1) / s rows). Output (oh, ow) at q = oh * padded_w + ow then reads tap
+ * (c, kh, kw) in plane (kh % s, kw % s) at row oh + kh / s, column ow + kw / s: consecutive
+ * positions read consecutive values again, and every tap is a real one (a stride-2 3x3
+ * filter is 9 taps over four planes, none of them zero). Only the phases some tap reads are
+ * laid out (one plane for a 1x1 filter). The forward and weight-gradient kernels run unchanged
+ * on this layout; the input gradient of a strided convolution is one stride-1 forward
+ * convolution per phase (cnn_ext/engines/direct/engine.py).
  *
  * Register tiles. The forward micro-kernel keeps FWD_MR output channels by FWD_NV vectors of
  * positions in registers over the whole reduction (every input channel and tap), with the
@@ -299,25 +309,29 @@ static inline ptrdiff_t round_up(ptrdiff_t value, ptrdiff_t multiple) {
 
 /* The sizes of one convolution on the wide grid, in elements of its type. */
 typedef struct {
-    ptrdiff_t channels, height, width, out_channels, filter_h, filter_w, pad_h, pad_w;
-    ptrdiff_t padded_h, padded_w, plane;  /* one padded input plane */
+    ptrdiff_t channels, height, width, out_channels, filter_h, filter_w, pad_h, pad_w, stride;
+    ptrdiff_t phases_h, phases_w;         /* planes per channel: 1 x 1 with stride 1 */
+    ptrdiff_t padded_h, padded_w, plane;  /* one padded input plane (or phase plane) */
     ptrdiff_t out_h, out_w;
     ptrdiff_t positions;   /* out_h * padded_w: the wide output of one channel */
     ptrdiff_t wide;        /* positions rounded up to whole vectors */
-    ptrdiff_t image;       /* elements of one padded image: channels * plane */
+    ptrdiff_t image;       /* elements of one laid-out image: channels * phases * plane */
     ptrdiff_t slack;       /* zeros after the last image for the last vector's reads */
     ptrdiff_t taps;        /* channels * filter_h * filter_w: also the offsets a call needs */
     ptrdiff_t oc_padded;   /* out_channels rounded up to whole forward tiles */
     ptrdiff_t dw_rows;     /* out_channels rounded up to whole weight-gradient tiles */
 } conv_geometry;
 
-/* offsets[t] for tap t = (c, kh, kw). */
+/* offsets[t] for tap t = (c, kh, kw): into phase plane (kh % stride, kw % stride) of channel c,
+ * kh / stride rows and kw / stride columns on (with stride 1, the channel's padded plane). */
 static void tap_offsets(const conv_geometry *g, ptrdiff_t *offsets) {
+    const ptrdiff_t s = g->stride, phases = g->phases_h * g->phases_w;
     ptrdiff_t t = 0;
     for (ptrdiff_t c = 0; c < g->channels; c++)
         for (ptrdiff_t kh = 0; kh < g->filter_h; kh++)
             for (ptrdiff_t kw = 0; kw < g->filter_w; kw++)
-                offsets[t++] = c * g->plane + kh * g->padded_w + kw;
+                offsets[t++] = (c * phases + kh % s * g->phases_w + kw % s) * g->plane
+                               + kh / s * g->padded_w + kw / s;
 }
 
 /* ---- register tiles, instantiated per type in direct_conv_typed.h ---------------------- */

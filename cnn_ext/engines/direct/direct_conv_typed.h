@@ -7,18 +7,21 @@
 static conv_geometry TYPED(make_geometry)(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                           ptrdiff_t out_channels, ptrdiff_t filter_h,
                                           ptrdiff_t filter_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
-                                          ptrdiff_t out_h, ptrdiff_t out_w) {
+                                          ptrdiff_t stride, ptrdiff_t out_h, ptrdiff_t out_w) {
     conv_geometry g;
     g.channels = channels; g.height = height; g.width = width; g.out_channels = out_channels;
     g.filter_h = filter_h; g.filter_w = filter_w; g.pad_h = pad_h; g.pad_w = pad_w;
-    g.padded_h = height + 2 * pad_h;
-    g.padded_w = width + 2 * pad_w;
+    g.stride = stride;
+    g.phases_h = stride < filter_h ? stride : filter_h;
+    g.phases_w = stride < filter_w ? stride : filter_w;
+    g.padded_h = stride == 1 ? height + 2 * pad_h : out_h + (filter_h - 1) / stride;
+    g.padded_w = stride == 1 ? width + 2 * pad_w : out_w + (filter_w - 1) / stride;
     g.plane = g.padded_h * g.padded_w;
     g.out_h = out_h;
     g.out_w = out_w;
     g.positions = g.out_h * g.padded_w;
     g.wide = round_up(g.positions, LANES);
-    g.image = channels * g.plane;
+    g.image = channels * g.phases_h * g.phases_w * g.plane;
     g.slack = g.wide - g.positions + filter_w + LANES;
     g.taps = channels * filter_h * filter_w;
     g.oc_padded = round_up(out_channels, FWD_MR);
@@ -26,9 +29,45 @@ static conv_geometry TYPED(make_geometry)(ptrdiff_t channels, ptrdiff_t height, 
     return g;
 }
 
+/* Copy image (C, H, W) into its phase planes (stride above 1): plane (p, q) of channel c holds
+ * padded row s * i + p, column s * j + q at (i, j); the border, and whatever lies past it, zero.
+ * Each plane's columns j0 <= j < j1 come from the image, the rest are zero. */
+static void TYPED(phase_image)(const real *image, const conv_geometry *g, real *planes) {
+    const ptrdiff_t s = g->stride;
+    for (ptrdiff_t q = 0; q < g->phases_w; q++) {
+        ptrdiff_t j0 = g->pad_w > q ? (g->pad_w - q + s - 1) / s : 0;
+        ptrdiff_t j1 = (g->width - 1 + g->pad_w - q) / s + 1;
+        if (j1 > g->padded_w) j1 = g->padded_w;
+        if (j0 > j1) j0 = j1;
+        for (ptrdiff_t c = 0; c < g->channels; c++)
+            for (ptrdiff_t p = 0; p < g->phases_h; p++) {
+                real *target = planes + ((c * g->phases_h + p) * g->phases_w + q) * g->plane;
+                for (ptrdiff_t i = 0; i < g->padded_h; i++, target += g->padded_w) {
+                    const ptrdiff_t ih = s * i + p - g->pad_h;
+                    if (ih < 0 || ih >= g->height) {
+                        for (ptrdiff_t j = 0; j < g->padded_w; j++) target[j] = 0;
+                        continue;
+                    }
+                    const real *row = image + (c * g->height + ih) * g->width + q - g->pad_w;
+                    for (ptrdiff_t j = 0; j < j0; j++) target[j] = 0;
+                    if (s == 2)  /* a constant step, which the compiler vectorises */
+                        for (ptrdiff_t j = j0; j < j1; j++) target[j] = row[2 * j];
+                    else
+                        for (ptrdiff_t j = j0; j < j1; j++) target[j] = row[s * j];
+                    for (ptrdiff_t j = j1; j < g->padded_w; j++) target[j] = 0;
+                }
+            }
+    }
+}
+
 /* Copy image (C, H, W) into its padded planes; the border is zero. Rows are short (8 to 28
- * values here), so plain loops, which the compiler vectorises, beat a memcpy call per row. */
+ * values here), so plain loops, which the compiler vectorises, beat a memcpy call per row.
+ * With a stride above 1, its phase planes instead. */
 static void TYPED(pad_image)(const real *image, const conv_geometry *g, real *padded) {
+    if (g->stride > 1) {
+        TYPED(phase_image)(image, g, padded);
+        return;
+    }
     const ptrdiff_t border = g->pad_h * g->padded_w, right = g->padded_w - g->pad_w - g->width;
     for (ptrdiff_t c = 0; c < g->channels; c++) {
         real *target = padded + c * g->plane;

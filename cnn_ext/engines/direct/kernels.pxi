@@ -12,18 +12,18 @@ from libc.stddef cimport ptrdiff_t
 
 cdef extern from "direct_conv.h" nogil:
     ctypedef struct conv_geometry:
-        ptrdiff_t channels, height, width, out_channels, filter_h, filter_w, pad_h, pad_w
+        ptrdiff_t channels, height, width, out_channels, filter_h, filter_w, pad_h, pad_w, stride
         ptrdiff_t out_h, out_w, taps
     const char *CNN_SIMD_NAME
     int winograd_weight_gradient_setting "WINOGRAD_WEIGHT_GRADIENT"
     conv_geometry make_geometry_f32(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                     ptrdiff_t out_channels, ptrdiff_t filter_h,
                                     ptrdiff_t filter_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
-                                    ptrdiff_t out_h, ptrdiff_t out_w)
+                                    ptrdiff_t stride,                                     ptrdiff_t out_h, ptrdiff_t out_w)
     conv_geometry make_geometry_f64(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                     ptrdiff_t out_channels, ptrdiff_t filter_h,
                                     ptrdiff_t filter_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
-                                    ptrdiff_t out_h, ptrdiff_t out_w)
+                                    ptrdiff_t stride,                                     ptrdiff_t out_h, ptrdiff_t out_w)
     ptrdiff_t forward_scratch_size_f32(const conv_geometry *g)
     ptrdiff_t forward_scratch_size_f64(const conv_geometry *g)
     ptrdiff_t backward_scratch_size_f32(const conv_geometry *g, ptrdiff_t block)
@@ -66,14 +66,14 @@ WINOGRAD_WEIGHT_GRADIENT = bool(winograd_weight_gradient_setting)
 
 cdef conv_geometry geometry(bint double, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                             ptrdiff_t out_channels, ptrdiff_t filter_h, ptrdiff_t filter_w,
-                            ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t out_h,
+                            ptrdiff_t pad_h, ptrdiff_t pad_w, ptrdiff_t stride, ptrdiff_t out_h,
                             ptrdiff_t out_w) noexcept nogil:
     """The kernels' layout of one convolution, for float64 (``double``) or float32 elements."""
     if double:
         return make_geometry_f64(channels, height, width, out_channels, filter_h, filter_w,
-                                 pad_h, pad_w, out_h, out_w)
+                                 pad_h, pad_w, stride, out_h, out_w)
     return make_geometry_f32(channels, height, width, out_channels, filter_h, filter_w, pad_h,
-                             pad_w, out_h, out_w)
+                             pad_w, stride, out_h, out_w)
 
 
 cdef conv_geometry transposed_geometry(bint double, const conv_geometry *g) noexcept nogil:
@@ -81,7 +81,7 @@ cdef conv_geometry transposed_geometry(bint double, const conv_geometry *g) noex
     filter - 1 - pad, with the C filters of the turned weights; its output is the input's
     (C, H, W)."""
     return geometry(double, g.out_channels, g.out_h, g.out_w, g.channels, g.filter_h, g.filter_w,
-                    g.filter_h - 1 - g.pad_h, g.filter_w - 1 - g.pad_w, g.height, g.width)
+                    g.filter_h - 1 - g.pad_h, g.filter_w - 1 - g.pad_w, 1, g.height, g.width)
 
 
 cdef ptrdiff_t forward_scratch_size(bint double, const conv_geometry *g) noexcept nogil:
@@ -90,11 +90,12 @@ cdef ptrdiff_t forward_scratch_size(bint double, const conv_geometry *g) noexcep
 
 def forward_scratch(bint double, Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
                     Py_ssize_t out_channels, Py_ssize_t filter_h, Py_ssize_t filter_w,
-                    Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t out_h, Py_ssize_t out_w):
+                    Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t stride, Py_ssize_t out_h,
+                    Py_ssize_t out_w):
     """``(elements, offsets)``: the scratch :func:`forward` needs (of the images' dtype, float64
     when ``double``, and of np.intp)."""
     cdef conv_geometry g = geometry(double, channels, height, width, out_channels, filter_h,
-                                    filter_w, pad_h, pad_w, out_h, out_w)
+                                    filter_w, pad_h, pad_w, stride, out_h, out_w)
     return forward_scratch_size(double, &g), g.taps
 
 
@@ -160,12 +161,12 @@ def winograd_gradient(
 
 def backward_scratch(bint double, Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
                      Py_ssize_t out_channels, Py_ssize_t filter_h, Py_ssize_t filter_w,
-                     Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t out_h, Py_ssize_t out_w,
-                     Py_ssize_t n_images, bint input_grad):
+                     Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t stride, Py_ssize_t out_h,
+                     Py_ssize_t out_w, Py_ssize_t n_images, bint input_grad):
     """``(elements, offsets)``: the scratch :func:`backward` needs for ``n_images`` images
-    (with the input gradient by direct convolution)."""
+    (with the input gradient by direct convolution, stride 1 only)."""
     cdef conv_geometry g = geometry(double, channels, height, width, out_channels, filter_h,
-                                    filter_w, pad_h, pad_w, out_h, out_w)
+                                    filter_w, pad_h, pad_w, stride, out_h, out_w)
     cdef conv_geometry t
     cdef Py_ssize_t elements, offsets = g.taps
     if double:
@@ -185,16 +186,17 @@ def forward(
     const floating[::1] bias,  # IN (OC,), or None for none
     Py_ssize_t pad_h,
     Py_ssize_t pad_w,
+    Py_ssize_t stride,
     bint relu,
     floating[:, :, :, ::1] out,  # OUT (B, OC, out_h, out_w)
     floating[::1] scratch,  # SCRATCH (forward_scratch()[0],)
     Py_ssize_t[::1] offsets,  # SCRATCH (forward_scratch()[1],)
 ):
-    """``out = conv(x, weights) + bias`` with stride 1 and zero padding ``pad_h``, ``pad_w``;
-    with ``relu``, ``max(that, 0)``."""
+    """``out = conv(x, weights) + bias`` with ``stride`` on both axes and zero padding
+    ``pad_h``, ``pad_w``; with ``relu``, ``max(that, 0)``."""
     cdef bint double = floating is double
     cdef conv_geometry g = geometry(double, x.shape[1], x.shape[2], x.shape[3], weights.shape[0],
-                                    weights.shape[2], weights.shape[3], pad_h, pad_w,
+                                    weights.shape[2], weights.shape[3], pad_h, pad_w, stride,
                                     out.shape[2], out.shape[3])
     cdef const floating *bias_data = NULL
     if bias is not None:
@@ -215,6 +217,7 @@ def backward(
     Py_ssize_t filter_w,
     Py_ssize_t pad_h,
     Py_ssize_t pad_w,
+    Py_ssize_t stride,
     floating[:, ::1] dweights,  # INOUT (OC, C * filter_h * filter_w): the gradient is added
     floating[::1] dbias,  # INOUT (OC,): the gradient is added
     const floating[:, :, :, ::1] turned,  # IN (C, OC, filter_h, filter_w), or None without dx
@@ -223,13 +226,17 @@ def backward(
     Py_ssize_t[::1] offsets,  # SCRATCH (backward_scratch()[1],)
 ):
     """Add the weight and bias gradients of these images; with ``turned`` (the weights turned
-    180 degrees, channel axes swapped) also compute ``dx``. Needs pad <= filter - 1 for dx."""
+    180 degrees, channel axes swapped) also compute ``dx``. Needs pad <= filter - 1 and stride 1
+    for dx."""
     cdef bint double = floating is double
     cdef conv_geometry g = geometry(double, x.shape[1], x.shape[2], x.shape[3], dout.shape[1],
-                                    filter_h, filter_w, pad_h, pad_w, dout.shape[2],
+                                    filter_h, filter_w, pad_h, pad_w, stride, dout.shape[2],
                                     dout.shape[3])
     cdef conv_geometry t
     cdef bint input_grad = turned is not None
+    if input_grad and stride != 1:
+        raise ValueError(f"turned must be None with stride {stride}: the kernels' input "
+                         f"gradient is the stride-1 one")
     with nogil:
         if floating is double:
             direct_weight_gradient_f64(&x[0, 0, 0, 0], &dout[0, 0, 0, 0], x.shape[0], &g,

@@ -71,9 +71,9 @@ def backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, geometry: ConvGeome
                                       scratch("winograd offsets", (offsets,), np.intp))
         else:
             floats, offsets = kernels.backward_scratch(
-                False, channels, height, width, out_channels, 3, 3, pad, pad, geometry.out_h,
+                False, channels, height, width, out_channels, 3, 3, pad, pad, 1, geometry.out_h,
                 geometry.out_w, stop - start, False)
-            kernels.backward(x[start:stop], dout[start:stop], 3, 3, pad, pad, dweights, dbias,
+            kernels.backward(x[start:stop], dout[start:stop], 3, 3, pad, pad, 1, dweights, dbias,
                              None, None, scratch("direct", (floats,), np.float32),
                              scratch("direct offsets", (offsets,), np.intp))
         if input_grad:
