@@ -18,7 +18,7 @@ from cnn_ext._checks import (
     check_shape4,
     describe,
 )
-from cnn_ext.loops.activations import relu_backward_kernel, relu_kernel
+from cnn_ext.loops.activations import add_relu_kernel, relu_backward_kernel, relu_kernel
 from cnn_ext.geometry import conv_geometry, output_size, pool_geometry
 from cnn_ext.loops.im2col import col2im_kernel, im2col_kernel
 from cnn_ext.loops.pool import maxpool_backward_kernel, maxpool_forward_kernel
@@ -281,6 +281,31 @@ def relu(x, inplace: bool = False) -> np.ndarray:
     x = check_float_array("x", x, None, "of any shape")
     out = x if in_place else np.empty_like(x)
     relu_kernel(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def add_relu(a, b) -> np.ndarray:
+    """``max(a + b, 0)`` element by element, in one pass (where a residual block's two branches
+    meet a ReLU); a NaN sum stays NaN.
+
+    Args:
+        a: any shape (no empty axis), float32 or float64.
+        b: the shape and dtype of ``a``.
+
+    Returns:
+        out, a new C-contiguous array of that shape and dtype.
+
+    Example:
+        >>> add_relu(np.array([1.0, -3.0]), np.array([2.0, 1.0]))
+        array([3., 0.])
+    """
+    a = check_float_array("a", a, None, "of any shape")
+    b = check_float_array("b", b, None, "of any shape")
+    if b.shape != a.shape or b.dtype != a.dtype:
+        raise ValueError(f"b must have the shape and dtype of a, {a.shape} {a.dtype}, "
+                         f"got shape {b.shape} and dtype {b.dtype}")
+    out = np.empty_like(a)
+    add_relu_kernel(a.reshape(-1), b.reshape(-1), out.reshape(-1))
     return out
 
 

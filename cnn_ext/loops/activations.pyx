@@ -1,4 +1,4 @@
-"""Typed loops behind ``cnn_ext.relu`` and ``cnn_ext.relu_backward``.
+"""Typed loops behind ``cnn_ext.relu``, ``cnn_ext.add_relu`` and ``cnn_ext.relu_backward``.
 
 These kernels trust their arguments: the Python wrappers in ``cnn_ext.kernels``
 check that the arrays are flat views of C-contiguous arrays of one shape and
@@ -19,6 +19,20 @@ def relu_kernel(
     with nogil:
         for i in range(x.shape[0]):
             value = x[i]
+            out[i] = 0 if value <= 0 else value
+
+
+def add_relu_kernel(
+    const floating[::1] a,  # IN
+    const floating[::1] b,  # IN, same length
+    floating[::1] out,  # OUT, same length (may be a or b)
+):
+    """``out = max(a + b, 0)``; a NaN sum stays NaN."""
+    cdef Py_ssize_t i
+    cdef floating value
+    with nogil:
+        for i in range(a.shape[0]):
+            value = a[i] + b[i]
             out[i] = 0 if value <= 0 else value
 
 

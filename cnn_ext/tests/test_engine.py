@@ -233,6 +233,20 @@ def test_relu_and_its_backward_equal_numpy(shape, dtype, rng):
     assert_array_equal(cnn_ext.relu(strided), np.maximum(strided, 0))
 
 
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 4, 5), (1, 1, 1, 1, 1, 2)])
+def test_add_relu_is_the_relu_of_the_sum(shape, dtype, rng):
+    a = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape).astype(dtype)
+    a.flat[0], b.flat[-1] = np.nan, -np.inf
+    out = cnn_ext.add_relu(a, b)
+    total = a + b
+    assert out.dtype == dtype and out.shape == shape and out.flags.c_contiguous
+    assert_array_equal(out, np.where(np.isnan(total) | (total > 0), total, 0).astype(dtype))
+    assert np.isnan(out.flat[0]) and out.flat[-1] == 0
+    strided = rng.standard_normal((4, 6)).astype(dtype)[:, ::-2]
+    assert_array_equal(cnn_ext.add_relu(strided, strided), np.maximum(2 * strided, 0))
+
+
 @settings(max_examples=150, deadline=None)
 @given(hypothesis_numpy.arrays(st.sampled_from([np.float32, np.float64]),
                                hypothesis_numpy.array_shapes(min_dims=1, max_dims=5, max_side=9)))

@@ -80,6 +80,9 @@ KERNELS = [
     (lambda: cnn_ext.relu(np.zeros((2, 0))), ValueError, ["x", "empty", "(2, 0)"]),
     (lambda: cnn_ext.relu([1, 2]), TypeError, ["x", "float32 or float64", "int64"]),
     (lambda: cnn_ext.relu_backward(X, X[:1]), ValueError, ["out", "(2, 3, 6, 6)", "(1, 3, 6, 6)"]),
+    (lambda: cnn_ext.add_relu(X, X[:1]), ValueError, ["b", "(2, 3, 6, 6)", "(1, 3, 6, 6)"]),
+    (lambda: cnn_ext.add_relu(X, X.astype(np.float64)), ValueError, ["b", "float32", "float64"]),
+    (lambda: cnn_ext.add_relu(X.astype(np.int32), X), TypeError, ["a", "int32"]),
     (lambda: cnn_ext.relu_backward(X, X.astype(np.float64)), ValueError, ["out", "float32", "float64"]),
 ]
 

@@ -1,6 +1,6 @@
-"""A Relu fused into the convolution or batch norm before it: the same outputs and gradients as
-running every layer on its own, for every engine the convolution may take, and only where the
-layers allow it."""
+"""A Relu fused into the convolution, batch norm or residual block before it: the same outputs and
+gradients as running every layer on its own, for every engine the convolution may take, and only
+where the layers allow it."""
 
 import copy
 
@@ -9,7 +9,7 @@ import pytest
 
 from cnn.layers import (Affine, BatchNormalization, Convolution, Flatten, Pooling, Relu,
                         Residual)
-from cnn.layers.fusion import forward_layers
+from cnn.layers.fusion import forward_layers, fuses_relu
 from cnn.models import Sequential
 
 
@@ -37,8 +37,9 @@ def stack(rng, dtype, channels, x, **conv):
 
 @pytest.mark.parametrize("channels, conv", [(4, dict(pad=1)), (16, dict(pad=1)),
                                             (4, dict(stride=2, pad=1)),
+                                            (4, dict(dilation=2, pad=1)),
                                             (4, dict(pad=((1, 0), (1, 1))))],
-                         ids=["direct", "winograd", "unfold", "uneven-pad"])
+                         ids=["direct", "winograd", "strided", "unfold", "uneven-pad"])
 @pytest.mark.parametrize("train", [True, False])
 def test_fused_layers_give_the_outputs_and_gradients_of_the_layers_one_by_one(channels, conv, train,
                                                                              dtype, rng):
@@ -72,6 +73,45 @@ def test_the_relu_keeps_the_fused_output_and_only_exact_layer_classes_fuse(rng):
     assert relu.out is out and out.min() >= 0
     np.testing.assert_array_equal(forward_layers([logging_conv, other_relu], x, True), out)
     assert calls == [True]
+
+
+def test_the_class_that_defines_forward_says_whether_it_fuses(rng):
+    class Renamed(Convolution):  # forward inherited: it takes relu=True
+        pass
+
+    class Overridden(BatchNormalization):
+        def forward(self, x, train=True):
+            return super().forward(x, train)
+
+    conv = Convolution.create(1, 4, 3, rng=rng)
+    block = Residual([Convolution.create(4, 4, 3, pad=1, rng=rng)])
+    norm = BatchNormalization(np.ones(4), np.zeros(4))
+    assert [fuses_relu(layer) for layer in (conv, block, norm, Relu(), Flatten())] == \
+        [True, True, True, False, False]
+    assert fuses_relu(Renamed(conv.params[0], conv.params[1]))
+    assert not fuses_relu(Overridden(np.ones(4), np.zeros(4)))
+
+
+@pytest.mark.parametrize("shortcut", [False, True], ids=["identity", "projection"])
+def test_a_residual_block_adds_and_applies_relu_in_one_pass(shortcut, dtype, rng):
+    body = [Convolution.create(3, 4, 3, stride=2 if shortcut else 1, pad=1, rng=rng, dtype=dtype),
+            BatchNormalization(np.ones(4, dtype), np.zeros(4, dtype))]
+    if not shortcut:
+        body[0] = Convolution.create(4, 4, 3, pad=1, rng=rng, dtype=dtype)
+    short = [Convolution.create(3, 4, 1, stride=2, rng=rng, dtype=dtype)] if shortcut else None
+    block, relu = Residual(body, short), Relu()
+    twin = copy.deepcopy([block, relu])
+    x = rng.standard_normal((2, 3 if shortcut else 4, 7, 7)).astype(dtype)
+    x[0, 0, 3, 3] = np.nan
+    out = forward_layers([block, relu], x, True)
+    expected = one_by_one(twin, x, True)
+    assert out.dtype == dtype and relu.out is out
+    np.testing.assert_array_equal(out, expected)
+    assert np.isnan(out).sum() == np.isnan(expected).sum() > 0
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    np.testing.assert_array_equal(backward([block, relu], dout), backward(twin, dout))
+    for got, want in zip(block.grads, twin[0].grads):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_a_residual_block_and_a_model_run_fused(rng):

@@ -39,6 +39,7 @@ class BatchNormalization(Layer):
     """
 
     per_position = True
+    fuses_relu = True  # forward(relu=True): see cnn.layers.fusion
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
                  eps: float = 1e-5, running_mean: Optional[np.ndarray] = None,

@@ -48,6 +48,8 @@ class Convolution(SkippableInputGradient):
     place in between.
     """
 
+    fuses_relu = True  # forward(relu=True): see cnn.layers.fusion
+
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: Pair = 1, pad: Pad = 0,
                  dilation: Pair = 1, groups: int = 1) -> None:
         super().__init__()

@@ -1,12 +1,14 @@
 """Running a list of layers, with a Relu fused into the layer before it where that layer can
 apply it as it writes its output.
 
-A ``Convolution`` (whose direct and Winograd kernels apply ReLU in their epilogue) or a
-``BatchNormalization`` followed by a ``Relu`` runs as one pass: the first layer's
+A layer whose ``forward`` takes ``relu=True`` says so with ``fuses_relu = True`` in the class
+that defines that ``forward``: a ``Convolution`` (whose direct and Winograd kernels apply ReLU in
+their epilogue), a ``BatchNormalization`` and a ``Residual`` (which adds its branches and
+applies ReLU in one pass). Followed by a ``Relu``, such a layer runs as one pass: its
 ``forward(x, train, relu=True)``, then the Relu's ``forward(out, train, applied=True)``, which
-keeps ``out`` as its result for its backward pass without another pass over it. The layers, their
-``backward`` and what ``summary()`` shows stay as they are: fusion is how a model runs them.
-Only those exact classes fuse (a subclass may change ``forward``).
+keeps ``out`` as its result for its backward pass without another pass over it. The layers,
+their ``backward`` and what ``summary()`` shows stay as they are: fusion is how a model runs
+them. A subclass that overrides ``forward`` fuses only if it declares ``fuses_relu`` itself.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import numpy as np
 
 from cnn.layers.activations import Relu
 from cnn.layers.base import Layer
-from cnn.layers.batchnorm import BatchNormalization
-from cnn.layers.conv import Convolution
 
-__all__ = ["FUSES_RELU", "forward_layers"]
+__all__ = ["fuses_relu", "forward_layers"]
 
-#: The layer classes whose forward applies a following Relu itself.
-FUSES_RELU = (Convolution, BatchNormalization)
+
+def fuses_relu(layer: Layer) -> bool:
+    """Whether ``layer.forward`` takes ``relu=True``: the class that defines the ``forward`` that
+    runs declares ``fuses_relu = True``."""
+    owner = next(cls for cls in type(layer).__mro__ if "forward" in cls.__dict__)
+    return owner.__dict__.get("fuses_relu", False) is True
 
 
 def forward_layers(layers: Sequence[Layer], x: np.ndarray, train: bool) -> np.ndarray:
@@ -32,7 +36,7 @@ def forward_layers(layers: Sequence[Layer], x: np.ndarray, train: bool) -> np.nd
     while index < len(layers):
         layer = layers[index]
         following = layers[index + 1] if index + 1 < len(layers) else None
-        if type(layer) in FUSES_RELU and type(following) is Relu:
+        if type(following) is Relu and fuses_relu(layer):
             x = following.forward(layer.forward(x, train, relu=True), train, applied=True)
             index += 2
         else:

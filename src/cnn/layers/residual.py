@@ -7,6 +7,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
+import cnn_ext
 from cnn._checks import check_input, describe
 from cnn.layers.activations import Relu
 from cnn.layers.base import Layer, arrays_under
@@ -42,6 +43,8 @@ class Residual(Layer):
         ['body.0.W', 'body.0.b', 'body.2.W', 'body.2.b']
     """
 
+    fuses_relu = True  # forward(relu=True): see cnn.layers.fusion
+
     def __init__(self, body: Sequence[Layer], shortcut: Union[None, Layer, Sequence[Layer]] = None) -> None:
         super().__init__()
         self.body = _layers("body", body)
@@ -68,14 +71,18 @@ class Residual(Layer):
         if self.shortcut is not None:
             yield "shortcut", self.shortcut
 
-    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray, train: bool = True, relu: bool = False) -> np.ndarray:
+        """The sum of the two branches; with ``relu``, ``max(that, 0)`` in the same pass (what a
+        model asks for when a Relu follows, see :mod:`cnn.layers.fusion`)."""
         check_input(self.name, x, range(2, 33), "(N, ...)")
         short = forward_layers(self.shortcut or [], x, train)
         out = forward_layers(self.body, x, train)
         if out.shape != short.shape:
             raise _mismatch(out.shape, short.shape, f"an input of shape {x.shape}")
         self.out_shape = out.shape if train else None
-        return out + short
+        if relu and out.dtype == short.dtype and out.dtype in (np.float32, np.float64):
+            return cnn_ext.add_relu(out, short)
+        return np.maximum(out + short, 0) if relu else out + short
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self._check_dout(dout, self.out_shape)
