@@ -7,8 +7,8 @@ F(2x2, 3x3) (``cnn_ext.engines.direct.winograd``; its weight gradient is the dir
 The direct kernels of the instruction set in use (``cnn_ext.engines.direct.engine``, chosen by
 ``cnn_ext.engines.direct.dispatch``) read the zero-padded images (with a stride, their phase
 planes) themselves and keep tiles of outputs in registers. A depthwise convolution (one group
-per input channel) goes to the depthwise kernels (``cnn_ext.engines.depthwise``), which slide
-each channel's filters over it. Everything else (groups, dilation, strides or pads that differ
+per input channel) goes to the depthwise engine (``cnn_ext.engines.depthwise``), which slides
+each channel's filters over it (forward, through the same register tiles). Everything else (groups, dilation, strides or pads that differ
 between sides or axes, an input gradient with stride 1 and a pad of at least the filter size,
 and the gradients of strided 1x1 convolutions) goes through the unfold engine (``cnn_ext.engines.unfold``): blocks of unfolded columns in cache and matrix
 products.

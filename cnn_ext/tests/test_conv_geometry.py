@@ -1,4 +1,5 @@
-"""Convolutions with groups (depthwise with a channel multiplier, by the depthwise kernels),
+"""Convolutions with groups (depthwise with a channel multiplier, by the depthwise kernels and,
+forward, by the direct kernels' register tiles on every instruction-set path),
 dilation, strides and pads per axis and per side, against a loop over every window written for the test, in float32 and
 float64, with one and two threads and with blocks of one image."""
 
@@ -6,6 +7,8 @@ import numpy as np
 import pytest
 
 import cnn_ext
+from cnn_ext.engines import depthwise
+from cnn_ext.engines.direct.dispatch import kernels_for, supported_paths
 from cnn_ext.geometry import conv_geometry
 from cnn_ext.tests.messages import check_message
 from cnn_ext.tests.naive import grouped_conv_loops
@@ -69,6 +72,36 @@ def test_forward_and_gradients_equal_the_loops(case, dtype, engine):
                                             groups, input_grad=False)
     assert no_dx is None
     np.testing.assert_allclose(dW, gradients(dout)[1], **tolerance)
+
+
+# (N, C, H, W, multiplier, filter, stride, pad): forward passes the direct kernels' tiles compute
+TILED_DEPTHWISE = [
+    (2, 32, 28, 28, 1, 3, 1, 1),   # MobileNet's 3x3 layer
+    (2, 7, 9, 13, 2, 3, 2, 1),     # a channel multiplier, a stride, odd sizes
+    (3, 5, 12, 11, 3, 5, 1, 2),
+    (2, 3, 8, 8, 6, 3, 1, 0),      # more filters per channel than one register tile
+    (1, 4, 6, 7, 1, 1, 3, 0),      # 1x1 with stride 3
+    (2, 2, 5, 5, 2, 3, 2, 3),      # a pad past the filter
+]
+
+
+@pytest.mark.parametrize("path", supported_paths())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", TILED_DEPTHWISE, ids=str)
+def test_depthwise_register_tiles_equal_the_loops_on_every_path(case, dtype, path):
+    n, c, h, w, multiplier, size, stride, pad = case
+    rng = np.random.default_rng(sum(case))
+    x = rng.standard_normal((n, c, h, w))
+    W = rng.standard_normal((c * multiplier, 1, size, size))
+    b = rng.standard_normal(c * multiplier)
+    geometry = conv_geometry(x.shape, W.shape, stride, pad, 1, c)
+    expected, _ = grouped_conv_loops(x, W, b, geometry.stride, geometry.pad, geometry.dilation, c)
+    out = depthwise.forward(x.astype(dtype), W.astype(dtype), b.astype(dtype), geometry,
+                            kernels_for(path))
+    scale = np.abs(expected).max()
+    assert out.dtype == dtype and out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=0,
+                               atol=(2e-5 if dtype == np.float32 else 1e-12) * scale)
 
 
 def test_the_same_convolution_given_in_every_form_is_the_same():

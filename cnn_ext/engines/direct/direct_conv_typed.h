@@ -98,6 +98,50 @@ static ptrdiff_t TYPED(forward_scratch_size)(const conv_geometry *g) {
     return g->image + g->slack + g->oc_padded * g->wide + g->oc_padded * g->taps + g->oc_padded;
 }
 
+/* Weights (OC, taps) packed as [channel block][tap][FWD_MR] (zeros past OC), and the bias
+ * (OC,) padded to whole blocks, zeros for none. */
+static void TYPED(pack_weights)(const real *weights, const real *bias, const conv_geometry *g,
+                                real *packed, real *bias_padded) {
+    for (ptrdiff_t block = 0; block < g->oc_padded; block += FWD_MR)
+        for (ptrdiff_t t = 0; t < g->taps; t++)
+            for (int m = 0; m < FWD_MR; m++)
+                packed[block * g->taps + t * FWD_MR + m] =
+                    block + m < g->out_channels ? weights[(block + m) * g->taps + t] : 0;
+    for (ptrdiff_t oc = 0; oc < g->oc_padded; oc++)
+        bias_padded[oc] = bias != NULL && oc < g->out_channels ? bias[oc] : 0;
+}
+
+/* One image's outputs (OC, out_h, out_w) into target, from its laid-out planes: register tiles
+ * over the wide grid, then the outputs copied off it (max(value, 0) with relu). */
+static void TYPED(forward_image)(const real *padded, const conv_geometry *g, const real *packed,
+                                 const real *bias_padded, const ptrdiff_t *offsets, int relu,
+                                 real *wide_out, real *target) {
+    const ptrdiff_t tile = FWD_NV * LANES;
+    for (ptrdiff_t block = 0; block < g->out_channels; block += FWD_MR) {
+        const real *w = packed + block * g->taps;
+        real *rows = wide_out + block * g->wide;
+        int channels = g->out_channels - block < FWD_MR ? (int)(g->out_channels - block) : FWD_MR;
+        ptrdiff_t q = 0;
+        for (; q + tile <= g->wide; q += tile)
+            TYPED(FORWARD_TILES)[channels][FWD_NV](padded + q, offsets, g->taps, w,
+                                                   bias_padded + block, rows + q, g->wide);
+        if (q < g->wide)
+            TYPED(FORWARD_TILES)[channels][(g->wide - q) / LANES](
+                padded + q, offsets, g->taps, w, bias_padded + block, rows + q, g->wide);
+    }
+    for (ptrdiff_t oc = 0; oc < g->out_channels; oc++)
+        for (ptrdiff_t oh = 0; oh < g->out_h; oh++) {
+            const real *row = wide_out + oc * g->wide + oh * g->padded_w;
+            if (relu)
+                for (ptrdiff_t ow = 0; ow < g->out_w; ow++) {
+                    real value = row[ow];
+                    *target++ = value <= 0 ? 0 : value;
+                }
+            else
+                for (ptrdiff_t ow = 0; ow < g->out_w; ow++) *target++ = row[ow];
+        }
+}
+
 /* out (n, OC, out_h, out_w) = conv(x (n, C, H, W), weights (OC, C, filter_h, filter_w)) + bias,
  * bias (OC,) or NULL for none; with `relu` nonzero, max(that, 0) instead (a NaN stays NaN), written
  * as the outputs leave the wide grid, so the activation costs no pass of its own. */
@@ -108,46 +152,50 @@ static void TYPED(direct_forward)(const real *x, ptrdiff_t n_images, const conv_
     real *wide_out = padded + g->image + g->slack;
     real *packed = wide_out + g->oc_padded * g->wide;
     real *bias_padded = packed + g->oc_padded * g->taps;
-    const ptrdiff_t tile = FWD_NV * LANES;
 
     memset(padded + g->image, 0, (size_t)g->slack * sizeof(real));
-    for (ptrdiff_t block = 0; block < g->oc_padded; block += FWD_MR)
-        for (ptrdiff_t t = 0; t < g->taps; t++)
-            for (int m = 0; m < FWD_MR; m++)
-                packed[block * g->taps + t * FWD_MR + m] =
-                    block + m < g->out_channels ? weights[(block + m) * g->taps + t] : 0;
-    for (ptrdiff_t oc = 0; oc < g->oc_padded; oc++)
-        bias_padded[oc] = bias != NULL && oc < g->out_channels ? bias[oc] : 0;
+    TYPED(pack_weights)(weights, bias, g, packed, bias_padded);
     tap_offsets(g, offsets);
-
     for (ptrdiff_t n = 0; n < n_images; n++) {
         TYPED(pad_image)(x + n * g->channels * g->height * g->width, g, padded);
-        for (ptrdiff_t block = 0; block < g->out_channels; block += FWD_MR) {
-            const real *w = packed + block * g->taps;
-            real *rows = wide_out + block * g->wide;
-            int channels = g->out_channels - block < FWD_MR ? (int)(g->out_channels - block)
-                                                            : FWD_MR;
-            ptrdiff_t q = 0;
-            for (; q + tile <= g->wide; q += tile)
-                TYPED(FORWARD_TILES)[channels][FWD_NV](padded + q, offsets, g->taps, w,
-                                                       bias_padded + block, rows + q, g->wide);
-            if (q < g->wide)
-                TYPED(FORWARD_TILES)[channels][(g->wide - q) / LANES](
-                    padded + q, offsets, g->taps, w, bias_padded + block, rows + q, g->wide);
-        }
-        real *target = out + n * g->out_channels * g->out_h * g->out_w;
-        for (ptrdiff_t oc = 0; oc < g->out_channels; oc++)
-            for (ptrdiff_t oh = 0; oh < g->out_h; oh++) {
-                const real *row = wide_out + oc * g->wide + oh * g->padded_w;
-                if (relu)
-                    for (ptrdiff_t ow = 0; ow < g->out_w; ow++) {
-                        real value = row[ow];
-                        *target++ = value <= 0 ? 0 : value;
-                    }
-                else
-                    for (ptrdiff_t ow = 0; ow < g->out_w; ow++) *target++ = row[ow];
-            }
+        TYPED(forward_image)(padded, g, packed, bias_padded, offsets, relu, wide_out,
+                             out + n * g->out_channels * g->out_h * g->out_w);
     }
+}
+
+/* Elements of scratch direct_depthwise_forward needs for `groups` channels, g being one
+ * channel's convolution (1 input channel, `multiplier` outputs); g->taps offsets. */
+static ptrdiff_t TYPED(depthwise_scratch_size)(const conv_geometry *g, ptrdiff_t groups) {
+    return g->image + g->slack + g->oc_padded * g->wide
+           + groups * (g->oc_padded * g->taps + g->oc_padded);
+}
+
+/* A depthwise convolution: channel c of x (n, groups, H, W) convolved with its own filters,
+ * weights (groups * multiplier, filter_h, filter_w), into out channels c * multiplier ... by
+ * the forward tiles of one-channel convolutions (g: 1 input channel, `multiplier` outputs). */
+static void TYPED(direct_depthwise_forward)(const real *x, ptrdiff_t n_images, ptrdiff_t groups,
+                                            const conv_geometry *g, const real *weights,
+                                            const real *bias, real *out, real *scratch,
+                                            ptrdiff_t *offsets) {
+    real *padded = scratch;
+    real *wide_out = padded + g->image + g->slack;
+    real *packed = wide_out + g->oc_padded * g->wide;
+    real *bias_padded = packed + groups * g->oc_padded * g->taps;
+    const ptrdiff_t plane = g->height * g->width, outputs = g->out_channels * g->out_h * g->out_w;
+
+    memset(padded + g->image, 0, (size_t)g->slack * sizeof(real));
+    for (ptrdiff_t c = 0; c < groups; c++)
+        TYPED(pack_weights)(weights + c * g->out_channels * g->taps,
+                            bias + c * g->out_channels, g, packed + c * g->oc_padded * g->taps,
+                            bias_padded + c * g->oc_padded);
+    tap_offsets(g, offsets);
+    for (ptrdiff_t n = 0; n < n_images; n++)
+        for (ptrdiff_t c = 0; c < groups; c++) {
+            TYPED(pad_image)(x + (n * groups + c) * plane, g, padded);
+            TYPED(forward_image)(padded, g, packed + c * g->oc_padded * g->taps,
+                                 bias_padded + c * g->oc_padded, offsets, 0, wide_out,
+                                 out + (n * groups + c) * outputs);
+        }
 }
 
 /* ---- weight and bias gradients ----------------------------------------------------------- */

@@ -36,6 +36,16 @@ cdef extern from "direct_conv.h" nogil:
     void direct_forward_f64(const double *x, ptrdiff_t n_images, const conv_geometry *g,
                             const double *weights, const double *bias, int relu, double *out,
                             double *scratch, ptrdiff_t *offsets)
+    ptrdiff_t depthwise_scratch_size_f32(const conv_geometry *g, ptrdiff_t groups)
+    ptrdiff_t depthwise_scratch_size_f64(const conv_geometry *g, ptrdiff_t groups)
+    void direct_depthwise_forward_f32(const float *x, ptrdiff_t n_images, ptrdiff_t groups,
+                                      const conv_geometry *g, const float *weights,
+                                      const float *bias, float *out, float *scratch,
+                                      ptrdiff_t *offsets)
+    void direct_depthwise_forward_f64(const double *x, ptrdiff_t n_images, ptrdiff_t groups,
+                                      const conv_geometry *g, const double *weights,
+                                      const double *bias, double *out, double *scratch,
+                                      ptrdiff_t *offsets)
     void direct_weight_gradient_f32(const float *x, const float *dout, ptrdiff_t n_images,
                                     const conv_geometry *g, float *dweights, float *dbias,
                                     float *scratch, ptrdiff_t *offsets)
@@ -157,6 +167,47 @@ def winograd_gradient(
         winograd_weight_gradient(&x[0, 0, 0, 0], &dout[0, 0, 0, 0], x.shape[0], &g,
                                  &dweights[0, 0], &dbias[0], &scratch[0],
                                  <ptrdiff_t *>&offsets[0])
+
+
+def depthwise_scratch(bint double, Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
+                      Py_ssize_t multiplier, Py_ssize_t filter_h, Py_ssize_t filter_w,
+                      Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t stride, Py_ssize_t out_h,
+                      Py_ssize_t out_w):
+    """``(elements, offsets)``: the scratch :func:`depthwise_forward` needs."""
+    cdef conv_geometry g = geometry(double, 1, height, width, multiplier, filter_h, filter_w,
+                                    pad_h, pad_w, stride, out_h, out_w)
+    if double:
+        return depthwise_scratch_size_f64(&g, channels), g.taps
+    return depthwise_scratch_size_f32(&g, channels), g.taps
+
+
+def depthwise_forward(
+    const floating[:, :, :, ::1] x,  # IN (B, C, H, W)
+    const floating[:, :, ::1] weights,  # IN (C * multiplier, filter_h, filter_w)
+    const floating[::1] bias,  # IN (C * multiplier,)
+    Py_ssize_t pad_h,
+    Py_ssize_t pad_w,
+    Py_ssize_t stride,
+    floating[:, :, :, ::1] out,  # OUT (B, C * multiplier, out_h, out_w)
+    floating[::1] scratch,  # SCRATCH (depthwise_scratch()[0],)
+    Py_ssize_t[::1] offsets,  # SCRATCH (depthwise_scratch()[1],)
+):
+    """``out = depthwise conv(x, weights) + bias``: channel c convolved with filters
+    ``c * multiplier`` to ``c * multiplier + multiplier - 1``, with ``stride`` on both axes."""
+    cdef Py_ssize_t channels = x.shape[1]
+    cdef conv_geometry g = geometry(floating is double, 1, x.shape[2], x.shape[3],
+                                    weights.shape[0] // channels, weights.shape[1],
+                                    weights.shape[2], pad_h, pad_w, stride, out.shape[2],
+                                    out.shape[3])
+    with nogil:
+        if floating is double:
+            direct_depthwise_forward_f64(&x[0, 0, 0, 0], x.shape[0], channels, &g,
+                                         &weights[0, 0, 0], &bias[0], &out[0, 0, 0, 0],
+                                         &scratch[0], <ptrdiff_t *>&offsets[0])
+        else:
+            direct_depthwise_forward_f32(&x[0, 0, 0, 0], x.shape[0], channels, &g,
+                                         &weights[0, 0, 0], &bias[0], &out[0, 0, 0, 0],
+                                         &scratch[0], <ptrdiff_t *>&offsets[0])
 
 
 def backward_scratch(bint double, Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
