@@ -74,7 +74,8 @@ def test_forward_and_gradients_equal_the_loops(case, dtype, engine):
     np.testing.assert_allclose(dW, gradients(dout)[1], **tolerance)
 
 
-# (N, C, H, W, multiplier, filter, stride, pad): forward passes the direct kernels' tiles compute
+# (N, C, H, W, multiplier, filter, stride, pad): passes the direct kernels' tiles compute (the
+# gradients with stride 1 and a pad below the filter; the others by the loops)
 TILED_DEPTHWISE = [
     (2, 32, 28, 28, 1, 3, 1, 1),   # MobileNet's 3x3 layer
     (2, 7, 9, 13, 2, 3, 2, 1),     # a channel multiplier, a stride, odd sizes
@@ -82,6 +83,7 @@ TILED_DEPTHWISE = [
     (2, 3, 8, 8, 6, 3, 1, 0),      # more filters per channel than one register tile
     (1, 4, 6, 7, 1, 1, 3, 0),      # 1x1 with stride 3
     (2, 2, 5, 5, 2, 3, 2, 3),      # a pad past the filter
+    (2, 6, 10, 7, 2, 3, 1, 2),     # gradients: pad 2 of a 3x3 filter
 ]
 
 
@@ -95,13 +97,23 @@ def test_depthwise_register_tiles_equal_the_loops_on_every_path(case, dtype, pat
     W = rng.standard_normal((c * multiplier, 1, size, size))
     b = rng.standard_normal(c * multiplier)
     geometry = conv_geometry(x.shape, W.shape, stride, pad, 1, c)
-    expected, _ = grouped_conv_loops(x, W, b, geometry.stride, geometry.pad, geometry.dilation, c)
-    out = depthwise.forward(x.astype(dtype), W.astype(dtype), b.astype(dtype), geometry,
-                            kernels_for(path))
-    scale = np.abs(expected).max()
-    assert out.dtype == dtype and out.shape == expected.shape
-    np.testing.assert_allclose(out, expected, rtol=0,
-                               atol=(2e-5 if dtype == np.float32 else 1e-12) * scale)
+    expected, gradients = grouped_conv_loops(x, W, b, geometry.stride, geometry.pad,
+                                             geometry.dilation, c)
+    kernels = kernels_for(path)
+    x, W, b = x.astype(dtype), W.astype(dtype), b.astype(dtype)
+    dout = rng.standard_normal(expected.shape)
+    got = (depthwise.forward(x, W, b, geometry, kernels),
+           *depthwise.backward(x, W, dout.astype(dtype), geometry, True, kernels))
+    for name, value, reference in zip(("out", "dx", "dW", "db"), got,
+                                      (expected, *gradients(dout))):
+        assert value.dtype == dtype and value.shape == reference.shape, name
+        np.testing.assert_allclose(value, reference, rtol=0, err_msg=name,
+                                   atol=(2e-5 if dtype == np.float32 else 1e-12)
+                                   * np.abs(reference).max())
+    no_dx, dW, db = depthwise.backward(x, W, dout.astype(dtype), geometry, False, kernels)
+    assert no_dx is None
+    np.testing.assert_array_equal(dW, got[2])
+    np.testing.assert_array_equal(db, got[3])
 
 
 def test_the_same_convolution_given_in_every_form_is_the_same():

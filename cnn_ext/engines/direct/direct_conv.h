@@ -313,6 +313,9 @@ typedef struct {
     ptrdiff_t phases_h, phases_w;         /* planes per channel: 1 x 1 with stride 1 */
     ptrdiff_t padded_h, padded_w, plane;  /* one padded input plane (or phase plane) */
     ptrdiff_t out_h, out_w;
+    ptrdiff_t in_step, out_step;  /* elements from one image to the next, in x and in out: a
+                                   * group's channels of a grouped convolution step over the
+                                   * others */
     ptrdiff_t positions;   /* out_h * padded_w: the wide output of one channel */
     ptrdiff_t wide;        /* positions rounded up to whole vectors */
     ptrdiff_t image;       /* elements of one laid-out image: channels * phases * plane */

@@ -13,7 +13,7 @@ from libc.stddef cimport ptrdiff_t
 cdef extern from "direct_conv.h" nogil:
     ctypedef struct conv_geometry:
         ptrdiff_t channels, height, width, out_channels, filter_h, filter_w, pad_h, pad_w, stride
-        ptrdiff_t out_h, out_w, taps
+        ptrdiff_t out_h, out_w, in_step, out_step, taps
     const char *CNN_SIMD_NAME
     int winograd_weight_gradient_setting "WINOGRAD_WEIGHT_GRADIENT"
     conv_geometry make_geometry_f32(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
@@ -36,16 +36,16 @@ cdef extern from "direct_conv.h" nogil:
     void direct_forward_f64(const double *x, ptrdiff_t n_images, const conv_geometry *g,
                             const double *weights, const double *bias, int relu, double *out,
                             double *scratch, ptrdiff_t *offsets)
-    ptrdiff_t depthwise_scratch_size_f32(const conv_geometry *g, ptrdiff_t groups)
-    ptrdiff_t depthwise_scratch_size_f64(const conv_geometry *g, ptrdiff_t groups)
-    void direct_depthwise_forward_f32(const float *x, ptrdiff_t n_images, ptrdiff_t groups,
-                                      const conv_geometry *g, const float *weights,
-                                      const float *bias, float *out, float *scratch,
-                                      ptrdiff_t *offsets)
-    void direct_depthwise_forward_f64(const double *x, ptrdiff_t n_images, ptrdiff_t groups,
-                                      const conv_geometry *g, const double *weights,
-                                      const double *bias, double *out, double *scratch,
-                                      ptrdiff_t *offsets)
+    ptrdiff_t grouped_forward_scratch_size_f32(const conv_geometry *g, ptrdiff_t groups)
+    ptrdiff_t grouped_forward_scratch_size_f64(const conv_geometry *g, ptrdiff_t groups)
+    void direct_grouped_forward_f32(const float *x, ptrdiff_t n_images, ptrdiff_t groups,
+                                    const conv_geometry *g, const float *weights,
+                                    const float *bias, float *out, float *scratch,
+                                    ptrdiff_t *offsets)
+    void direct_grouped_forward_f64(const double *x, ptrdiff_t n_images, ptrdiff_t groups,
+                                    const conv_geometry *g, const double *weights,
+                                    const double *bias, double *out, double *scratch,
+                                    ptrdiff_t *offsets)
     void direct_weight_gradient_f32(const float *x, const float *dout, ptrdiff_t n_images,
                                     const conv_geometry *g, float *dweights, float *dbias,
                                     float *scratch, ptrdiff_t *offsets)
@@ -169,45 +169,90 @@ def winograd_gradient(
                                  <ptrdiff_t *>&offsets[0])
 
 
-def depthwise_scratch(bint double, Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
-                      Py_ssize_t multiplier, Py_ssize_t filter_h, Py_ssize_t filter_w,
-                      Py_ssize_t pad_h, Py_ssize_t pad_w, Py_ssize_t stride, Py_ssize_t out_h,
-                      Py_ssize_t out_w):
-    """``(elements, offsets)``: the scratch :func:`depthwise_forward` needs."""
-    cdef conv_geometry g = geometry(double, 1, height, width, multiplier, filter_h, filter_w,
-                                    pad_h, pad_w, stride, out_h, out_w)
+def grouped_forward_scratch(bint double, Py_ssize_t groups, Py_ssize_t channels,
+                            Py_ssize_t height, Py_ssize_t width, Py_ssize_t out_channels,
+                            Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t pad_h,
+                            Py_ssize_t pad_w, Py_ssize_t stride, Py_ssize_t out_h,
+                            Py_ssize_t out_w):
+    """``(elements, offsets)``: the scratch :func:`grouped_forward` needs, for ``groups``
+    groups of ``channels`` input and ``out_channels`` output channels each."""
+    cdef conv_geometry g = geometry(double, channels, height, width, out_channels, filter_h,
+                                    filter_w, pad_h, pad_w, stride, out_h, out_w)
     if double:
-        return depthwise_scratch_size_f64(&g, channels), g.taps
-    return depthwise_scratch_size_f32(&g, channels), g.taps
+        return grouped_forward_scratch_size_f64(&g, groups), g.taps
+    return grouped_forward_scratch_size_f32(&g, groups), g.taps
 
 
-def depthwise_forward(
+def grouped_forward(
     const floating[:, :, :, ::1] x,  # IN (B, C, H, W)
-    const floating[:, :, ::1] weights,  # IN (C * multiplier, filter_h, filter_w)
-    const floating[::1] bias,  # IN (C * multiplier,)
+    const floating[:, :, :, ::1] weights,  # IN (OC, C // groups, filter_h, filter_w)
+    const floating[::1] bias,  # IN (OC,), or None for none
+    Py_ssize_t groups,
     Py_ssize_t pad_h,
     Py_ssize_t pad_w,
     Py_ssize_t stride,
-    floating[:, :, :, ::1] out,  # OUT (B, C * multiplier, out_h, out_w)
-    floating[::1] scratch,  # SCRATCH (depthwise_scratch()[0],)
-    Py_ssize_t[::1] offsets,  # SCRATCH (depthwise_scratch()[1],)
+    floating[:, :, :, ::1] out,  # OUT (B, OC, out_h, out_w)
+    floating[::1] scratch,  # SCRATCH (grouped_forward_scratch()[0],)
+    Py_ssize_t[::1] offsets,  # SCRATCH (grouped_forward_scratch()[1],)
 ):
-    """``out = depthwise conv(x, weights) + bias``: channel c convolved with filters
-    ``c * multiplier`` to ``c * multiplier + multiplier - 1``, with ``stride`` on both axes."""
-    cdef Py_ssize_t channels = x.shape[1]
-    cdef conv_geometry g = geometry(floating is double, 1, x.shape[2], x.shape[3],
-                                    weights.shape[0] // channels, weights.shape[1],
-                                    weights.shape[2], pad_h, pad_w, stride, out.shape[2],
+    """:func:`forward` of a grouped convolution: group k's C // groups channels convolved with
+    its OC // groups filters into its OC // groups output channels."""
+    cdef conv_geometry g = geometry(floating is double, x.shape[1] // groups, x.shape[2],
+                                    x.shape[3], out.shape[1] // groups, weights.shape[2],
+                                    weights.shape[3], pad_h, pad_w, stride, out.shape[2],
                                     out.shape[3])
+    cdef const floating *bias_data = NULL
+    if bias is not None:
+        bias_data = &bias[0]
     with nogil:
         if floating is double:
-            direct_depthwise_forward_f64(&x[0, 0, 0, 0], x.shape[0], channels, &g,
-                                         &weights[0, 0, 0], &bias[0], &out[0, 0, 0, 0],
-                                         &scratch[0], <ptrdiff_t *>&offsets[0])
+            direct_grouped_forward_f64(&x[0, 0, 0, 0], x.shape[0], groups, &g,
+                                       &weights[0, 0, 0, 0], bias_data, &out[0, 0, 0, 0],
+                                       &scratch[0], <ptrdiff_t *>&offsets[0])
         else:
-            direct_depthwise_forward_f32(&x[0, 0, 0, 0], x.shape[0], channels, &g,
-                                         &weights[0, 0, 0], &bias[0], &out[0, 0, 0, 0],
-                                         &scratch[0], <ptrdiff_t *>&offsets[0])
+            direct_grouped_forward_f32(&x[0, 0, 0, 0], x.shape[0], groups, &g,
+                                       &weights[0, 0, 0, 0], bias_data, &out[0, 0, 0, 0],
+                                       &scratch[0], <ptrdiff_t *>&offsets[0])
+
+
+def grouped_weight_gradient(
+    const floating[:, :, :, ::1] x,  # IN (B, C, H, W)
+    const floating[:, :, :, ::1] dout,  # IN (B, OC, out_h, out_w)
+    Py_ssize_t groups,
+    Py_ssize_t filter_h,
+    Py_ssize_t filter_w,
+    Py_ssize_t pad_h,
+    Py_ssize_t pad_w,
+    Py_ssize_t stride,
+    floating[:, ::1] dweights,  # INOUT (OC, C // groups * filter_h * filter_w): added to
+    floating[::1] dbias,  # INOUT (OC,): added to
+    floating[::1] scratch,  # SCRATCH backward_scratch()[0] of one group's convolution
+    Py_ssize_t[::1] offsets,  # SCRATCH backward_scratch()[1] of one group's convolution
+):
+    """Add the weight and bias gradients of a grouped convolution over these images, one group
+    at a time."""
+    cdef bint double = floating is double
+    cdef Py_ssize_t k, in_channels = x.shape[1] // groups, out_channels = dout.shape[1] // groups
+    cdef conv_geometry g = geometry(double, in_channels, x.shape[2], x.shape[3], out_channels,
+                                    filter_h, filter_w, pad_h, pad_w, stride, dout.shape[2],
+                                    dout.shape[3])
+    cdef Py_ssize_t in_group = in_channels * x.shape[2] * x.shape[3]
+    cdef Py_ssize_t out_group = out_channels * dout.shape[2] * dout.shape[3]
+    g.in_step, g.out_step = groups * in_group, groups * out_group
+    with nogil:
+        for k in range(groups):
+            if floating is double:
+                direct_weight_gradient_f64(&x[0, 0, 0, 0] + k * in_group,
+                                           &dout[0, 0, 0, 0] + k * out_group, x.shape[0], &g,
+                                           &dweights[k * out_channels, 0],
+                                           &dbias[k * out_channels], &scratch[0],
+                                           <ptrdiff_t *>&offsets[0])
+            else:
+                direct_weight_gradient_f32(&x[0, 0, 0, 0] + k * in_group,
+                                           &dout[0, 0, 0, 0] + k * out_group, x.shape[0], &g,
+                                           &dweights[k * out_channels, 0],
+                                           &dbias[k * out_channels], &scratch[0],
+                                           <ptrdiff_t *>&offsets[0])
 
 
 def backward_scratch(bint double, Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
