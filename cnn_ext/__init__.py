@@ -21,7 +21,7 @@ except ModuleNotFoundError as missing:  # a source folder without its compiled m
     ) from missing
 from cnn_ext.engines.direct.dispatch import simd_path
 from cnn_ext.runtime.threads import get_num_threads, set_num_threads
-from cnn_ext.convolution import conv2d_backward, conv2d_forward, conv2d_relu_maxpool
+from cnn_ext.convolution import conv2d_backward, conv2d_forward
 from cnn_ext.batchnorm import batchnorm_backward, batchnorm_forward
 from cnn_ext.kernels import (add_relu, col2im, im2col, maxpool, maxpool_backward,
                              maxpool_forward, output_size, relu, relu_backward)
@@ -50,8 +50,7 @@ def _installed_version() -> str:
 __version__ = _installed_version()
 
 __all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu",
-           "add_relu", "relu_backward", "conv2d_forward", "conv2d_relu_maxpool",
-           "conv2d_backward", "batchnorm_forward", "batchnorm_backward", "output_size",
-           "engine_scope",
+           "add_relu", "relu_backward", "conv2d_forward", "conv2d_backward", "batchnorm_forward",
+           "batchnorm_backward", "output_size", "engine_scope",
            "cached_memory", "release_cached_memory", "get_num_threads", "set_num_threads",
            "simd_path", "BOUNDS_CHECKED", "test", "__version__"]

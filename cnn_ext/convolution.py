@@ -27,10 +27,9 @@ from cnn_ext.engines.direct import engine as direct
 from cnn_ext.engines.direct import winograd
 from cnn_ext._checks import check_float_array
 from cnn_ext.geometry import ConvGeometry, conv_geometry
-from cnn_ext.kernels import maxpool, maxpool_forward
 from cnn_ext.kernels import relu as relu_in_place
 
-__all__ = ["conv2d_forward", "conv2d_relu_maxpool", "conv2d_backward", "choose_engine", "WINOGRAD_ENV_VAR",
+__all__ = ["conv2d_forward", "conv2d_backward", "choose_engine", "WINOGRAD_ENV_VAR",
            "WINOGRAD_MIN_CHANNELS"]
 
 #: The environment variable that forces Winograd's use: ``auto`` (the default: the rule of
@@ -66,19 +65,9 @@ def _check_conv_arguments(x, W, stride, pad, dilation, groups):
     return x, W, conv_geometry(x.shape, W.shape, stride, pad, dilation, groups)
 
 
-def _checked_bias(b, x: np.ndarray, out_channels: int) -> np.ndarray:
-    """``b`` checked: shape (out_channels,) and the dtype of ``x``."""
-    b = check_float_array("b", b, 1, f"({out_channels},)")
-    if b.dtype != x.dtype or b.shape != (out_channels,):
-        raise ValueError(f"b must have shape ({out_channels},) and dtype {x.dtype}, "
-                         f"got shape {b.shape} and dtype {b.dtype}")
-    return b
-
-
 #: The engines by name, each with ``forward(x, W, b, geometry)`` and
 #: ``backward(x, W, dout, geometry, input_grad)`` of checked arrays; the direct and Winograd
-#: engines' ``forward`` also take ``relu=True``, which applies the activation as they write, and
-#: ``pooled``/``argmax`` arrays they fill with the 2x2 max pooling of each image's output.
+#: engines' ``forward`` also take ``relu=True``, which applies the activation as they write.
 ENGINES = {"direct": direct, "winograd": winograd, "depthwise": depthwise, "unfold": unfold}
 FUSED_RELU = ("direct", "winograd")
 
@@ -156,62 +145,16 @@ def conv2d_forward(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1,
         9.0
     """
     x, W, geometry = _check_conv_arguments(x, W, stride, pad, dilation, groups)
-    b = _checked_bias(b, x, W.shape[0])
+    out_channels = W.shape[0]
+    b = check_float_array("b", b, 1, f"({out_channels},)")
+    if b.dtype != x.dtype or b.shape != (out_channels,):
+        raise ValueError(f"b must have shape ({out_channels},) and dtype {x.dtype}, "
+                         f"got shape {b.shape} and dtype {b.dtype}")
     name = choose_engine(x, W, geometry)
     if name in FUSED_RELU:
         return ENGINES[name].forward(x, W, b, geometry, relu=bool(relu))
     out = ENGINES[name].forward(x, W, b, geometry)
     return relu_in_place(out, inplace=True) if relu else out
-
-
-def conv2d_relu_maxpool(x, W, b, stride=1, pad=0, dilation=1, groups: int = 1,
-                        argmax: bool = True) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
-    """A convolution, its ReLU and a 2x2 max pooling with stride 2 of the result, in one call.
-
-    The direct and Winograd kernels pool each image's output while it is still in cache (a
-    pass over memory saved); the other engines pool after. The result equals
-    ``out = conv2d_forward(..., relu=True)`` then ``maxpool_forward(out, 2, 2)``, ties and NaNs
-    included.
-
-    Args:
-        x: images, shape (N, C, H, W), float32 or float64.
-        W: filters, shape (OC, C // groups, filter_h, filter_w), the dtype of ``x``.
-        b: biases, shape (OC,), the dtype of ``x``.
-        stride: as for :func:`conv2d_forward`.
-        pad: as for :func:`conv2d_forward`.
-        dilation: as for :func:`conv2d_forward`.
-        groups: as for :func:`conv2d_forward`.
-        argmax: also return the positions of the maxima (for the pooling's backward pass).
-
-    Returns:
-        ``(out, pooled, positions)``: ``out`` the ReLU of the convolution (N, OC, out_h, out_w);
-        ``pooled`` (N, OC, out_h // 2, out_w // 2); ``positions``, of that shape and
-        ``np.intp``, the flat index ``i * out_w + j`` in ``out``'s plane of each maximum, as
-        ``maxpool_forward`` gives it, or ``None`` without ``argmax``.
-
-    Example:
-        >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
-        >>> W = np.ones((1, 1, 1, 1), np.float32)
-        >>> out, pooled, positions = conv2d_relu_maxpool(x, W, np.zeros(1, np.float32))
-        >>> pooled[0, 0].tolist(), positions[0, 0].tolist()
-        ([[5.0, 7.0], [13.0, 15.0]], [[5, 7], [13, 15]])
-    """
-    x, W, geometry = _check_conv_arguments(x, W, stride, pad, dilation, groups)
-    b = _checked_bias(b, x, W.shape[0])
-    if geometry.out_h < 2 or geometry.out_w < 2:
-        raise ValueError(f"the output of {geometry.out_h}x{geometry.out_w} must be at least 2x2 "
-                         f"for a 2x2 pooling, for x of shape {x.shape} and W of shape {W.shape}")
-    name = choose_engine(x, W, geometry)
-    if name not in FUSED_RELU:
-        out = relu_in_place(ENGINES[name].forward(x, W, b, geometry), inplace=True)
-        if argmax:
-            return (out, *maxpool_forward(out, 2, 2))
-        return out, maxpool(out, 2, 2), None
-    shape = (x.shape[0], W.shape[0], geometry.out_h // 2, geometry.out_w // 2)
-    pooled = np.empty(shape, dtype=x.dtype)
-    positions = np.empty(shape, dtype=np.intp) if argmax else None
-    out = ENGINES[name].forward(x, W, b, geometry, relu=True, pooled=pooled, argmax=positions)
-    return out, pooled, positions
 
 
 def conv2d_backward(x, W, dout, stride=1, pad=0, dilation=1, groups: int = 1,

@@ -7,7 +7,6 @@ in the unpadded (H, W) plane of image ``n``, channel ``c``.
 """
 
 from cython cimport floating
-from libc.stddef cimport ptrdiff_t
 
 
 cdef inline bint wins(floating value, floating best) noexcept nogil:
@@ -18,11 +17,47 @@ cdef inline bint wins(floating value, floating best) noexcept nogil:
     return (value > best) | ((value != value) & (best == best))
 
 
-cdef extern from "max_pool_2x2.h" nogil:
-    void max_pool_2x2_f32(const float *plane, ptrdiff_t width, ptrdiff_t out_h, ptrdiff_t out_w,
-                          float *out, ptrdiff_t *argmax)
-    void max_pool_2x2_f64(const double *plane, ptrdiff_t width, ptrdiff_t out_h,
-                          ptrdiff_t out_w, double *out, ptrdiff_t *argmax)
+cdef inline floating larger(floating best, floating value) noexcept nogil:
+    """The running maximum after ``value``: the first NaN stays, ties keep ``best``."""
+    return best if (best >= value or best != best) else value
+
+
+cdef inline Py_ssize_t is_winner(floating value, floating best) noexcept nogil:
+    """1 where ``value`` is the window's maximum ``best`` (a NaN matches a NaN maximum)."""
+    return (value == best) | (value != value)
+
+
+cdef inline void pool_2x2_plane(const floating *plane, Py_ssize_t width, Py_ssize_t out_h,
+                                Py_ssize_t out_w, floating *out_plane,
+                                Py_ssize_t *argmax_plane) noexcept nogil:
+    """2x2 windows with stride 2 and no padding, the common case, without the general loop.
+
+    Both passes over a row are free of branches, so the compiler vectorises them:
+    first the maxima, then (unless ``argmax_plane`` is NULL, as in inference) the
+    position of the first value equal to each maximum."""
+    cdef Py_ssize_t oh, ow, first, second, third
+    cdef floating best
+    cdef const floating *upper
+    cdef const floating *lower
+    cdef floating *out_row
+    for oh in range(out_h):
+        upper = plane + 2 * oh * width
+        lower = upper + width
+        out_row = out_plane + oh * out_w
+        for ow in range(out_w):
+            best = larger(upper[2 * ow], upper[2 * ow + 1])
+            best = larger(best, lower[2 * ow])
+            out_row[ow] = larger(best, lower[2 * ow + 1])
+        if argmax_plane == NULL:
+            continue
+        for ow in range(out_w):
+            best = out_row[ow]
+            first = is_winner(upper[2 * ow], best)
+            second = is_winner(upper[2 * ow + 1], best)
+            third = is_winner(lower[2 * ow], best)
+            # offset 0, 1, width or width + 1 within the window, for the first winner
+            argmax_plane[oh * out_w + ow] = (2 * oh * width + 2 * ow
+                                             + (1 - first) * (second + (1 - second) * (width + 1 - third)))
 
 
 cdef inline Py_ssize_t first_entry(Py_ssize_t start, Py_ssize_t spread) noexcept nogil:
@@ -77,13 +112,8 @@ def maxpool_forward_kernel(
                 out_plane = &out[n, c, 0, 0]
                 if with_argmax:
                     argmax_plane = &argmax[n, c, 0, 0]
-                if two_by_two:  # the common case, without the general loop
-                    if floating is double:
-                        max_pool_2x2_f64(plane, width, out_h, out_w, out_plane,
-                                         <ptrdiff_t *>argmax_plane)
-                    else:
-                        max_pool_2x2_f32(plane, width, out_h, out_w, out_plane,
-                                         <ptrdiff_t *>argmax_plane)
+                if two_by_two:
+                    pool_2x2_plane(plane, width, out_h, out_w, out_plane, argmax_plane)
                     continue
                 for oh in range(out_h):
                     h_start = oh * stride_h - top

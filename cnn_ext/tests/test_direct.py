@@ -273,32 +273,6 @@ def test_the_fused_relu_is_the_relu_of_the_output(case, kernels, dtype, rng):
     check_fused_relu(_direct_engine, *problem(case, rng, dtype), kernels)
 
 
-def check_fused_pooling(engine, x, W, b, pad, kernels, stride=1):
-    """``engine.forward(..., relu=True, pooled=..., argmax=...)`` fills them with
-    ``maxpool_forward`` of its output, a NaN of ``x`` and the ReLU's ties included, and pools the
-    same without positions."""
-    x[0, 0, 0, 0] = np.nan
-    geometry = conv_geometry(x.shape, W.shape, stride, pad)
-    expected_out = engine.forward(x, W, b, geometry, kernels, relu=True)
-    expected, expected_argmax = cnn_ext.maxpool_forward(expected_out, 2, 2)
-    pooled, argmax = np.full_like(expected, -7), np.full(expected.shape, -7, np.intp)
-    out = engine.forward(x, W, b, geometry, kernels, relu=True, pooled=pooled, argmax=argmax)
-    np.testing.assert_array_equal(out, expected_out)
-    np.testing.assert_array_equal(pooled, expected)
-    np.testing.assert_array_equal(argmax, expected_argmax)
-    assert np.isnan(pooled).any() and (pooled == 0).any()
-    alone = np.full_like(expected, -7)
-    engine.forward(x, W, b, geometry, kernels, relu=True, pooled=alone)
-    np.testing.assert_array_equal(alone, expected)
-
-
-@pytest.mark.parametrize("case", [CASES[1], CASES[4], CASES[5], CASES[12], STRIDED[0][:8]],
-                         ids=["x2x3x7x9", "lenet-conv2", "8x8", "wide", "stride-2"])
-def test_the_fused_pooling_is_the_max_pooling_of_the_output(case, kernels, dtype, rng):
-    check_fused_pooling(_direct_engine, *problem(case, rng, dtype), kernels,
-                        stride=2 if case == STRIDED[0][:8] else 1)
-
-
 @pytest.mark.parametrize("settings", [dict(dilation=2, pad=1), dict(pad=1, groups=4), dict(pad=(1, 0))],
                          ids=["unfold", "depthwise", "uneven-pad"])
 def test_engines_without_a_fused_relu_apply_it_after(settings, dtype, rng):

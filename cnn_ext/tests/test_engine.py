@@ -233,34 +233,6 @@ def test_relu_and_its_backward_equal_numpy(shape, dtype, rng):
     assert_array_equal(cnn_ext.relu(strided), np.maximum(strided, 0))
 
 
-@pytest.mark.parametrize("settings", [dict(pad=1), dict(pad=1, stride=2), dict(pad=2, dilation=2),
-                                      dict(pad=1, groups=4), dict(pad=(1, 0))],
-                         ids=["direct", "strided", "unfold", "depthwise", "uneven-pad"])
-def test_conv2d_relu_maxpool_is_the_relu_then_the_pooling(settings, dtype, rng):
-    x = rng.standard_normal((2, 4, 11, 9)).astype(dtype)
-    x[1, 2, 5, 5] = np.nan
-    W = rng.standard_normal((8, 4 // settings.get("groups", 1), 3, 3)).astype(dtype)
-    b = rng.standard_normal(8).astype(dtype)
-    expected = cnn_ext.conv2d_forward(x, W, b, relu=True, **settings)
-    out, pooled, positions = cnn_ext.conv2d_relu_maxpool(x, W, b, **settings)
-    assert_array_equal(out, expected)
-    for got, want in zip((pooled, positions), cnn_ext.maxpool_forward(expected, 2, 2)):
-        assert got.dtype == want.dtype
-        assert_array_equal(got, want)
-    assert np.isnan(pooled).any()
-    without = cnn_ext.conv2d_relu_maxpool(x, W, b, argmax=False, **settings)
-    assert without[2] is None
-    assert_array_equal(without[1], pooled)
-
-
-def test_conv2d_relu_maxpool_needs_an_output_of_two_by_two():
-    x, W, b = np.ones((1, 1, 3, 3), np.float32), np.ones((2, 1, 3, 3), np.float32), np.zeros(2, np.float32)
-    with pytest.raises(ValueError, match="output of 1x1 must be at least 2x2"):
-        cnn_ext.conv2d_relu_maxpool(x, W, b)
-    with pytest.raises(ValueError, match="b must have shape"):
-        cnn_ext.conv2d_relu_maxpool(x, W, b[:1])
-
-
 @pytest.mark.parametrize("shape", [(7,), (2, 3, 4, 5), (1, 1, 1, 1, 1, 2)])
 def test_add_relu_is_the_relu_of_the_sum(shape, dtype, rng):
     a = rng.standard_normal(shape).astype(dtype)

@@ -23,7 +23,7 @@ from cnn_ext.convolution import WINOGRAD_MIN_CHANNELS, choose_engine
 from cnn_ext.engines.direct import winograd
 from cnn_ext.engines.direct.dispatch import kernels_for, supported_paths
 from cnn_ext.geometry import conv_geometry
-from cnn_ext.tests.test_direct import check_fused_pooling, check_fused_relu
+from cnn_ext.tests.test_direct import check_fused_relu
 from cnn_ext.tests.test_engine import reference_conv
 
 PATHS = supported_paths()
@@ -117,11 +117,6 @@ def test_the_weight_gradient_kernel_equals_the_float64_reference(case, kernels, 
 @pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[9]], ids=case_id)
 def test_the_fused_relu_is_the_relu_of_the_output(case, kernels, rng):
     check_fused_relu(winograd, *problem(case, rng), kernels)
-
-
-@pytest.mark.parametrize("case", [CASES[1], CASES[2], CASES[9], CASES[10], CASES[11]], ids=case_id)
-def test_the_fused_pooling_is_the_max_pooling_of_the_output(case, kernels, rng):
-    check_fused_pooling(winograd, *problem(case, rng), kernels)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -9,7 +9,7 @@ import pytest
 
 from cnn.layers import (Affine, BatchNormalization, Convolution, Flatten, Pooling, Relu,
                         Residual)
-from cnn.layers.fusion import forward_layers, fuses_relu, fuses_relu_maxpool
+from cnn.layers.fusion import forward_layers, fuses_relu
 from cnn.models import Sequential
 
 
@@ -132,86 +132,3 @@ def test_a_residual_block_and_a_model_run_fused(rng):
     backward(twin.layers, twin.loss.backward(1.0))
     for got, want in zip(model.grads, twin.grads):
         np.testing.assert_array_equal(got, want)
-
-
-def pooled_stack(rng, dtype, channels, **conv):
-    """conv, relu, 2x2 pool, conv, relu, 2x2 pool, flatten, affine on 1 x 13 x 13 images (odd
-    sizes: the pools drop a row and a column)."""
-    layers = [Convolution.create(1, channels, 3, pad=1, rng=rng, dtype=dtype), Relu(),
-              Pooling(2, 2),
-              Convolution.create(channels, channels, 3, rng=rng, dtype=dtype, **conv),
-              Relu(inplace=True), Pooling(2, 2), Flatten()]
-    features = one_by_one(copy.deepcopy(layers), np.zeros((1, 1, 13, 13), dtype), False).shape[1]
-    return layers + [Affine.create(features, 3, rng=rng, dtype=dtype)]
-
-
-@pytest.mark.parametrize("channels, conv", [(4, dict(pad=1)), (16, dict(pad=1)),
-                                            (4, dict(stride=2, pad=2)),
-                                            (4, dict(dilation=2, pad=2))],
-                         ids=["direct", "winograd", "strided", "unfold"])
-@pytest.mark.parametrize("train", [True, False])
-def test_a_convolution_relu_and_pooling_run_as_one_call(channels, conv, train, dtype, rng,
-                                                        monkeypatch):
-    x = rng.standard_normal((3, 1, 13, 13)).astype(dtype)
-    x[1, 0, 4, 4] = np.nan
-    layers = pooled_stack(rng, dtype, channels, **conv)
-    alone = copy.deepcopy(layers)
-    calls = []
-    fused = Convolution.forward_relu_maxpool
-    monkeypatch.setattr(Convolution, "forward_relu_maxpool",
-                        lambda self, *args, **kwargs: calls.append(self) or fused(self, *args,
-                                                                                   **kwargs))
-    out = forward_layers(layers, x, train)
-    assert calls == [layers[0], layers[3]]
-    np.testing.assert_array_equal(out, one_by_one(alone, x, train))
-    for index in (1, 4):  # each Relu keeps the output, each Pooling its positions
-        if train:
-            np.testing.assert_array_equal(layers[index].out, alone[index].out)
-        else:
-            assert layers[index].out is None and alone[index].out is None
-    for index in (2, 5):
-        assert layers[index].x_shape == alone[index].x_shape
-        if train:
-            np.testing.assert_array_equal(layers[index].argmax, alone[index].argmax)
-        else:
-            assert layers[index].argmax is None
-    if train:
-        dout = rng.standard_normal(out.shape).astype(dtype)
-        np.testing.assert_array_equal(backward(layers, dout), backward(alone, dout))
-        for fused_layer, layer in zip(layers, alone):
-            for got, want in zip(fused_layer.grads, layer.grads):
-                np.testing.assert_array_equal(got, want)
-
-
-@pytest.mark.parametrize("pooling", [Pooling(2, 2, stride=1), Pooling(3, 3), Pooling(2, 2, pad=1),
-                                     Pooling(2, 2, ceil_mode=True)],
-                         ids=["stride-1", "3x3", "padded", "ceil-mode"])
-def test_only_a_plain_2x2_pooling_is_fused(pooling, rng, monkeypatch):
-    conv = Convolution.create(1, 4, 3, pad=1, rng=rng, dtype=np.float32)
-    monkeypatch.setattr(Convolution, "forward_relu_maxpool", None)  # any call would fail
-    x = rng.standard_normal((2, 1, 7, 7)).astype(np.float32)
-    layers = [conv, Relu(), pooling]
-    alone = copy.deepcopy(layers)
-    np.testing.assert_array_equal(forward_layers(layers, x, True), one_by_one(alone, x, True))
-    assert not pooling.plain_2x2 and Pooling(2, 2).plain_2x2
-
-
-def test_the_class_that_defines_both_passes_says_whether_it_fuses_the_pooling(rng):
-    class Overridden(Convolution):  # a forward of its own, which says nothing: no fusion
-        def forward(self, x, train=True, relu=False):
-            return super().forward(x, train, relu)
-
-    class Declared(Overridden):  # says its forward takes relu=True and keeps what fusion keeps
-        fuses_relu = True
-        fuses_relu_maxpool = True
-
-        def forward(self, x, train=True, relu=False):
-            return super().forward(x, train, relu)
-
-    conv = Convolution.create(1, 4, 3, rng=rng)
-    assert fuses_relu_maxpool(conv)
-    assert not fuses_relu(Overridden(*conv.params))
-    assert not fuses_relu_maxpool(Overridden(*conv.params))
-    assert fuses_relu(Declared(*conv.params)) and fuses_relu_maxpool(Declared(*conv.params))
-    assert not fuses_relu_maxpool(BatchNormalization(np.ones(4), np.zeros(4)))
-    assert not fuses_relu_maxpool(Residual([Convolution.create(4, 4, 3, pad=1, rng=rng)]))

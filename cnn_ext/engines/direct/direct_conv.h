@@ -52,8 +52,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "max_pool_2x2.h"
-
 /* The vector operations of each element type: f32_* on floats, f64_* on doubles. AVX2's
  * vectors of 8 floats (f32x8_*) are the f32 vectors of the AVX2 path, and on the AVX-512 path
  * the narrow vectors of Winograd's transforms for maps a few tiles wide. */

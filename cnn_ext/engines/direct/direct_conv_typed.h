@@ -145,28 +145,12 @@ static void TYPED(forward_image)(const real *padded, const conv_geometry *g, con
         }
 }
 
-/* Each of `count` planes (height, width) max-pooled over 2x2 windows with stride 2 into pooled
- * (count, height / 2, width / 2), with the positions in argmax unless it is NULL. */
-static void TYPED(pool_planes)(const real *planes, ptrdiff_t count, ptrdiff_t height,
-                               ptrdiff_t width, real *pooled, ptrdiff_t *argmax) {
-    const ptrdiff_t pooled_plane = (height / 2) * (width / 2);
-    for (ptrdiff_t c = 0; c < count; c++)
-        TYPED(max_pool_2x2)(planes + c * height * width, width, height / 2, width / 2,
-                            pooled + c * pooled_plane,
-                            argmax == NULL ? NULL : argmax + c * pooled_plane);
-}
-
 /* out (n, OC, out_h, out_w) = conv(x (n, C, H, W), weights (OC, C, filter_h, filter_w)) + bias,
  * bias (OC,) or NULL for none; with `relu` nonzero, max(that, 0) instead (a NaN stays NaN), written
- * as the outputs leave the wide grid, so the activation costs no pass of its own. Unless pooled
- * is NULL, each image's output is also max-pooled over 2x2 windows with stride 2 into pooled
- * (n, OC, out_h / 2, out_w / 2), with the positions in argmax unless that is NULL, while it is
- * in cache. */
+ * as the outputs leave the wide grid, so the activation costs no pass of its own. */
 static void TYPED(direct_forward)(const real *x, ptrdiff_t n_images, const conv_geometry *g,
                                   const real *weights, const real *bias, int relu, real *out,
-                                  real *pooled, ptrdiff_t *argmax, real *scratch,
-                                  ptrdiff_t *offsets) {
-    const ptrdiff_t pooled_image = g->out_channels * (g->out_h / 2) * (g->out_w / 2);
+                                  real *scratch, ptrdiff_t *offsets) {
     real *padded = scratch;
     real *wide_out = padded + g->image + g->slack;
     real *packed = wide_out + g->oc_padded * g->wide;
@@ -179,10 +163,6 @@ static void TYPED(direct_forward)(const real *x, ptrdiff_t n_images, const conv_
         TYPED(pad_image)(x + n * g->in_step, g, padded);
         TYPED(forward_image)(padded, g, packed, bias_padded, offsets, relu, wide_out,
                              out + n * g->out_step);
-        if (pooled != NULL)
-            TYPED(pool_planes)(out + n * g->out_step, g->out_channels, g->out_h, g->out_w,
-                               pooled + n * pooled_image,
-                               argmax == NULL ? NULL : argmax + n * pooled_image);
     }
 }
 

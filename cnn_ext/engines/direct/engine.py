@@ -33,12 +33,9 @@ def turned_filters(W: np.ndarray) -> np.ndarray:
 
 
 def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
-            kernels=None, relu: bool = False, pooled: Optional[np.ndarray] = None,
-            argmax: Optional[np.ndarray] = None) -> np.ndarray:
+            kernels=None, relu: bool = False) -> np.ndarray:
     """``conv2d_forward`` of checked float32 or float64 arrays with one stride on both axes and
-    one pad on every side; with ``relu``, ``max(that, 0)``; ``pooled`` (N, OC, out_h // 2,
-    out_w // 2) and ``argmax``, when given, are filled with its 2x2 max pooling (see
-    ``conv2d_relu_maxpool``)."""
+    one pad on every side; with ``relu``, ``max(that, 0)``."""
     kernels = kernels or dispatch.kernels
     pad, stride = geometry.pad[0][0], geometry.stride[0]
     n_images, channels, height, width = x.shape
@@ -51,9 +48,7 @@ def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
     def work(start: int, stop: int) -> None:
         kernels.forward(x[start:stop], W, b, pad, pad, stride, relu, out[start:stop],
                         scratch("direct", (elements,), x.dtype),
-                        scratch("direct offsets", (offsets,), np.intp),
-                        None if pooled is None else pooled[start:stop],
-                        None if argmax is None else argmax[start:stop])
+                        scratch("direct offsets", (offsets,), np.intp))
 
     for_image_slices(n_images, out.size * W[0].size, work)
     return out

@@ -32,10 +32,10 @@ cdef extern from "direct_conv.h" nogil:
     ptrdiff_t dw_images_per_block_f64(const conv_geometry *g, ptrdiff_t n_images)
     void direct_forward_f32(const float *x, ptrdiff_t n_images, const conv_geometry *g,
                             const float *weights, const float *bias, int relu, float *out,
-                            float *pooled, ptrdiff_t *argmax, float *scratch, ptrdiff_t *offsets)
+                            float *scratch, ptrdiff_t *offsets)
     void direct_forward_f64(const double *x, ptrdiff_t n_images, const conv_geometry *g,
                             const double *weights, const double *bias, int relu, double *out,
-                            double *pooled, ptrdiff_t *argmax, double *scratch, ptrdiff_t *offsets)
+                            double *scratch, ptrdiff_t *offsets)
     ptrdiff_t grouped_forward_scratch_size_f32(const conv_geometry *g, ptrdiff_t groups)
     ptrdiff_t grouped_forward_scratch_size_f64(const conv_geometry *g, ptrdiff_t groups)
     void direct_grouped_forward_f32(const float *x, ptrdiff_t n_images, ptrdiff_t groups,
@@ -61,7 +61,7 @@ cdef extern from "direct_conv.h" nogil:
     ptrdiff_t winograd_scratch_floats(const winograd_geometry *g)
     void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_geometry *g,
                           const float *weights, const float *bias, int relu, float *out,
-                          float *pooled, ptrdiff_t *argmax, float *scratch, ptrdiff_t *offsets)
+                          float *scratch, ptrdiff_t *offsets)
     ptrdiff_t winograd_gradient_scratch_floats(const winograd_geometry *g)
     void winograd_weight_gradient(const float *x, const float *dout, ptrdiff_t n_images,
                                   const winograd_geometry *g, float *dweights, float *dbias,
@@ -127,26 +127,17 @@ def winograd(
     float[:, :, :, ::1] out,  # OUT (B, OC, out_h, out_w)
     float[::1] scratch,  # SCRATCH (winograd_scratch()[0],)
     Py_ssize_t[::1] offsets,  # SCRATCH (winograd_scratch()[1],)
-    float[:, :, :, ::1] pooled=None,  # OUT (B, OC, out_h // 2, out_w // 2), or None
-    Py_ssize_t[:, :, :, ::1] argmax=None,  # OUT the shape of pooled, or None
 ):
     """:func:`forward` of 3x3 filters by Winograd's F(2x2, 3x3) (float32 only)."""
     cdef winograd_geometry g = make_winograd_geometry(x.shape[1], x.shape[2], x.shape[3],
                                                       weights.shape[0], pad, out.shape[2],
                                                       out.shape[3], x.shape[0], False)
     cdef const float *bias_data = NULL
-    cdef float *pooled_data = NULL
-    cdef ptrdiff_t *argmax_data = NULL
     if bias is not None:
         bias_data = &bias[0]
-    if pooled is not None:
-        pooled_data = &pooled[0, 0, 0, 0]
-    if argmax is not None:
-        argmax_data = <ptrdiff_t *>&argmax[0, 0, 0, 0]
     with nogil:
         winograd_forward(&x[0, 0, 0, 0], x.shape[0], &g, &weights[0, 0, 0, 0], bias_data, relu,
-                         &out[0, 0, 0, 0], pooled_data, argmax_data, &scratch[0],
-                         <ptrdiff_t *>&offsets[0])
+                         &out[0, 0, 0, 0], &scratch[0], <ptrdiff_t *>&offsets[0])
 
 
 def winograd_gradient_scratch(Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
@@ -296,34 +287,23 @@ def forward(
     floating[:, :, :, ::1] out,  # OUT (B, OC, out_h, out_w)
     floating[::1] scratch,  # SCRATCH (forward_scratch()[0],)
     Py_ssize_t[::1] offsets,  # SCRATCH (forward_scratch()[1],)
-    floating[:, :, :, ::1] pooled=None,  # OUT (B, OC, out_h // 2, out_w // 2), or None
-    Py_ssize_t[:, :, :, ::1] argmax=None,  # OUT the shape of pooled, or None
 ):
     """``out = conv(x, weights) + bias`` with ``stride`` on both axes and zero padding
-    ``pad_h``, ``pad_w``; with ``relu``, ``max(that, 0)``; with ``pooled``, also ``out``
-    max-pooled over 2x2 windows with stride 2 (and the positions in ``argmax``, if given)."""
+    ``pad_h``, ``pad_w``; with ``relu``, ``max(that, 0)``."""
     cdef bint double = floating is double
     cdef conv_geometry g = geometry(double, x.shape[1], x.shape[2], x.shape[3], weights.shape[0],
                                     weights.shape[2], weights.shape[3], pad_h, pad_w, stride,
                                     out.shape[2], out.shape[3])
     cdef const floating *bias_data = NULL
-    cdef floating *pooled_data = NULL
-    cdef ptrdiff_t *argmax_data = NULL
     if bias is not None:
         bias_data = &bias[0]
-    if pooled is not None:
-        pooled_data = &pooled[0, 0, 0, 0]
-    if argmax is not None:
-        argmax_data = <ptrdiff_t *>&argmax[0, 0, 0, 0]
     with nogil:
         if floating is double:
             direct_forward_f64(&x[0, 0, 0, 0], x.shape[0], &g, &weights[0, 0, 0, 0], bias_data,
-                               relu, &out[0, 0, 0, 0], pooled_data, argmax_data, &scratch[0],
-                               <ptrdiff_t *>&offsets[0])
+                               relu, &out[0, 0, 0, 0], &scratch[0], <ptrdiff_t *>&offsets[0])
         else:
             direct_forward_f32(&x[0, 0, 0, 0], x.shape[0], &g, &weights[0, 0, 0, 0], bias_data,
-                               relu, &out[0, 0, 0, 0], pooled_data, argmax_data, &scratch[0],
-                               <ptrdiff_t *>&offsets[0])
+                               relu, &out[0, 0, 0, 0], &scratch[0], <ptrdiff_t *>&offsets[0])
 
 
 def backward(
@@ -366,9 +346,7 @@ def backward(
             t = transposed_geometry(double, &g)
             if floating is double:
                 direct_forward_f64(&dout[0, 0, 0, 0], x.shape[0], &t, &turned[0, 0, 0, 0], NULL,
-                                   0, &dx[0, 0, 0, 0], NULL, NULL, &scratch[0],
-                                   <ptrdiff_t *>&offsets[0])
+                                   0, &dx[0, 0, 0, 0], &scratch[0], <ptrdiff_t *>&offsets[0])
             else:
                 direct_forward_f32(&dout[0, 0, 0, 0], x.shape[0], &t, &turned[0, 0, 0, 0], NULL,
-                                   0, &dx[0, 0, 0, 0], NULL, NULL, &scratch[0],
-                                   <ptrdiff_t *>&offsets[0])
+                                   0, &dx[0, 0, 0, 0], &scratch[0], <ptrdiff_t *>&offsets[0])

@@ -156,19 +156,16 @@ static winograd_transforms transforms_for(const winograd_geometry *g) {
 }
 
 /* out (n, OC, out_h, out_w) = conv(x (n, C, H, W), weights (OC, C, 3, 3)) + bias (or NULL),
- * with `relu` nonzero max(that, 0); the three stages above, a chunk of images at a time. Unless
- * pooled is NULL, each image's output is also max-pooled as by direct_forward. */
+ * with `relu` nonzero max(that, 0); the three stages above, a chunk of images at a time. */
 static void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_geometry *g,
                              const float *weights, const float *bias, int relu, float *out,
-                             float *pooled, ptrdiff_t *argmax, float *scratch,
-                             ptrdiff_t *offsets) {
+                             float *scratch, ptrdiff_t *offsets) {
     float *packed = scratch;
     float *V = packed + winograd_filters_floats(g);
     float *M = V + 16 * g->channels * g->stride;
     float *work = M + 16 * g->oc_padded * g->stride;
     float *zeros = work + winograd_plane_floats(g);
     const ptrdiff_t tile = FWD_NV * F32_VLEN, image = g->channels * g->height * g->width;
-    const ptrdiff_t pooled_image = g->out_channels * (g->out_h / 2) * (g->out_w / 2);
 
     const winograd_transforms transforms = transforms_for(g);
     winograd_filters(weights, g, packed);
@@ -199,14 +196,9 @@ static void winograd_forward(const float *x, ptrdiff_t n_images, const winograd_
                         v + q, offsets, g->channels, w, zeros, rows + q, g->stride);
             }
         }
-        for (ptrdiff_t b = 0; b < count; b++) {
-            const ptrdiff_t n = first + b;
-            transforms.output(M, b, g, bias, relu, out + n * g->out_channels * g->out_h * g->out_w);
-            if (pooled != NULL)
-                pool_planes_f32(out + n * g->out_channels * g->out_h * g->out_w, g->out_channels,
-                                g->out_h, g->out_w, pooled + n * pooled_image,
-                                argmax == NULL ? NULL : argmax + n * pooled_image);
-        }
+        for (ptrdiff_t b = 0; b < count; b++)
+            transforms.output(M, b, g, bias, relu,
+                              out + (first + b) * g->out_channels * g->out_h * g->out_w);
     }
 }
 

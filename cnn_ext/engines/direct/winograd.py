@@ -23,31 +23,25 @@ from cnn_ext.runtime.workspace import scratch
 
 
 def _winograd(kernels, x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], pad: int,
-              relu: bool, out: np.ndarray, pooled: Optional[np.ndarray] = None,
-              argmax: Optional[np.ndarray] = None) -> None:
-    """``out = conv(x, W) + b`` (ReLU'd with ``relu``) of one thread's images, in place; with
-    ``pooled`` (and ``argmax``), also its 2x2 max pooling."""
+              relu: bool, out: np.ndarray) -> None:
+    """``out = conv(x, W) + b`` (ReLU'd with ``relu``) of one thread's images, in place."""
     n_images, channels, height, width = x.shape
     floats, offsets = kernels.winograd_scratch(channels, height, width, W.shape[0], pad,
                                                out.shape[2], out.shape[3], n_images)
     kernels.winograd(x, W, b, pad, relu, out, scratch("winograd", (floats,), np.float32),
-                     scratch("winograd offsets", (offsets,), np.intp), pooled, argmax)
+                     scratch("winograd offsets", (offsets,), np.intp))
 
 
 def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geometry: ConvGeometry,
-            kernels=None, relu: bool = False, pooled: Optional[np.ndarray] = None,
-            argmax: Optional[np.ndarray] = None) -> np.ndarray:
+            kernels=None, relu: bool = False) -> np.ndarray:
     """``conv2d_forward`` of checked float32 arrays, 3x3 filters, stride 1, one pad on every
-    side; with ``relu``, ``max(that, 0)``; ``pooled`` (N, OC, out_h // 2, out_w // 2) and
-    ``argmax``, when given, are filled with its 2x2 max pooling (see ``conv2d_relu_maxpool``)."""
+    side; with ``relu``, ``max(that, 0)``."""
     kernels = kernels or dispatch.kernels
     pad = geometry.pad[0][0]
     out = np.empty((x.shape[0], W.shape[0], geometry.out_h, geometry.out_w), dtype=np.float32)
 
     def work(start: int, stop: int) -> None:
-        _winograd(kernels, x[start:stop], W, b, pad, relu, out[start:stop],
-                  None if pooled is None else pooled[start:stop],
-                  None if argmax is None else argmax[start:stop])
+        _winograd(kernels, x[start:stop], W, b, pad, relu, out[start:stop])
 
     for_image_slices(x.shape[0], out.size * W[0].size, work)
     return out

@@ -73,9 +73,8 @@ class Layer:
         cls._holds_layers = cls.named_children is not Layer.named_children
         if not cls._checks_training_mode:
             return
-        for method in ("forward", "forward_relu_maxpool"):  # the passes that keep what backward needs
-            if method in cls.__dict__:
-                setattr(cls, method, _recording_the_mode(cls.__dict__[method]))
+        if "forward" in cls.__dict__:
+            cls.forward = _recording_the_mode(cls.__dict__["forward"])
         for method in ("backward", "backward_params"):
             if method in cls.__dict__:
                 setattr(cls, method, _after_a_training_forward(cls.__dict__[method]))

@@ -49,7 +49,6 @@ class Convolution(SkippableInputGradient):
     """
 
     fuses_relu = True  # forward(relu=True): see cnn.layers.fusion
-    fuses_relu_maxpool = True  # forward_relu_maxpool: see cnn.layers.fusion
 
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: Pair = 1, pad: Pad = 0,
                  dilation: Pair = 1, groups: int = 1) -> None:
@@ -132,33 +131,17 @@ class Convolution(SkippableInputGradient):
         kernels write it (what a model asks for when a Relu follows, see
         :mod:`cnn.layers.fusion`)."""
         W, b = self.params
-        self._check_x(x)
+        in_channels = self.in_channels
+        check_input("Convolution", x, (4,), f"(N, {in_channels}, H, W)", W.dtype)
+        if x.shape[1] != in_channels:
+            raise ValueError(f"Convolution: expected input of shape (N, {in_channels}, H, W), "
+                             f"got shape {x.shape}")
         out = cnn_ext.conv2d_forward(x, W, b, self.strides, self.pads, self.dilations, self.groups,
                                      relu=relu)
         # Training keeps the input (not its unfolded columns): backward unfolds it again,
         # a block of images at a time, which costs less than storing the columns.
         self.x = x if train else None
         return out
-
-    def forward_relu_maxpool(self, x: np.ndarray,
-                             train: bool = True) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
-        """The ReLU of the convolution and its 2x2 max pooling with stride 2, in one call (what
-        a model asks for when a Relu and such a Pooling follow, see :mod:`cnn.layers.fusion`):
-        ``(out, pooled, positions)`` as ``cnn_ext.conv2d_relu_maxpool`` gives them (positions
-        only in training). Keeps what :meth:`forward` keeps."""
-        W, b = self.params
-        self._check_x(x)
-        result = cnn_ext.conv2d_relu_maxpool(x, W, b, self.strides, self.pads, self.dilations,
-                                             self.groups, argmax=train)
-        self.x = x if train else None
-        return result
-
-    def _check_x(self, x: np.ndarray) -> None:
-        in_channels = self.in_channels
-        check_input("Convolution", x, (4,), f"(N, {in_channels}, H, W)", self.params[0].dtype)
-        if x.shape[1] != in_channels:
-            raise ValueError(f"Convolution: expected input of shape (N, {in_channels}, H, W), "
-                             f"got shape {x.shape}")
 
     def _gradients(self, dout: np.ndarray, input_grad: bool):
         """Fill dW and db; return dx when ``input_grad``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 
@@ -124,23 +124,9 @@ class Pooling(WindowPooling):
     def _window(self) -> tuple:
         return (self.pool_h, self.pool_w, self.strides, self.pads, self.dilations, self.ceil_mode)
 
-    @property
-    def plain_2x2(self) -> bool:
-        """Whether this is the pooling a convolution's kernels compute as they write: 2x2
-        windows with stride 2, no padding or dilation, the output size rounded down."""
-        return ((self.pool_h, self.pool_w, self.strides, self.pads, self.dilations)
-                == (2, 2, (2, 2), ((0, 0), (0, 0)), (1, 1)) and not self.ceil_mode)
-
-    def forward(self, x: np.ndarray, train: bool = True,
-                pooled: Optional[tuple[np.ndarray, Optional[np.ndarray]]] = None) -> np.ndarray:
-        """The maxima of the windows of x (N, C, H, W). ``pooled``, ``(out, positions)``, is
-        the result already computed by the convolution before (see :mod:`cnn.layers.fusion`),
-        kept as this layer's (positions are needed in training)."""
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         check_input(self.name, x, (4,), "(N, C, H, W)")
-        if pooled is not None:
-            out, argmax = pooled
-            argmax = argmax if train else None
-        elif train:
+        if train:
             out, argmax = cnn_ext.maxpool_forward(x, *self._window())
         else:  # inference keeps no positions for a backward pass
             out, argmax = cnn_ext.maxpool(x, *self._window()), None
