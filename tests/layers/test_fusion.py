@@ -9,6 +9,7 @@ import pytest
 
 from cnn.layers import (Affine, BatchNormalization, Convolution, Flatten, Pooling, Relu,
                         Residual)
+from cnn.layers.base import Layer
 from cnn.layers.fusion import forward_layers, fuses_relu
 from cnn.models import Sequential
 
@@ -112,6 +113,21 @@ def test_a_residual_block_adds_and_applies_relu_in_one_pass(shortcut, dtype, rng
     np.testing.assert_array_equal(backward([block, relu], dout), backward(twin, dout))
     for got, want in zip(block.grads, twin[0].grads):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_residual_block_whose_branches_differ_in_dtype_fuses_to_their_sum(rng):
+    class ToFloat64(Layer):
+        def forward(self, x, train=True):
+            return x.astype(np.float64)
+
+        def backward(self, dout):
+            return dout.astype(np.float32)
+
+    block = Residual([Relu()], shortcut=ToFloat64())
+    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    out = forward_layers([block, Relu()], x, False)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, np.maximum(np.maximum(x, 0) + x.astype(np.float64), 0))
 
 
 def test_a_residual_block_and_a_model_run_fused(rng):

@@ -80,9 +80,11 @@ class Residual(Layer):
         if out.shape != short.shape:
             raise _mismatch(out.shape, short.shape, f"an input of shape {x.shape}")
         self.out_shape = out.shape if train else None
-        if relu and out.dtype == short.dtype and out.dtype in (np.float32, np.float64):
+        if not relu:
+            return out + short
+        if out.dtype == short.dtype:
             return cnn_ext.add_relu(out, short)
-        return np.maximum(out + short, 0) if relu else out + short
+        return cnn_ext.relu(out + short, inplace=True)  # branches of two dtypes: their sum's
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self._check_dout(dout, self.out_shape)
