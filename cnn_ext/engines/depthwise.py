@@ -3,8 +3,9 @@ filters slid over it directly, with no unfolded columns. Unfolding costs nine co
 input for a 3x3 filter and the products are one row deep, so the unfold engine spends most of
 its time moving data; here each image plane and its output stay in cache. Each channel is a
 one-channel convolution with its multiplier's filters, run by the direct kernels' register
-tiles (``grouped_forward``, ``grouped_weight_gradient``), which took 2.7 times less time than
-plain loops forward for 32 channels of 28x28 (AVX-512); passes with dilation, uneven strides or
+tiles (``grouped_forward``, ``grouped_weight_gradient``): for 32 channels of 28x28 at batch 100
+(AVX-512, 2 threads) 1.0-1.1 ms forward and 3.7 ms backward, where plain loops took 2.7 and
+about 11. Passes with dilation, uneven strides or
 pads, and the gradients of strided ones run the plain loops of
 ``cnn_ext/engines/depthwise_loops.pyx``. Each thread works through a slice of the batch; the
 arguments come checked."""
