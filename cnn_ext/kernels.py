@@ -299,14 +299,7 @@ def add_relu(a, b) -> np.ndarray:
         >>> add_relu(np.array([1.0, -3.0]), np.array([2.0, 1.0]))
         array([3., 0.])
     """
-    a = check_float_array("a", a, None, "of any shape")
-    b = check_float_array("b", b, None, "of any shape")
-    if b.shape != a.shape or b.dtype != a.dtype:
-        raise ValueError(f"b must have the shape and dtype of a, {a.shape} {a.dtype}, "
-                         f"got shape {b.shape} and dtype {b.dtype}")
-    out = np.empty_like(a)
-    add_relu_kernel(a.reshape(-1), b.reshape(-1), out.reshape(-1))
-    return out
+    return _elementwise(add_relu_kernel, ("a", a), ("b", b))
 
 
 def relu_backward(dout, out) -> np.ndarray:
@@ -323,11 +316,19 @@ def relu_backward(dout, out) -> np.ndarray:
         >>> relu_backward(np.array([5.0, 5.0]), relu(np.array([-1.0, 2.0])))
         array([0., 5.])
     """
-    dout = check_float_array("dout", dout, None, "of any shape")
-    out = check_float_array("out", out, None, "of any shape")
-    if out.shape != dout.shape or out.dtype != dout.dtype:
-        raise ValueError(f"out must have the shape and dtype of dout, {dout.shape} {dout.dtype}, "
-                         f"got shape {out.shape} and dtype {out.dtype}")
-    dx = np.empty_like(dout)
-    relu_backward_kernel(dout.reshape(-1), out.reshape(-1), dx.reshape(-1))
-    return dx
+    return _elementwise(relu_backward_kernel, ("dout", dout), ("out", out))
+
+
+def _elementwise(kernel, first: tuple[str, object], second: tuple[str, object]) -> np.ndarray:
+    """``kernel(first, second, result)`` over the flat views of two float arrays, each given
+    with its argument's name and checked (the second of the first's shape and dtype), into a
+    new array of that shape and dtype."""
+    (first_name, x), (second_name, y) = first, second
+    x = check_float_array(first_name, x, None, "of any shape")
+    y = check_float_array(second_name, y, None, "of any shape")
+    if y.shape != x.shape or y.dtype != x.dtype:
+        raise ValueError(f"{second_name} must have the shape and dtype of {first_name}, "
+                         f"{x.shape} {x.dtype}, got shape {y.shape} and dtype {y.dtype}")
+    result = np.empty_like(x)
+    kernel(x.reshape(-1), y.reshape(-1), result.reshape(-1))
+    return result
