@@ -37,11 +37,13 @@ static double worst_error(const float *got, const double *want, size_t count) {
 
 /* One shape: forward and the weight and bias gradients. Returns 1 when both agree. */
 static int check(ptrdiff_t n_images, ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
-                 ptrdiff_t out_channels, ptrdiff_t filter, ptrdiff_t pad, unsigned seed) {
-    /* The output's size by the stride-1 formula, as cnn_ext.geometry gives it to the kernels. */
-    ptrdiff_t out_h = height + 2 * pad - filter + 1, out_w = width + 2 * pad - filter + 1;
+                 ptrdiff_t out_channels, ptrdiff_t filter, ptrdiff_t pad, ptrdiff_t stride,
+                 unsigned seed) {
+    /* The output's size by the formula cnn_ext.geometry gives the kernels. */
+    ptrdiff_t out_h = (height + 2 * pad - filter) / stride + 1;
+    ptrdiff_t out_w = (width + 2 * pad - filter) / stride + 1;
     conv_geometry g = make_geometry_f32(channels, height, width, out_channels, filter, filter, pad, pad,
-                                        out_h, out_w);
+                                        stride, out_h, out_w);
     ptrdiff_t taps = g.taps, outputs = n_images * out_channels * g.out_h * g.out_w;
     unsigned state = seed;
     float *x = random_floats((size_t)(n_images * channels * height * width), &state);
@@ -69,7 +71,8 @@ static int check(ptrdiff_t n_images, ptrdiff_t channels, ptrdiff_t height, ptrdi
                         for (ptrdiff_t a = 0; a < filter; a++)
                             for (ptrdiff_t b = 0; b < filter; b++) {
                                 ptrdiff_t tap = (c * filter + a) * filter + b;
-                                float value = pixel(x, &g, n, c, i + a - pad, j + b - pad);
+                                float value = pixel(x, &g, n, c, i * stride + a - pad,
+                                                    j * stride + b - pad);
                                 sum += (double)weights[o * taps + tap] * value;
                                 want_dweights[o * taps + tap] += (double)dout[at] * value;
                             }
@@ -82,25 +85,26 @@ static int check(ptrdiff_t n_images, ptrdiff_t channels, ptrdiff_t height, ptrdi
     double gradient_error = worst_error(dweights, want_dweights, (size_t)(out_channels * taps));
     double bias_error = worst_error(dbias, want_dbias, (size_t)out_channels);
     int agreed = forward_error < 1e-4 && gradient_error < 1e-4 && bias_error < 1e-4;
-    printf("%s n=%td c=%td %tdx%td oc=%td %tdx%td pad %td: forward %.1e, dW %.1e, db %.1e\n",
-           agreed ? "ok  " : "FAIL", n_images, channels, height, width, out_channels, filter,
-           filter, pad, forward_error, gradient_error, bias_error);
+    printf("%s n=%td c=%td %tdx%td oc=%td %tdx%td pad %td stride %td: forward %.1e, dW %.1e, "
+           "db %.1e\n", agreed ? "ok  " : "FAIL", n_images, channels, height, width, out_channels,
+           filter, filter, pad, stride, forward_error, gradient_error, bias_error);
     free(x); free(weights); free(bias); free(dout); free(out); free(dweights); free(dbias);
     free(want_out); free(want_dweights); free(want_dbias); free(scratch); free(offsets);
     return agreed;
 }
 
 int main(void) {
-    static const ptrdiff_t cases[][7] = {
-        /* n, channels, height, width, out_channels, filter, pad */
-        {1, 1, 28, 28, 6, 5, 2}, {3, 6, 14, 14, 16, 5, 2}, {2, 16, 28, 28, 16, 3, 1},
-        {2, 32, 14, 14, 32, 3, 2}, {1, 3, 7, 9, 5, 3, 0}, {4, 5, 11, 6, 7, 1, 0},
-        {2, 2, 9, 13, 3, 7, 3}, {1, 64, 8, 8, 64, 3, 1}, {5, 1, 3, 3, 1, 3, 2}};
+    static const ptrdiff_t cases[][8] = {
+        /* n, channels, height, width, out_channels, filter, pad, stride */
+        {1, 1, 28, 28, 6, 5, 2, 1}, {3, 6, 14, 14, 16, 5, 2, 1}, {2, 16, 28, 28, 16, 3, 1, 1},
+        {2, 32, 14, 14, 32, 3, 2, 1}, {1, 3, 7, 9, 5, 3, 0, 1}, {4, 5, 11, 6, 7, 1, 0, 1},
+        {2, 2, 9, 13, 3, 7, 3, 1}, {1, 64, 8, 8, 64, 3, 1, 1}, {5, 1, 3, 3, 1, 3, 2, 1},
+        {2, 16, 28, 28, 32, 3, 1, 2}, {2, 32, 14, 14, 64, 1, 0, 2}, {3, 3, 11, 9, 5, 3, 1, 3}};
     int failures = 0;
     printf("direct kernels: %s\n", CNN_SIMD_NAME);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
         failures += !check(cases[k][0], cases[k][1], cases[k][2], cases[k][3], cases[k][4],
-                           cases[k][5], cases[k][6], 1234u + (unsigned)k);
+                           cases[k][5], cases[k][6], cases[k][7], 1234u + (unsigned)k);
     printf("%d of %zu shapes disagreed\n", failures, sizeof cases / sizeof cases[0]);
     return failures != 0;
 }
