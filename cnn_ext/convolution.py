@@ -8,10 +8,11 @@ The direct kernels of the instruction set in use (``cnn_ext.engines.direct.engin
 ``cnn_ext.engines.direct.dispatch``) read the zero-padded images (with a stride, their phase
 planes) themselves and keep tiles of outputs in registers. A depthwise convolution (one group
 per input channel) goes to the depthwise engine (``cnn_ext.engines.depthwise``), which slides
-each channel's filters over it (forward, through the same register tiles). Everything else (groups, dilation, strides or pads that differ
-between sides or axes, an input gradient with stride 1 and a pad of at least the filter size,
-and the gradients of strided 1x1 convolutions) goes through the unfold engine (``cnn_ext.engines.unfold``): blocks of unfolded columns in cache and matrix
-products.
+each channel's filters over it, through the same register tiles where it can. Everything else
+(groups, dilation, strides or pads that differ between sides or axes, an input gradient with
+stride 1 and a pad of at least the filter size, and the gradients of strided 1x1
+convolutions) goes through the unfold engine (``cnn_ext.engines.unfold``): blocks of unfolded
+columns in cache and matrix products.
 """
 
 from __future__ import annotations

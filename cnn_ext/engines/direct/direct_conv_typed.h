@@ -14,8 +14,10 @@ static conv_geometry TYPED(make_geometry)(ptrdiff_t channels, ptrdiff_t height, 
     g.stride = stride;
     g.phases_h = stride < filter_h ? stride : filter_h;
     g.phases_w = stride < filter_w ? stride : filter_w;
-    g.padded_h = stride == 1 ? height + 2 * pad_h : out_h + (filter_h - 1) / stride;
-    g.padded_w = stride == 1 ? width + 2 * pad_w : out_w + (filter_w - 1) / stride;
+    /* The rows and columns the outputs reach: the padded image with stride 1, a phase plane
+     * with a larger stride. */
+    g.padded_h = out_h + (filter_h - 1) / stride;
+    g.padded_w = out_w + (filter_w - 1) / stride;
     g.plane = g.padded_h * g.padded_w;
     g.out_h = out_h;
     g.out_w = out_w;

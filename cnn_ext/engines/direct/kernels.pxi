@@ -19,11 +19,13 @@ cdef extern from "direct_conv.h" nogil:
     conv_geometry make_geometry_f32(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                     ptrdiff_t out_channels, ptrdiff_t filter_h,
                                     ptrdiff_t filter_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
-                                    ptrdiff_t stride,                                     ptrdiff_t out_h, ptrdiff_t out_w)
+                                    ptrdiff_t stride, ptrdiff_t out_h,
+                                    ptrdiff_t out_w)
     conv_geometry make_geometry_f64(ptrdiff_t channels, ptrdiff_t height, ptrdiff_t width,
                                     ptrdiff_t out_channels, ptrdiff_t filter_h,
                                     ptrdiff_t filter_w, ptrdiff_t pad_h, ptrdiff_t pad_w,
-                                    ptrdiff_t stride,                                     ptrdiff_t out_h, ptrdiff_t out_w)
+                                    ptrdiff_t stride, ptrdiff_t out_h,
+                                    ptrdiff_t out_w)
     ptrdiff_t forward_scratch_size_f32(const conv_geometry *g)
     ptrdiff_t forward_scratch_size_f64(const conv_geometry *g)
     ptrdiff_t backward_scratch_size_f32(const conv_geometry *g, ptrdiff_t block)
